@@ -1,0 +1,43 @@
+"""Connecting to the operation store's database: the configured URI, or the embedded mongod."""
+
+from __future__ import annotations
+
+import threading
+
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from fiftyops_provider.config import Settings, load_settings
+from fiftyops_provider.embedded import EmbeddedMongo
+
+_clients: dict[str, MongoClient] = {}
+_lock = threading.Lock()
+
+
+def embedded_server(settings: Settings | None = None) -> EmbeddedMongo:
+    settings = settings or load_settings()
+    return EmbeddedMongo(dbpath=settings.embedded_db_path, port=settings.embedded_port)
+
+
+def resolve_uri(settings: Settings | None = None) -> str:
+    """The MongoDB URI to use; starts (or reuses) the embedded mongod when none is configured."""
+    settings = settings or load_settings()
+    if settings.database_uri:
+        return settings.database_uri
+    return embedded_server(settings).start()
+
+
+def get_client(uri: str) -> MongoClient:
+    """One pooled client per URI and process (pymongo clients are thread-safe and meant to be shared)."""
+    with _lock:
+        client = _clients.get(uri)
+        if client is None:
+            client = MongoClient(uri, tz_aware=False, serverSelectionTimeoutMS=10_000)
+            _clients[uri] = client
+        return client
+
+
+def get_database(settings: Settings | None = None) -> Database:
+    """The FiftyOps database named by ``FIFTYOPS_DATABASE_NAME`` on the resolved server."""
+    settings = settings or load_settings()
+    return get_client(resolve_uri(settings))[settings.database_name]

@@ -1,0 +1,589 @@
+"""``DelegatedOperationService``: the operation store's API (FiftyOne's method names and return
+values), with the state machine enforced and untrusted input refused before it reaches MongoDB.
+
+Transition methods return the updated document, or None when a ``required_state``
+compare-and-set did not match (another writer got there first).
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Mapping
+
+import bson
+from bson import ObjectId
+
+from fiftyops_provider.store.documents import (
+    DelegatedOperationDocument,
+    ExecutionProgress,
+    ExecutionResult,
+    utcnow,
+)
+from fiftyops_provider.store.errors import (
+    IllegalTransition,
+    InvalidOperation,
+    InvalidOperationId,
+    InvalidQuery,
+    NotRerunnable,
+    OperationNotFound,
+)
+from fiftyops_provider.store.leases import Lease
+from fiftyops_provider.store.query import (
+    DelegatedOperationPagingParams,
+    build_filter,
+    build_search,
+    combine,
+)
+from fiftyops_provider.store.repo import MongoDelegatedOperationRepo
+from fiftyops_provider.store.states import (
+    ACTIVE_STATES,
+    TERMINAL_STATES,
+    ExecutionRunState,
+    parse_state,
+    sources_for,
+)
+
+S = ExecutionRunState
+MAX_CONTEXT_BYTES = 1024 * 1024
+MAX_LABEL_LENGTH = 512
+DEFAULT_LIST_LIMIT = 1000
+# A dispatcher that picked an operation but never got it claimed (it died) releases it after this.
+PICKUP_EXPIRY = timedelta(minutes=10)
+
+
+@dataclass
+class OperationPage:
+    """One page of a listing and the total number of matches (for "1-10 of 532")."""
+
+    items: list[DelegatedOperationDocument]
+    total: int
+    skip: int
+    limit: int
+
+
+def _oid(doc_id: object) -> ObjectId:
+    if isinstance(doc_id, ObjectId):
+        return doc_id
+    if isinstance(doc_id, str) and ObjectId.is_valid(doc_id):
+        return ObjectId(doc_id)
+    raise InvalidOperationId(doc_id)
+
+
+def _label(value: object, what: str = "label") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidOperation(f"{what} must be a non-empty string.")
+    if len(value) > MAX_LABEL_LENGTH:
+        raise InvalidOperation(f"{what} is {len(value)} characters; the limit is {MAX_LABEL_LENGTH}.")
+    return value
+
+
+def normalize_context(context: Any) -> dict[str, Any]:
+    """``{"request_params": {...}}`` with ``params`` a dict and ``delegated: True``.
+
+    Accepts that dict form or any object with a ``request_params`` mapping (an ExecutionContext).
+    """
+    if context is None:
+        request_params: Any = {}
+    elif isinstance(context, Mapping):
+        if "request_params" not in context:
+            raise InvalidOperation("context must look like {'request_params': {...}}.")
+        request_params = context["request_params"]
+    else:
+        request_params = getattr(context, "request_params", None)
+    if request_params is None:
+        request_params = {}
+    if not isinstance(request_params, Mapping):
+        raise InvalidOperation("context['request_params'] must be a dict.")
+    request_params = copy.deepcopy(dict(request_params))
+    params = request_params.get("params")
+    if params is None:
+        params = {}
+    if not isinstance(params, Mapping):
+        raise InvalidOperation("request_params['params'] must be a dict of operator inputs.")
+    params = dict(params)
+    params.pop("panel_state", None)
+    request_params["params"] = params
+    request_params["delegated"] = True
+    try:
+        size = len(bson.encode(request_params))
+    except (bson.errors.InvalidDocument, OverflowError) as exc:
+        raise InvalidOperation(f"The operation's inputs cannot be stored: {exc}") from None
+    if size > MAX_CONTEXT_BYTES:
+        raise InvalidOperation(
+            f"The operation's inputs are {size} bytes; the limit is {MAX_CONTEXT_BYTES}. "
+            "Pass large data by reference (a path or a dataset) instead."
+        )
+    return {"request_params": request_params}
+
+
+def _progress(progress: ExecutionProgress | Mapping[str, Any] | float | None, label: str | None = None) -> dict:
+    if isinstance(progress, ExecutionProgress):
+        value, label = progress.progress, progress.label
+    elif isinstance(progress, Mapping):
+        value, label = progress.get("progress"), progress.get("label")
+    else:
+        value = progress
+    if value is None and label is None:
+        raise InvalidOperation("Progress needs a fraction between 0 and 1, a label, or both.")
+    if value is not None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise InvalidOperation(f"Progress must be a number between 0 and 1, got {value!r}.")
+        value = float(value)
+    if label is not None:
+        label = _label(label, "progress label")
+    return ExecutionProgress(value, label, utcnow()).to_json()
+
+
+def _result(result: Any) -> ExecutionResult | None:
+    if result is None or isinstance(result, ExecutionResult):
+        wrapped = result
+    else:
+        wrapped = ExecutionResult(result=result)
+    if wrapped is not None:
+        try:
+            bson.encode({"result": wrapped.to_json(), "outputs_schema": wrapped.outputs_schema})
+        except (bson.errors.InvalidDocument, OverflowError) as exc:
+            raise InvalidOperation(
+                f"The operation's result cannot be stored (it must be JSON-like: dicts, lists, strings, "
+                f"numbers): {exc}"
+            ) from None
+    return wrapped
+
+
+class DelegatedOperationService:
+    """The operation store. ``repo`` defaults to the configured database (``FIFTYOPS_DATABASE_URI``,
+    or the embedded mongod)."""
+
+    def __init__(self, repo: MongoDelegatedOperationRepo | None = None) -> None:
+        if repo is None:
+            from fiftyops_provider.database import get_database
+
+            repo = MongoDelegatedOperationRepo(get_database())
+        self.repo = repo
+
+    # -- creating ------------------------------------------------------------------------------
+    def queue_operation(
+        self,
+        operator: str,
+        label: str | None = None,
+        delegation_target: str | None = None,
+        context: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        pipeline: Any = None,
+        rerunnable: bool = True,
+        *,
+        queued_by: str | None = None,
+        parent_id: object = None,
+        execution_timeout: float | None = None,
+        initial_state: ExecutionRunState | str = S.SCHEDULED,
+        rerun_of: object = None,
+    ) -> DelegatedOperationDocument:
+        """Insert a new operation. It starts ``scheduled`` (waiting for execution quota) unless
+        ``initial_state="queued"`` is asked for, as FiftyOne OSS does."""
+        operator = _label(operator, "operator")
+        state = parse_state(initial_state)
+        if state not in (S.SCHEDULED, S.QUEUED):
+            raise IllegalTransition("New operations start scheduled or queued.")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise InvalidOperation("metadata must be a dict.")
+        if delegation_target is not None:
+            _label(delegation_target, "delegation_target")
+        if execution_timeout is not None and (
+            isinstance(execution_timeout, bool) or not isinstance(execution_timeout, (int, float)) or execution_timeout <= 0
+        ):
+            raise InvalidOperation("execution_timeout must be a positive number of seconds.")
+        ctx = normalize_context(context)
+        pipeline_json = pipeline.to_json() if hasattr(pipeline, "to_json") else pipeline
+        if pipeline_json is not None and not isinstance(pipeline_json, Mapping):
+            raise InvalidOperation("pipeline must be a Pipeline or its {'stages': [...]} json.")
+        now = utcnow()
+        dataset_id = ctx["request_params"].get("dataset_id")
+        doc = DelegatedOperationDocument(
+            operator=operator,
+            label=_label(label, "label") if label else operator,
+            delegation_target=delegation_target,
+            context=ctx,
+            run_state=state,
+            queued_at=now if state is S.QUEUED else None,
+            scheduled_at=now if state is S.SCHEDULED else None,
+            updated_at=now,
+            metadata=dict(metadata or {}),
+            dataset_id=ObjectId(dataset_id) if isinstance(dataset_id, str) and ObjectId.is_valid(dataset_id) else None,
+            rerunnable=bool(rerunnable),
+            parent_id=_oid(parent_id) if parent_id is not None else None,
+            pipeline=dict(pipeline_json) if pipeline_json else None,
+            queued_by=queued_by,
+            execution_timeout=float(execution_timeout) if execution_timeout else None,
+            rerun_of=_oid(rerun_of) if rerun_of is not None else None,
+        )
+        return self.repo.insert(doc)
+
+    def rerun_operation(self, doc_id: object, queued_by: str | None = None) -> DelegatedOperationDocument:
+        """Queue a brand-new document with the same operator, inputs and target; the original stays."""
+        doc = self.get(doc_id)
+        if not doc.rerunnable:
+            raise NotRerunnable(f"Operation {doc.id} is marked not rerunnable (its operator set rerunnable=False).")
+        if doc.parent_id is not None:
+            raise NotRerunnable("Pipeline child operations cannot be rerun alone; rerun the parent pipeline.")
+        return self.queue_operation(
+            doc.operator,
+            label=doc.label,
+            delegation_target=doc.delegation_target,
+            context=doc.context,
+            metadata=doc.metadata,
+            pipeline=doc.pipeline,
+            rerunnable=doc.rerunnable,
+            queued_by=queued_by or doc.queued_by,
+            execution_timeout=doc.execution_timeout,
+            rerun_of=doc.id,
+        )
+
+    # -- reading -------------------------------------------------------------------------------
+    def get(self, doc_id: object) -> DelegatedOperationDocument:
+        oid = _oid(doc_id)
+        doc = self.repo.get(oid)
+        if doc is None:
+            raise OperationNotFound(oid)
+        return doc
+
+    def list_operations(
+        self,
+        operator: str | None = None,
+        dataset_name: str | None = None,
+        dataset_id: object = None,
+        run_state: Any = None,
+        delegation_target: str | None = None,
+        pinned: bool | None = None,
+        paging: DelegatedOperationPagingParams | Mapping[str, Any] | None = None,
+        search: Any = None,
+        include_archived: bool = False,
+        **kwargs: Any,
+    ) -> list[DelegatedOperationDocument]:
+        """Matching operations; ``run_state`` may be one state or a list. Extra keyword filters
+        must be known fields (see ``query.FILTER_FIELDS``)."""
+        if paging is None:
+            paging = DelegatedOperationPagingParams(limit=DEFAULT_LIST_LIMIT)
+        return self.page_operations(
+            operator=operator, dataset_name=dataset_name, dataset_id=dataset_id, run_state=run_state,
+            delegation_target=delegation_target, pinned=pinned, paging=paging, search=search,
+            include_archived=include_archived, with_total=False, **kwargs,
+        ).items
+
+    def page_operations(
+        self,
+        paging: DelegatedOperationPagingParams | Mapping[str, Any] | None = None,
+        search: Any = None,
+        include_archived: bool = False,
+        with_total: bool = True,
+        **filters: Any,
+    ) -> OperationPage:
+        """A page of operations and (unless ``with_total=False``) the total match count."""
+        page = DelegatedOperationPagingParams.coerce(paging)
+        query = combine(build_filter(filters, include_archived=include_archived), build_search(search))
+        items = self.repo.find(query, page.mongo_sort(), page.skip, page.limit)
+        total = self.repo.count(query) if with_total else len(items)
+        return OperationPage(items, total, page.skip, page.limit)
+
+    def count(self, filters: Mapping[str, Any] | None = None, search: Any = None) -> int:
+        if filters is not None and not isinstance(filters, Mapping):
+            raise InvalidQuery("filters must be a dict of {field: value}.")
+        return self.repo.count(combine(build_filter(filters), build_search(search)))
+
+    def get_queued_operations(self, operator: str | None = None, dataset_name: str | None = None) -> list:
+        return self.list_operations(operator=operator, dataset_name=dataset_name, run_state=S.QUEUED)
+
+    def get_scheduled_operations(self, operator: str | None = None, dataset_name: str | None = None) -> list:
+        return self.list_operations(operator=operator, dataset_name=dataset_name, run_state=S.SCHEDULED)
+
+    def get_running_operations(self, operator: str | None = None, dataset_name: str | None = None) -> list:
+        return self.list_operations(operator=operator, dataset_name=dataset_name, run_state=S.RUNNING)
+
+    def get_queue_position(self, doc_id: object) -> int | None:
+        """1-based position of a scheduled op in the admission queue (or a queued op in the claim
+        queue); None for any other state."""
+        doc = self.get(doc_id)
+        field = {S.SCHEDULED: "scheduled_at", S.QUEUED: "queued_at"}.get(doc.run_state)
+        if field is None:
+            return None
+        mine = getattr(doc, field)
+        ahead = {
+            "run_state": doc.run_state.value,
+            "$or": [{field: {"$lt": mine}}, {field: mine, "_id": {"$lt": doc.id}}],
+        }
+        return self.repo.count(ahead) + 1
+
+    # -- run-state transitions -----------------------------------------------------------------
+    def _transition(
+        self,
+        doc_id: object,
+        target: ExecutionRunState,
+        required_state: Any = None,
+        set_fields: Mapping[str, Any] | None = None,
+        inc: Mapping[str, Any] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> DelegatedOperationDocument | None:
+        oid = _oid(doc_id)
+        sources = sources_for(target)
+        if required_state is not None:
+            required = parse_state(required_state)
+            if required not in sources:
+                raise IllegalTransition(f"An operation cannot go from {required.value} to {target.value}.")
+            sources = frozenset({required})
+        doc = self.repo.transition({"_id": oid, **(extra_query or {})}, target, sources, set_fields, inc)
+        if doc is None and required_state is None and extra_query is None:
+            current = self.get(oid)  # raises OperationNotFound
+            raise IllegalTransition(
+                f"Operation {oid} is {current.run_state.value}; it cannot become {target.value}"
+                + (" (finished operations are final: rerun it instead)." if current.is_terminal else ".")
+            )
+        return doc
+
+    @staticmethod
+    def _run_fields(progress: Any = None, run_link: str | None = None, log_path: str | None = None) -> dict:
+        fields: dict[str, Any] = {}
+        if progress is not None:
+            fields["status"] = _progress(progress)
+        if run_link is not None:
+            fields["run_link"] = run_link
+        if log_path is not None:
+            fields["log_path"] = log_path
+        return fields
+
+    def set_scheduled(self, doc_id: object, required_state: Any = None) -> DelegatedOperationDocument | None:
+        return self._transition(doc_id, S.SCHEDULED, required_state, {"dispatch": None})
+
+    def set_queued(self, doc_id: object, required_state: Any = None) -> DelegatedOperationDocument | None:
+        return self._transition(doc_id, S.QUEUED, required_state)
+
+    def set_running(
+        self,
+        doc_id: object,
+        progress: Any = None,
+        run_link: str | None = None,
+        log_path: str | None = None,
+        required_state: Any = None,
+        monitored: bool = False,
+        claim_token: str | None = None,
+    ) -> DelegatedOperationDocument | None:
+        """Claim: queued -> running, counting the attempt. Only one caller can win it."""
+        now = utcnow()
+        fields = {
+            **self._run_fields(progress, run_link, log_path),
+            "monitored": monitored,
+            "claim_token": claim_token or uuid.uuid4().hex,
+            "heartbeat_at": now,
+            "termination": None,
+            "result": None,
+        }
+        return self._transition(doc_id, S.RUNNING, required_state, fields, inc={"attempt": 1})
+
+    def set_completed(
+        self,
+        doc_id: object,
+        result: Any = None,
+        progress: Any = None,
+        run_link: str | None = None,
+        log_path: str | None = None,
+        required_state: Any = None,
+        claim_token: str | None = None,
+    ) -> DelegatedOperationDocument | None:
+        wrapped = _result(result)
+        fields = self._run_fields(progress, run_link, log_path)
+        fields["result"] = wrapped.to_json() if wrapped else None
+        if wrapped is not None and wrapped.outputs_schema is not None:
+            fields["metadata.outputs_schema"] = wrapped.outputs_schema
+        extra = {"claim_token": claim_token} if claim_token else None
+        return self._transition(doc_id, S.COMPLETED, required_state, fields, extra_query=extra)
+
+    def set_failed(
+        self,
+        doc_id: object,
+        result: Any = None,
+        progress: Any = None,
+        run_link: str | None = None,
+        log_path: str | None = None,
+        required_state: Any = None,
+        update_pipeline: object = None,
+        claim_token: str | None = None,
+    ) -> DelegatedOperationDocument | None:
+        """Mark failed. With ``update_pipeline=<parent id>`` the error is also recorded on the
+        pipeline parent under ``pipeline_run_info.child_errors``."""
+        wrapped = _result(result)
+        fields = self._run_fields(progress, run_link, log_path)
+        fields["result"] = wrapped.to_json() if wrapped else None
+        extra = {"claim_token": claim_token} if claim_token else None
+        doc = self._transition(doc_id, S.FAILED, required_state, fields, extra_query=extra)
+        if doc is not None and update_pipeline is not None:
+            error = (wrapped.error if wrapped else None) or "failed"
+            self.repo.update(
+                {"_id": _oid(update_pipeline)}, {f"pipeline_run_info.child_errors.{doc.id}": error}
+            )
+        return doc
+
+    def requeue(self, doc_id: object, claim_token: str | None = None, keep_dispatch: bool = False) -> DelegatedOperationDocument | None:
+        """running -> queued for another attempt (on_reset="rerun"); None if no longer running or
+        claimed by someone else. ``keep_dispatch`` leaves it with the orchestrator that runs it
+        (an Airflow task retry claims it again); otherwise any dispatcher may pick it up."""
+        fields: dict[str, Any] = {"claim_token": None, "heartbeat_at": None, "termination": None}
+        if not keep_dispatch:
+            fields["dispatch"] = None
+        extra = {"claim_token": claim_token} if claim_token else None
+        return self._transition(doc_id, S.QUEUED, S.RUNNING, fields, extra_query=extra)
+
+    def terminate(self, doc_id: object, reason: str | None = None, requested_by: str | None = None) -> DelegatedOperationDocument:
+        """Stop an operation. Not yet running: it fails at once. Running: a termination request
+        is recorded; the executor running it stops it at the next checkpoint (or kills it after a
+        grace period) and marks it failed."""
+        reason = reason or "terminated by request"
+        who = f" by {requested_by}" if requested_by else ""
+        request = {"requested_at": utcnow(), "requested_by": requested_by, "reason": reason}
+        doc = self.get(doc_id)
+        if doc.run_state in (S.SCHEDULED, S.QUEUED):
+            failed = self.set_failed(
+                doc.id, ExecutionResult(error=f"terminated{who}: {reason}", error_message=f"terminated{who}: {reason}"),
+                required_state=doc.run_state,
+            )
+            if failed is not None:
+                return self.repo.update({"_id": doc.id}, {"termination": request}) or failed
+        running = self.repo.update({"_id": doc.id, "run_state": S.RUNNING.value}, {"termination": request})
+        if running is not None:
+            return running
+        current = self.get(doc.id)
+        if current.is_terminal:
+            raise IllegalTransition(f"Operation {doc.id} already {current.run_state.value}; nothing to terminate.")
+        return self.terminate(doc.id, reason, requested_by)  # it moved between our reads: retry
+
+    def admit_scheduled_operations(
+        self, quota: int | None = None, delegation_target: str | None = None
+    ) -> list[DelegatedOperationDocument]:
+        """Move the oldest scheduled ops to queued while queued + running stays under ``quota``
+        (None: no limit). One admitter at a time per target, so concurrent admitters never
+        overshoot; a caller that finds the lease taken admits nothing (the holder does the work)."""
+        if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int) or quota < 0):
+            raise InvalidQuery("quota must be a non-negative integer or None.")
+        scope = {"delegation_target": delegation_target} if delegation_target else {}
+        admitted: list[DelegatedOperationDocument] = []
+        with Lease(self.repo.db, f"admission:{delegation_target or '*'}", uuid.uuid4().hex) as held:
+            if not held:
+                return admitted
+            active = self.repo.count({**scope, "run_state": {"$in": [s.value for s in ACTIVE_STATES]}})
+            while quota is None or active < quota:
+                doc = self.repo.transition(
+                    scope, S.QUEUED, {S.SCHEDULED}, {"dispatch": None}, sort=[("scheduled_at", 1), ("_id", 1)]
+                )
+                if doc is None:
+                    break
+                admitted.append(doc)
+                active += 1
+        return admitted
+
+    def pick_up_queued_operations(
+        self,
+        picker: str,
+        limit: int = 1,
+        operator: str | None = None,
+        delegation_target: str | None = None,
+        dataset_name: str | None = None,
+    ) -> list[DelegatedOperationDocument]:
+        """Mark up to ``limit`` queued operations (oldest first) as dispatched by ``picker``, so a
+        dispatcher hands each to exactly one run. A pick-up that was never claimed expires after
+        ``PICKUP_EXPIRY`` and the operation becomes pickable again."""
+        if limit < 1:
+            return []
+        scope = build_filter(
+            {"operator": operator, "delegation_target": delegation_target, "dataset_name": dataset_name}
+        )
+        now = utcnow()
+        free = {"$or": [{"dispatch": None}, {"dispatch.at": {"$lt": now - PICKUP_EXPIRY}}]}
+        picked = []
+        for _ in range(limit):
+            doc = self.repo.update(
+                {**scope, "run_state": S.QUEUED.value, **free},
+                {"dispatch": {"by": picker, "at": now}},
+                sort=[("queued_at", 1), ("_id", 1)],
+            )
+            if doc is None:
+                break
+            picked.append(doc)
+        return picked
+
+    # -- other fields --------------------------------------------------------------------------
+    def _set(self, doc_id: object, fields: Mapping[str, Any], query: Mapping[str, Any] | None = None) -> DelegatedOperationDocument:
+        oid = _oid(doc_id)
+        doc = self.repo.update({"_id": oid, **(query or {})}, fields)
+        if doc is None:
+            self.get(oid)  # raises OperationNotFound
+        return doc
+
+    def set_progress(self, doc_id: object, progress: Any, label: str | None = None) -> DelegatedOperationDocument:
+        """``status`` only; ``updated_at`` is not touched (FiftyOne's rule)."""
+        return self._set(doc_id, {"status": _progress(progress, label)})
+
+    def set_pinned(self, doc_id: object, pinned: bool = True) -> DelegatedOperationDocument:
+        return self._set(doc_id, {"pinned": bool(pinned)})
+
+    def set_label(self, doc_id: object, label: str) -> DelegatedOperationDocument:
+        return self._set(doc_id, {"label": _label(label)})
+
+    def set_log_upload_error(self, doc_id: object, log_upload_error: str | None) -> DelegatedOperationDocument:
+        return self._set(doc_id, {"log_upload_error": log_upload_error})
+
+    def set_log_size(self, doc_id: object, log_size: int) -> DelegatedOperationDocument:
+        if isinstance(log_size, bool) or not isinstance(log_size, int) or log_size < 0:
+            raise InvalidOperation("log_size must be a non-negative number of bytes.")
+        return self._set(doc_id, {"log_size": log_size})
+
+    def set_log_tail(self, doc_id: object, log_tail: str, log_size: int | None = None) -> DelegatedOperationDocument:
+        fields: dict[str, Any] = {"log_tail": log_tail}
+        if log_size is not None:
+            fields["log_size"] = log_size
+        return self._set(doc_id, fields)
+
+    def ping(self, doc_id: object, claim_token: str | None = None) -> DelegatedOperationDocument | None:
+        """Heartbeat of a running op. With ``claim_token``, only the current claimer's ping counts
+        (None tells a stale executor that it lost the operation)."""
+        now = utcnow()
+        query: dict[str, Any] = {"_id": _oid(doc_id)}
+        if claim_token:
+            query.update(run_state=S.RUNNING.value, claim_token=claim_token)
+        return self.repo.update(query, {"updated_at": now, "heartbeat_at": now})
+
+    def archive_operation(self, doc_id: object) -> DelegatedOperationDocument:
+        return self._set_archived(doc_id, True)
+
+    def unarchive_operation(self, doc_id: object) -> DelegatedOperationDocument:
+        return self._set_archived(doc_id, False)
+
+    def _set_archived(self, doc_id: object, archived: bool) -> DelegatedOperationDocument:
+        doc = self.get(doc_id)
+        if doc.run_state not in TERMINAL_STATES:
+            raise IllegalTransition(f"Only completed or failed operations can be archived; {doc.id} is {doc.run_state.value}.")
+        return self._set(doc.id, {"archived": archived})
+
+    # -- deleting ------------------------------------------------------------------------------
+    def delete_operation(self, doc_id: object) -> DelegatedOperationDocument:
+        """Delete an operation that is not running (terminate it first)."""
+        oid = _oid(doc_id)
+        doc = self.repo.delete({"_id": oid, "run_state": {"$ne": S.RUNNING.value}})
+        if doc is None:
+            current = self.get(oid)
+            raise IllegalTransition(f"Operation {current.id} is running; terminate it before deleting it.")
+        return doc
+
+    def delete_for_dataset(self, dataset_id: object) -> int:
+        """Delete every non-running operation of a dataset; returns how many."""
+        return self.repo.delete_many({"dataset_id": _oid(dataset_id), "run_state": {"$ne": S.RUNNING.value}})
+
+    # -- execution (implemented by fiftyops_provider.execution) --------------------------------
+    def execute_operation(self, operation: Any, **kwargs: Any) -> ExecutionResult | None:
+        from fiftyops_provider.execution import execute_operation
+
+        return execute_operation(self, operation, **kwargs)
+
+    def execute_queued_operations(self, **kwargs: Any) -> list[ExecutionResult]:
+        from fiftyops_provider.execution import execute_queued_operations
+
+        return execute_queued_operations(self, **kwargs)
