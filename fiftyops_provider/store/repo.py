@@ -35,6 +35,8 @@ FIFTYOPS_INDEXES = [
     IndexModel([("run_state", ASCENDING), ("scheduled_at", ASCENDING)], name="fiftyops_admission_order"),
     IndexModel([("run_state", ASCENDING), ("_id", DESCENDING)], name="fiftyops_state_recent"),
     IndexModel([("queued_by", ASCENDING), ("_id", DESCENDING)], name="fiftyops_user_recent"),
+    IndexModel([("operator", ASCENDING), ("_id", ASCENDING)], name="fiftyops_operator_order"),
+    IndexModel([("updated_at", ASCENDING), ("_id", ASCENDING)], name="fiftyops_updated_order"),
     IndexModel([("pinned", ASCENDING), ("_id", DESCENDING)], name="fiftyops_pinned_recent"),
     IndexModel(
         [("context.request_params.dataset_name", ASCENDING), ("_id", DESCENDING)], name="fiftyops_dataset_recent"

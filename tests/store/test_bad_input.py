@@ -1,0 +1,80 @@
+"""Bad input gets a clear exception and writes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from fiftyops_provider.store import InvalidOperation, InvalidQuery
+
+HOSTILE_LIST_ARGS = [
+    ({"paging": {"sort_by": "$where"}}, "Cannot sort by"),
+    ({"paging": {"sort_by": "password"}}, "Cannot sort by"),
+    ({"paging": {"limit": 0}}, "limit"),
+    ({"paging": {"limit": 10**6}}, "limit"),
+    ({"paging": {"skip": -1}}, "skip"),
+    ({"paging": {"sort_direction": 2}}, "sort_direction"),
+    ({"paging": {"evil": 1}}, "Unknown paging keys"),
+    ({"search": {"(": ["operator"]}}, "not a valid regex"),
+    ({"search": {"a" * 300: ["operator"]}}, "limit is 256"),
+    ({"search": {"x": ["context"]}}, "Invalid search field"),
+    ({"search": {"x": "operator"}}, "list of fields"),
+    ({"search": 5}, "search must be"),
+    ({"run_state": "exploded"}, "Unknown run state"),
+    ({"operator": {"$ne": None}}, "query operators are not accepted"),
+    ({"dataset_id": {"$gt": ""}}, "not a valid ObjectId"),
+    ({"pinned": {"$where": "sleep(1000)"}}, "query operators"),
+    ({"$where": "sleep(1000)"}, "Cannot filter on"),
+    ({"secret_field": 1}, "Cannot filter on"),
+    ({"run_state": ["queued"] * 101}, "between 1 and 100"),
+]
+
+
+@pytest.mark.parametrize("kwargs,message", HOSTILE_LIST_ARGS)
+def test_hostile_list_arguments_are_refused(service, kwargs, message):
+    service.queue_operation("@org/p/op")
+    with pytest.raises(InvalidQuery, match=message.replace("(", r"\(")):
+        service.list_operations(**kwargs)
+
+
+def test_hostile_count_filters_are_refused(service):
+    with pytest.raises(InvalidQuery):
+        service.count({"$or": [{}]})
+    with pytest.raises(InvalidQuery):
+        service.count("run_state")
+
+
+BAD_QUEUE_ARGS = [
+    ({"operator": ""}, "operator must be"),
+    ({"operator": None}, "operator must be"),
+    ({"operator": "x" * 600}, "limit is 512"),
+    ({"operator": "@o/p/op", "context": {"params": {}}}, "request_params"),
+    ({"operator": "@o/p/op", "context": {"request_params": []}}, "must be a dict"),
+    ({"operator": "@o/p/op", "context": {"request_params": {"params": [1, 2]}}}, "dict of operator inputs"),
+    ({"operator": "@o/p/op", "context": {"request_params": {"params": {"blob": "x" * (2 * 1024 * 1024)}}}}, "the limit is"),
+    ({"operator": "@o/p/op", "context": {"request_params": {"params": {"f": object()}}}}, "cannot be stored"),
+    ({"operator": "@o/p/op", "metadata": ["x"]}, "metadata must be"),
+    ({"operator": "@o/p/op", "execution_timeout": -5}, "execution_timeout"),
+    ({"operator": "@o/p/op", "initial_state": "running"}, "start scheduled or queued"),
+]
+
+
+@pytest.mark.parametrize("kwargs,message", BAD_QUEUE_ARGS)
+def test_bad_operations_are_refused_and_nothing_is_written(service, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        service.queue_operation(**kwargs)
+    assert service.repo.collection.count_documents({}) == 0
+
+
+def test_unstorable_result_is_refused_and_the_run_stays_running(service):
+    doc = service.queue_operation("@o/p/op", initial_state="queued")
+    service.set_running(doc.id)
+    with pytest.raises(InvalidOperation, match="JSON-like"):
+        service.set_completed(doc.id, result={"f": object()})
+    assert service.get(doc.id).run_state == "running"
+
+
+def test_oversized_label_is_refused(service):
+    doc = service.queue_operation("@o/p/op")
+    with pytest.raises(InvalidOperation):
+        service.set_label(doc.id, "y" * 1000)
+    assert service.get(doc.id).label == "@o/p/op"
