@@ -1,0 +1,261 @@
+"""``fiftyops delegated ...``: the operation store from the command line (``fiftyone delegated``
+parity: list, info, output, logs, fail, terminate, delete, archive, cleanup, rerun, pin, label)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import time
+from pathlib import Path
+
+from fiftyops_provider.cli.output import (
+    fmt_time,
+    operation_json,
+    print_json,
+    print_table,
+    state_cell,
+)
+from fiftyops_provider.store import (
+    SORT_PRESETS,
+    DelegatedOperationPagingParams,
+    DelegatedOperationService,
+    ExecutionResult,
+    ExecutionRunState as S,
+    StoreError,
+)
+from fiftyops_provider.store.query import build_filter
+
+CLEANABLE_STATES = ("scheduled", "queued", "completed", "failed")
+
+
+class CommandFailed(Exception):
+    """Some of the ids given could not be acted on; the message lists them (exit code 1)."""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser("delegated", help="list and manage delegated operations")
+    sub = group.add_subparsers(dest="action", required=True)
+
+    ls = sub.add_parser("list", help="list operations")
+    ls.add_argument("-o", "--operator")
+    ls.add_argument("-d", "--dataset")
+    ls.add_argument("-s", "--state", action="append", choices=[s.value for s in S if s is not S.PROCESSING])
+    ls.add_argument("-u", "--user")
+    ls.add_argument("--pinned", action="store_true")
+    ls.add_argument("-m", "--match", help="case-sensitive text in the operator URI")
+    ls.add_argument("--match-labels", action="store_true", help="also search labels")
+    ls.add_argument("--sort", choices=sorted(SORT_PRESETS), default="recent")
+    ls.add_argument("--skip", type=int, default=0)
+    ls.add_argument("-l", "--limit", type=int, default=20)
+    ls.add_argument("--include-archived", action="store_true")
+    ls.set_defaults(func=cmd_list)
+
+    for name, func, help_ in (
+        ("info", cmd_info, "show an operation: inputs, outputs, errors, run_link, log_path"),
+        ("output", cmd_output, "show the result of a completed operation"),
+    ):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("id")
+        p.set_defaults(func=func)
+
+    logs = sub.add_parser("logs", help="print an operation's log (follow a running one with --follow)")
+    logs.add_argument("id")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.set_defaults(func=cmd_logs)
+
+    for name, func, help_ in (
+        ("fail", cmd_fail, "mark scheduled/queued/running operations failed"),
+        ("delete", cmd_delete, "delete operations that are not running"),
+        ("archive", cmd_archive, "archive finished operations"),
+        ("unarchive", cmd_unarchive, "unarchive operations"),
+        ("pin", cmd_pin, "pin operations"),
+        ("unpin", cmd_unpin, "unpin operations"),
+    ):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("ids", nargs="+")
+        p.set_defaults(func=func)
+
+    term = sub.add_parser("terminate", help="stop operations (running ones are stopped by their executor)")
+    term.add_argument("ids", nargs="+")
+    term.add_argument("--reason", default="terminated from the CLI")
+    term.set_defaults(func=cmd_terminate)
+
+    rerun = sub.add_parser("rerun", help="queue a new run of an operation")
+    rerun.add_argument("id")
+    rerun.set_defaults(func=cmd_rerun)
+
+    label = sub.add_parser("label", help="rename an operation")
+    label.add_argument("id")
+    label.add_argument("label")
+    label.set_defaults(func=cmd_label)
+
+    cleanup = sub.add_parser("cleanup", help="delete operations in bulk (never running ones)")
+    cleanup.add_argument("-o", "--operator")
+    cleanup.add_argument("-d", "--dataset")
+    cleanup.add_argument("-s", "--state", choices=CLEANABLE_STATES)
+    cleanup.add_argument("--orphan", action="store_true", help="operations whose dataset no longer exists")
+    cleanup.add_argument("--dry-run", action="store_true")
+    cleanup.set_defaults(func=cmd_cleanup)
+
+
+def _service() -> DelegatedOperationService:
+    return DelegatedOperationService()
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    sort_by, direction = SORT_PRESETS[args.sort]
+    search = None
+    if args.match:
+        search = {re.escape(args.match): ["operator", "label"] if args.match_labels else ["operator"]}
+    page = _service().page_operations(
+        paging=DelegatedOperationPagingParams(sort_by=sort_by, sort_direction=direction, skip=args.skip, limit=args.limit),
+        search=search, include_archived=args.include_archived, operator=args.operator,
+        dataset_name=args.dataset, run_state=args.state, queued_by=args.user, pinned=True if args.pinned else None,
+    )
+    if args.json:
+        print_json({"total": page.total, "skip": page.skip, "limit": page.limit,
+                    "operations": [operation_json(d) for d in page.items]})
+        return
+    print_table(
+        ["id", "label", "operator", "dataset", "user", "created", "state", "pinned"],
+        [[d.id, d.label, d.operator, d.dataset_name, d.queued_by, fmt_time(d.created_at), state_cell(d),
+          "*" if d.pinned else ""] for d in page.items],
+    )
+    shown = f"{page.skip + 1}-{page.skip + len(page.items)}" if page.items else "0"
+    print(f"\n{shown} of {page.total}")
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    service = _service()
+    doc = service.get(args.id)
+    if args.json:
+        print_json(operation_json(doc))
+        return
+    position = service.get_queue_position(doc.id)
+    rows = [
+        ("id", doc.id), ("label", doc.label), ("operator", doc.operator), ("dataset", doc.dataset_name),
+        ("queued by", doc.queued_by), ("state", state_cell(doc) + (f" (#{position} in queue)" if position else "")),
+        ("attempt", doc.attempt), ("created", fmt_time(doc.created_at)), ("started", fmt_time(doc.started_at)),
+        ("completed", fmt_time(doc.completed_at)), ("failed", fmt_time(doc.failed_at)),
+        ("run_link", doc.run_link), ("log_path", doc.log_path), ("log_size", doc.log_size),
+        ("inputs", doc.params), ("outputs", doc.result.result if doc.result else None),
+        ("error", doc.result.error_message if doc.result else None),
+    ]
+    for key, value in rows:
+        print(f"{key + ':':<11} {'' if value is None else value}")
+    if doc.result and doc.result.error:
+        print("\n" + doc.result.error.rstrip())
+
+
+def cmd_output(args: argparse.Namespace) -> None:
+    doc = _service().get(args.id)
+    if doc.run_state != S.COMPLETED:
+        raise CommandFailed(f"Operation {doc.id} is {doc.run_state.value}; output exists once it has completed.")
+    value = doc.result.result if doc.result else None
+    if args.json or not isinstance(value, dict):
+        print_json(value)
+    else:
+        print_table(["key", "value"], sorted(value.items()))
+
+
+def cmd_logs(args: argparse.Namespace) -> None:
+    service = _service()
+    doc = service.get(args.id)
+    if not doc.log_path or not Path(doc.log_path).exists():
+        if doc.log_tail:
+            print(doc.log_tail)
+            return
+        raise CommandFailed(f"No log on this machine for {doc.id} (log_path: {doc.log_path or 'not set yet'}).")
+    with open(doc.log_path, errors="replace") as log:
+        while True:
+            chunk = log.read()
+            if chunk:
+                print(chunk, end="", flush=True)
+            if not args.follow or service.get(doc.id).is_terminal:
+                if args.follow:
+                    print(log.read(), end="")
+                return
+            time.sleep(0.5)
+
+
+def _each(ids: list[str], action) -> None:
+    """Apply ``action`` to each id; report every failure, then exit 1 if any failed."""
+    errors = []
+    for doc_id in ids:
+        try:
+            print(action(doc_id))
+        except StoreError as exc:
+            errors.append(f"{doc_id}: {exc}")
+    if errors:
+        raise CommandFailed("\n".join(errors))
+
+
+def cmd_fail(args: argparse.Namespace) -> None:
+    service = _service()
+
+    def fail(doc_id: str) -> str:
+        doc = service.get(doc_id)
+        if doc.is_terminal:
+            raise StoreError(f"cannot mark failed: it is already {doc.run_state.value}")
+        service.set_failed(doc.id, ExecutionResult(error="marked failed from the CLI", error_message="marked failed from the CLI"))
+        return f"{doc.id} marked failed"
+
+    _each(args.ids, fail)
+
+
+def cmd_terminate(args: argparse.Namespace) -> None:
+    service = _service()
+    user = os.environ.get("FIFTYOPS_USER")
+    _each(args.ids, lambda i: f"{i} {service.terminate(i, args.reason, user).run_state.value} (termination requested)")
+
+
+def cmd_delete(args: argparse.Namespace) -> None:
+    service = _service()
+    _each(args.ids, lambda i: f"{service.delete_operation(i).id} deleted")
+
+
+def cmd_archive(args: argparse.Namespace) -> None:
+    service = _service()
+    _each(args.ids, lambda i: f"{service.archive_operation(i).id} archived")
+
+
+def cmd_unarchive(args: argparse.Namespace) -> None:
+    service = _service()
+    _each(args.ids, lambda i: f"{service.unarchive_operation(i).id} unarchived")
+
+
+def cmd_pin(args: argparse.Namespace) -> None:
+    service = _service()
+    _each(args.ids, lambda i: f"{service.set_pinned(i, True).id} pinned")
+
+
+def cmd_unpin(args: argparse.Namespace) -> None:
+    service = _service()
+    _each(args.ids, lambda i: f"{service.set_pinned(i, False).id} unpinned")
+
+
+def cmd_rerun(args: argparse.Namespace) -> None:
+    doc = _service().rerun_operation(args.id, queued_by=os.environ.get("FIFTYOPS_USER"))
+    print_json({"id": str(doc.id), "rerun_of": str(doc.rerun_of)}) if args.json else print(doc.id)
+
+
+def cmd_label(args: argparse.Namespace) -> None:
+    print(f"{_service().set_label(args.id, args.label).id} labelled {args.label!r}")
+
+
+def cmd_cleanup(args: argparse.Namespace) -> None:
+    if not (args.operator or args.dataset or args.state or args.orphan):
+        raise CommandFailed("No cleanup options given: use --operator, --dataset, --state and/or --orphan.")
+    service = _service()
+    query = {"operator": args.operator, "dataset_name": args.dataset, "run_state": args.state}
+    mongo_query = build_filter(query)
+    mongo_query.setdefault("run_state", {"$ne": S.RUNNING.value})
+    if args.orphan:
+        existing = service.repo.db["datasets"].distinct("_id")
+        mongo_query["dataset_id"] = {"$nin": existing}
+    count = service.repo.count(mongo_query)
+    if args.dry_run:
+        print(f"{count} operation(s) would be deleted")
+        return
+    print(f"{service.repo.delete_many(mongo_query)} operation(s) deleted")
