@@ -114,7 +114,7 @@ def cmd_list(args: argparse.Namespace) -> None:
         dataset_name=args.dataset, run_state=args.state, queued_by=args.user, pinned=True if args.pinned else None,
     )
     if args.json:
-        print_json({"total": page.total, "skip": page.skip, "limit": page.limit,
+        print_json({"total": page.total, "total_is_exact": page.total_is_exact, "skip": page.skip, "limit": page.limit,
                     "operations": [operation_json(d) for d in page.items]})
         return
     print_table(
@@ -123,7 +123,7 @@ def cmd_list(args: argparse.Namespace) -> None:
           "*" if d.pinned else ""] for d in page.items],
     )
     shown = f"{page.skip + 1}-{page.skip + len(page.items)}" if page.items else "0"
-    print(f"\n{shown} of {page.total}")
+    print(f"\n{shown} of {page.total}{'' if page.total_is_exact else '+'}")
 
 
 def cmd_info(args: argparse.Namespace) -> None:

@@ -78,8 +78,9 @@ class MongoDelegatedOperationRepo:
         cursor = self.collection.find(dict(query)).sort(sort).skip(skip).limit(limit)
         return [DelegatedOperationDocument.from_pymongo(raw) for raw in cursor]
 
-    def count(self, query: Mapping[str, Any]) -> int:
-        return self.collection.count_documents(dict(query))
+    def count(self, query: Mapping[str, Any], limit: int = 0) -> int:
+        """Matching documents; with ``limit``, counting stops there (bounded cost on big collections)."""
+        return self.collection.count_documents(dict(query), **({"limit": limit} if limit else {}))
 
     # -- writes --------------------------------------------------------------------------------
     def insert(self, doc: DelegatedOperationDocument) -> DelegatedOperationDocument:

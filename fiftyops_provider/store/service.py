@@ -52,6 +52,9 @@ MAX_LABEL_LENGTH = 512
 DEFAULT_LIST_LIMIT = 1000
 # A dispatcher that picked an operation but never got it claimed (it died) releases it after this.
 PICKUP_EXPIRY = timedelta(minutes=10)
+# Page totals are exact up to this many matches, then shown as "10000+": an exact count of a
+# million-row filter costs a scan, and nobody pages that far.
+PAGE_COUNT_CAP = 10_000
 
 
 @dataclass
@@ -62,6 +65,7 @@ class OperationPage:
     total: int
     skip: int
     limit: int
+    total_is_exact: bool = True
 
 
 def _oid(doc_id: object) -> ObjectId:
@@ -280,12 +284,15 @@ class DelegatedOperationService:
         with_total: bool = True,
         **filters: Any,
     ) -> OperationPage:
-        """A page of operations and (unless ``with_total=False``) the total match count."""
+        """A page of operations and (unless ``with_total=False``) the number of matches, exact up
+        to ``PAGE_COUNT_CAP`` (``total_is_exact`` says whether it was reached)."""
         page = DelegatedOperationPagingParams.coerce(paging)
         query = combine(build_filter(filters, include_archived=include_archived), build_search(search))
         items = self.repo.find(query, page.mongo_sort(), page.skip, page.limit)
-        total = self.repo.count(query) if with_total else len(items)
-        return OperationPage(items, total, page.skip, page.limit)
+        if not with_total:
+            return OperationPage(items, len(items), page.skip, page.limit)
+        total = self.repo.count(query, limit=PAGE_COUNT_CAP)
+        return OperationPage(items, total, page.skip, page.limit, total_is_exact=total < PAGE_COUNT_CAP)
 
     def count(self, filters: Mapping[str, Any] | None = None, search: Any = None) -> int:
         if filters is not None and not isinstance(filters, Mapping):

@@ -11,6 +11,7 @@ from bson import ObjectId
 from fiftyops_provider.store import DelegatedOperationPagingParams, DelegatedOperationService, MongoDelegatedOperationRepo
 from fiftyops_provider.store.documents import DelegatedOperationDocument, utcnow
 from fiftyops_provider.store.query import SORT_PRESETS, build_filter, build_search, combine
+from fiftyops_provider.store.service import PAGE_COUNT_CAP
 
 N = 12_000
 STATES = ["scheduled", "queued", "running", "completed", "failed"]
@@ -102,7 +103,14 @@ def test_default_listing_is_most_recent_first_and_hides_archived(big):
     assert len(page.items) == 10
     assert [d.id for d in page.items] == sorted((d.id for d in page.items), reverse=True)
     assert not any(d.archived for d in page.items)
-    assert page.total == service.count({"archived": False})
+    assert service.count({"archived": False}) > PAGE_COUNT_CAP
+    assert (page.total, page.total_is_exact) == (PAGE_COUNT_CAP, False)  # shown as "10000+"
+
+
+def test_page_totals_below_the_cap_are_exact(big):
+    service, _ = big
+    page = service.page_operations(run_state="running", include_archived=True)
+    assert page.total_is_exact and page.total == service.count({"run_state": "running"})
 
 
 def test_sort_by_updated_and_operator(big):
