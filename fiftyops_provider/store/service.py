@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 import bson
@@ -307,6 +307,13 @@ class DelegatedOperationService:
 
     def get_running_operations(self, operator: str | None = None, dataset_name: str | None = None) -> list:
         return self.list_operations(operator=operator, dataset_name=dataset_name, run_state=S.RUNNING)
+
+    def get_stale_operations(self, heartbeat_before: datetime, limit: int = 100) -> list[DelegatedOperationDocument]:
+        """Running operations whose last heartbeat is older than ``heartbeat_before``, oldest first
+        (their executor died or lost the database). Runs without a heartbeat (claimed by FiftyOne
+        itself) are never listed: nothing here can tell whether they are alive."""
+        query = {"run_state": S.RUNNING.value, "heartbeat_at": {"$lt": heartbeat_before}}
+        return self.repo.find(query, [("heartbeat_at", 1), ("_id", 1)], 0, limit)
 
     def get_queue_position(self, doc_id: object) -> int | None:
         """1-based position of a scheduled op in the admission queue (or a queued op in the claim

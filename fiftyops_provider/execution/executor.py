@@ -1,0 +1,645 @@
+"""``Executor``: claims one delegated operation and runs it in a watched child process.
+
+    executor = Executor(service, heartbeat_interval=5, termination_grace=10)
+    outcome = executor.run(doc_id, run_link=url, log_path=path)   # blocks until the run ends
+    executor.terminate_current("task killed")                       # from another thread / on_kill
+
+A run:
+
+1. **Claim**: ``set_running(required_state=queued, claim_token=...)``; a second claimer gets None
+   and does nothing (``OutcomeState.NOT_CLAIMED``).
+2. **Re-check** that the operator (and each pipeline stage) still exists, is enabled and that the
+   user who queued it may still run it; otherwise the run fails with that reason.
+3. **Child process** in its own session, with the declared secrets in its environment. Its
+   output is captured to the operation's log file (secrets masked) and, when an orchestrator
+   passes its own ``log_path``, echoed to this process's stdout so it lands in the task log.
+4. **Watch**: every ``heartbeat_interval`` ping the document (``heartbeat_at``/``updated_at``, only
+   while we still hold the claim), refresh ``log_tail``/``log_size``, and look for a termination
+   request or an external change (marked failed, reaped). Progress is written throttled.
+5. **Stop** (termination, timeout, lost claim): ask the child to stop (``ctx.check_for_termination``
+   raises at its next checkpoint); after ``termination_grace`` kill its process group.
+6. **Finish** with compare-and-set on running + claim token: completed, failed, or the
+   operator's ``on_reset`` policy after a timeout or a dead child (``policy``). A run changed
+   externally is never overwritten.
+
+The executor is the only writer of the document during a run (the child only reports to it).
+One executor runs one operation at a time; use several executors for concurrency.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from functools import partial
+from typing import IO, Any, Callable, Mapping
+
+import psutil
+from bson import ObjectId
+from bson.errors import InvalidDocument
+from pymongo.errors import PyMongoError
+
+from fiftyops_provider.execution.channel import OUTCOME, PROGRESS, SPEC, TERMINATE, read_message, write_message
+from fiftyops_provider.execution.logcapture import LogCapture, default_log_path
+from fiftyops_provider.execution.policy import ResetPolicy, apply_reset_policy
+from fiftyops_provider.execution.secrets import Masker, SecretsSource, resolve_secrets
+from fiftyops_provider.execution.sources import DEFAULT_OPERATOR_SOURCE, OperatorSource, build_source
+from fiftyops_provider.plugins.context import ExecutionContext
+from fiftyops_provider.plugins.operator import PipelineOperator
+from fiftyops_provider.plugins.pipeline import Pipeline
+from fiftyops_provider.store import (
+    DelegatedOperationDocument,
+    DelegatedOperationService,
+    ExecutionResult,
+    ExecutionRunState,
+    InvalidOperation,
+    StoreError,
+)
+
+logger = logging.getLogger(__name__)
+
+S = ExecutionRunState
+DEFAULT_HEARTBEAT_INTERVAL = 5.0
+DEFAULT_TERMINATION_GRACE = 10.0
+DEFAULT_PROGRESS_INTERVAL = 1.0
+POLL_SECONDS = 0.2  # how often the watch loop notices a child exit or a due action
+PUMP_JOIN_SECONDS = 5.0
+
+
+def echo_to_stdout(line: str) -> None:
+    """Default echo of the child's output: this process's stdout (Airflow's task log)."""
+    print(line, flush=True)
+
+
+class OutcomeState(str, Enum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REQUEUED = "requeued"  # on_reset="rerun" put it back in the queue for another attempt
+    NOT_CLAIMED = "not_claimed"  # it was not queued, or another executor claimed it first
+    LOST = "lost"  # the claim was taken away during the run (reaped and requeued/reclaimed)
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended, as this executor knows it (the document is the record)."""
+
+    operation_id: str
+    state: OutcomeState
+    result: Any = None
+    error: str | None = None
+    error_message: str | None = None
+    attempt: int = 0
+    pid: int | None = None
+    exit_code: int | None = None
+    log_path: str | None = None
+    terminated: bool = False
+    timed_out: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state is OutcomeState.COMPLETED
+
+    def to_execution_result(self) -> ExecutionResult:
+        return ExecutionResult(result=self.result, error=self.error, error_message=self.error_message)
+
+
+class StopKind(Enum):
+    TERMINATE = "terminate"
+    TIMEOUT = "timeout"
+    LOST = "lost"
+
+
+@dataclass
+class _Stop:
+    kind: StopKind
+    reason: str
+    requested_by: str | None
+    kill_at: float
+    forced: bool = False
+
+
+@dataclass
+class _Plan:
+    """What the parent resolved before starting the child."""
+
+    policy: ResetPolicy
+    timeout: float
+    secrets: dict[str, str]
+    secret_keys: list[tuple[str, list[str]]]
+    stages: list[dict[str, Any]] | None
+    pipeline_ctx: dict[str, Any] | None
+
+
+@dataclass
+class _ActiveRun:
+    doc: DelegatedOperationDocument  # as claimed (attempt counted)
+    token: str
+    capture: LogCapture
+    log_path: str
+    grace: float
+    plan: _Plan | None = None
+    process: subprocess.Popen | None = None
+    threads: list[threading.Thread] = field(default_factory=list)
+    progress: tuple[float | None, str | None] | None = None
+    outcome_message: Mapping[str, Any] | None = None
+    stop: _Stop | None = None
+    tail_version: int = -1
+    outcome: RunOutcome | None = None
+    finalizing: bool = False
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    wake: threading.Event = field(default_factory=threading.Event)
+
+    def note(self, message: str) -> None:
+        """A line from the executor itself in the operation's log."""
+        self.capture.write(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} [fiftyops] {message}")
+
+    def request_stop(self, kind: StopKind, reason: str, requested_by: str | None = None) -> None:
+        """Ask the child to stop at its next checkpoint; the first request wins, and a run that
+        already reported its outcome is not stopped (its result stands)."""
+        with self.lock:
+            if self.stop is not None or self.outcome_message is not None:
+                return
+            self.stop = _Stop(kind, reason, requested_by, time.monotonic() + self.grace)
+            process = self.process
+        self.note(f"stopping: {reason}" + (f" (requested by {requested_by})" if requested_by else ""))
+        if process is not None:
+            self.send_terminate(process)
+        self.wake.set()
+
+    def send_terminate(self, process: subprocess.Popen) -> None:
+        try:
+            write_message(process.stdin, TERMINATE, reason=self.stop.reason)
+        except (OSError, ValueError):  # the child already exited
+            pass
+
+    def kill(self) -> None:
+        """Kill the child's process tree (its session), once the grace period is over."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        if self.stop is not None and not self.stop.forced:
+            self.stop.forced = True
+            self.note(f"the operator did not stop within {self.grace:g}s; killing process group {process.pid}")
+        kill_process_tree(process.pid)
+
+
+def kill_process_tree(pid: int) -> None:
+    """SIGKILL the process group led by ``pid`` and any descendant that left it."""
+    try:
+        descendants = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        descendants = []
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for process in descendants:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+
+
+class Executor:
+    """Runs delegated operations, one at a time, each in a child process.
+
+    ``source``: import path ``"module:factory"`` of the ``OperatorSource`` (default: the plugin
+    registry); the child builds the same source. ``secrets``: where declared secret values come
+    from (default ``os.environ``). ``echo``: where the child's output lines also go; when None,
+    they are echoed to stdout only for runs given an orchestrator ``log_path``.
+    ``database_uri``: the MongoDB URI the child connects to when the service was not built from
+    ``FIFTYOPS_DATABASE_URI`` (the database name always follows the service's).
+    Readers' stale bound is 3 x ``heartbeat_interval``: every executor sharing a database must use
+    an interval below a third of the reaper's ``stale_after``.
+    """
+
+    def __init__(
+        self,
+        service: DelegatedOperationService,
+        *,
+        source: str = DEFAULT_OPERATOR_SOURCE,
+        secrets: SecretsSource | None = None,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+        termination_grace: float = DEFAULT_TERMINATION_GRACE,
+        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+        echo: Callable[[str], None] | None = None,
+        database_uri: str | None = None,
+        executor_id: str | None = None,
+    ) -> None:
+        if heartbeat_interval <= 0 or termination_grace < 0 or progress_interval < 0:
+            raise ValueError("heartbeat_interval must be > 0; termination_grace and progress_interval >= 0.")
+        self.service = service
+        self.source_spec = source
+        self.secrets = secrets
+        self.heartbeat_interval = heartbeat_interval
+        self.termination_grace = termination_grace
+        self.progress_interval = progress_interval
+        self.echo = echo
+        self.database_uri = database_uri
+        self.executor_id = executor_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._source: OperatorSource | None = None
+        self._current: _ActiveRun | None = None
+        self._run_lock = threading.Lock()
+
+    @property
+    def source(self) -> OperatorSource:
+        """Built on first use, so creating an executor never imports plugin code."""
+        if self._source is None:
+            self._source = build_source(self.source_spec, self.service.repo.db)
+        return self._source
+
+    @property
+    def current_pid(self) -> int | None:
+        """PID (and process group id) of the child running the current operation."""
+        run = self._current
+        return run.process.pid if run is not None and run.process is not None else None
+
+    @property
+    def current_operation_id(self) -> str | None:
+        run = self._current
+        return str(run.doc.id) if run is not None else None
+
+    def claim_token_for(self, doc: DelegatedOperationDocument) -> str:
+        """Executor id + the attempt the claim will count, unique per executor and attempt."""
+        return f"{self.executor_id}#{doc.attempt + 1}"
+
+    # -- running -------------------------------------------------------------------------------
+    def run(
+        self,
+        operation: DelegatedOperationDocument | ObjectId | str,
+        *,
+        run_link: str | None = None,
+        log_path: str | None = None,
+        claim_token: str | None = None,
+    ) -> RunOutcome:
+        """Claim ``operation`` and run it to the end.
+
+        ``log_path``: the orchestrator's own log (e.g. the Airflow task log URL/path). It is what
+        the document's ``log_path`` records; the executor still captures the output to its own
+        per-operation file (``log_tail``/``log_size`` come from it) and echoes it to stdout.
+        Without it, ``log_path`` is the capture file.
+        """
+        doc_id = operation.id if isinstance(operation, DelegatedOperationDocument) else operation
+        doc = self.service.get(doc_id)
+        capture_path = default_log_path(doc.id)
+        stored_log_path = log_path or str(capture_path)
+        token = claim_token or self.claim_token_for(doc)
+        if not self._run_lock.acquire(blocking=False):
+            raise RuntimeError(f"Executor {self.executor_id} is already running an operation; use another Executor.")
+        try:
+            claimed = self.service.set_running(
+                doc.id, run_link=run_link, log_path=stored_log_path, required_state=S.QUEUED, monitored=True, claim_token=token
+            )
+            if claimed is None:
+                logger.info("Operation %s was not claimed: it is no longer queued", doc.id)
+                return RunOutcome(str(doc.id), OutcomeState.NOT_CLAIMED, attempt=doc.attempt, log_path=doc.log_path)
+            echo = self.echo or (echo_to_stdout if log_path else None)
+            run = _ActiveRun(claimed, token, LogCapture(capture_path, echo), stored_log_path, self.termination_grace)
+            self._current = run
+            try:
+                return self._run_claimed(run)
+            finally:
+                self._current = None
+        finally:
+            self._run_lock.release()
+
+    def terminate_current(
+        self, reason: str = "terminated by the orchestrator", requested_by: str | None = None, wait: bool = True
+    ) -> RunOutcome | None:
+        """Stop the running operation (e.g. from an Airflow ``on_kill``): the operator gets
+        ``OperationTerminated`` at its next checkpoint, its process group is killed after the
+        grace period, and the operation is marked failed ("terminated").
+
+        With ``wait`` (default) this returns once the run is recorded, so it is safe to call
+        right before the process exits; ``wait=False`` only requests it (e.g. from a signal
+        handler while ``run`` keeps going). None when nothing is running.
+        """
+        run = self._current
+        if run is None:
+            return None
+        run.request_stop(StopKind.TERMINATE, reason, requested_by)
+        if not wait:
+            return None
+        process = run.process
+        if process is not None:
+            kill_at = run.stop.kill_at if run.stop is not None else time.monotonic() + run.grace
+            try:
+                process.wait(timeout=max(0.0, kill_at - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                run.kill()
+                process.wait()
+            self._collect(run)
+        return self._finalize(run)
+
+    def _run_claimed(self, run: _ActiveRun) -> RunOutcome:
+        doc = run.doc
+        run.capture.open()
+        run.note(f"attempt {doc.attempt} of {doc.operator} (operation {doc.id}) claimed by {self.executor_id}")
+        try:
+            try:
+                run.plan = self._plan(doc)
+            except Exception as exc:
+                message = f"Operation {doc.id} cannot run {doc.operator}: {exc}"
+                run.note(message)
+                return self._finalize(run, failure=ExecutionResult(error=traceback.format_exc(), error_message=message))
+            run.capture.mask_secrets(Masker(run.plan.secrets))
+            if not self._spawn(run):
+                return self._finalize(run)
+            self._watch(run)
+            self._collect(run)
+            return self._finalize(run)
+        except BaseException as exc:
+            # A bug or an interrupt in the executor itself: never leave the child or a running doc behind.
+            if run.process is not None:
+                kill_process_tree(run.process.pid)
+                run.process.wait()
+            outcome = self._finalize(run, failure=ExecutionResult.from_exception(exc, f"The executor failed: {exc!r}"))
+            if not isinstance(exc, Exception):
+                raise
+            return outcome
+
+    def _plan(self, doc: DelegatedOperationDocument) -> _Plan:
+        source = self.source
+        operator = source.load_operator(doc.operator)
+        source.check_runnable(doc.operator, doc.queued_by, doc.dataset_id, doc.dataset_name)
+        uris = [doc.operator]
+        stages = None
+        if doc.pipeline or isinstance(operator, PipelineOperator):
+            pipeline = Pipeline.from_json(doc.pipeline) if doc.pipeline else operator.resolve_pipeline(
+                ExecutionContext(doc.request_params, operation_id=str(doc.id), user=doc.queued_by)
+            )
+            if not isinstance(pipeline, Pipeline):
+                raise TypeError(f"resolve_pipeline must return a Pipeline, got {type(pipeline).__name__}")
+            for stage in pipeline.stages:
+                source.load_operator(stage.operator_uri)
+                source.check_runnable(stage.operator_uri, doc.queued_by, doc.dataset_id, doc.dataset_name)
+            uris += [stage.operator_uri for stage in pipeline.stages]
+            stages = pipeline.to_json()["stages"]
+        secret_keys = [(uri, list(source.declared_secrets(uri))) for uri in dict.fromkeys(uris)]
+        return _Plan(
+            policy=ResetPolicy.of(operator),
+            timeout=float(doc.execution_timeout or operator.config.execution_timeout),
+            secrets=resolve_secrets({key for _, keys in secret_keys for key in keys}, self.secrets),
+            secret_keys=secret_keys,
+            stages=stages,
+            pipeline_ctx=self._pipeline_context(doc) if doc.parent_id is not None else None,
+        )
+
+    def _pipeline_context(self, doc: DelegatedOperationDocument) -> dict[str, Any]:
+        """``ctx.pipeline`` of a child operation, from its parent's pipeline and run info."""
+        parent = self.service.get(doc.parent_id)
+        info = parent.pipeline_run_info or {}
+        return {
+            "active": info.get("active", True),
+            "curr_stage_index": info.get("stage_index", 0),
+            "total_stages": len((parent.pipeline or {}).get("stages", [])),
+            "pipeline_errors": info.get("child_errors"),
+        }
+
+    def _spawn(self, run: _ActiveRun) -> bool:
+        """Start the child and its reader threads; False if the run was stopped before."""
+        doc, plan = run.doc, run.plan
+        request_params = dict(doc.request_params)
+        request_params["run_doc"] = str(doc.id)
+        if doc.dataset_id is not None:
+            request_params.setdefault("dataset_id", str(doc.dataset_id))
+        env = {**os.environ, **plan.secrets, "PYTHONUNBUFFERED": "1", "FIFTYOPS_DATABASE_NAME": self.service.repo.db.name}
+        if self.database_uri:
+            env["FIFTYOPS_DATABASE_URI"] = self.database_uri
+        read_fd, write_fd = os.pipe()
+        with run.lock:
+            if run.stop is not None:
+                os.close(read_fd)
+                os.close(write_fd)
+                return False
+            try:
+                run.process = subprocess.Popen(
+                    [sys.executable, "-m", "fiftyops_provider.execution.child"],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    pass_fds=(write_fd,), start_new_session=True, env=env,
+                )
+            finally:
+                os.close(write_fd)
+            messages = os.fdopen(read_fd, "rb")
+            run.threads = [
+                threading.Thread(target=self._pump_output, args=(run,), name=f"fiftyops-output-{doc.id}", daemon=True),
+                threading.Thread(target=self._read_messages, args=(run, messages), name=f"fiftyops-messages-{doc.id}", daemon=True),
+            ]
+            for thread in run.threads:
+                thread.start()
+            try:  # under the lock, so a termination request can only follow the spec
+                write_message(
+                    run.process.stdin, SPEC,
+                    operation_id=str(doc.id), operator=doc.operator, request_params=request_params, user=doc.queued_by,
+                    source=self.source_spec, message_fd=write_fd, secret_keys=plan.secret_keys, stages=plan.stages,
+                    pipeline_ctx=plan.pipeline_ctx, sys_path=sys.path,
+                )
+            except (OSError, ValueError):
+                pass  # the child died at once; the watch loop sees it exit without an outcome
+        run.note(f"started child process {run.process.pid} (timeout {plan.timeout:g}s)")
+        return True
+
+    def _pump_output(self, run: _ActiveRun) -> None:
+        for raw in iter(partial(run.process.stdout.readline, 65536), b""):
+            run.capture.write(raw.decode("utf-8", "replace"))
+
+    def _read_messages(self, run: _ActiveRun, stream: IO[bytes]) -> None:
+        with stream:
+            while (message := read_message(stream)) is not None:
+                if message.get("kind") == PROGRESS:
+                    with run.lock:
+                        run.progress = (message.get("progress"), message.get("label"))
+                elif message.get("kind") == OUTCOME:
+                    with run.lock:
+                        run.outcome_message = message
+                    run.wake.set()
+
+    def _watch(self, run: _ActiveRun) -> None:
+        """The parent's loop until the child exits: heartbeat, progress, timeout, kill."""
+        process = run.process
+        deadline = time.monotonic() + run.plan.timeout
+        next_beat = next_progress = time.monotonic()
+        while process.poll() is None:
+            now = time.monotonic()
+            if now >= next_beat:
+                self._heartbeat(run)
+                next_beat = now + self.heartbeat_interval
+            if now >= next_progress and self._write_progress(run):
+                next_progress = now + self.progress_interval
+            if now >= deadline:
+                run.request_stop(StopKind.TIMEOUT, f"Timed out after {run.plan.timeout:g}s (execution_timeout)")
+            if run.stop is not None and now >= run.stop.kill_at:
+                run.kill()
+            run.wake.wait(POLL_SECONDS)
+            run.wake.clear()
+
+    def _heartbeat(self, run: _ActiveRun) -> None:
+        """Ping while we hold the claim; react to termination requests and external changes."""
+        doc_id = run.doc.id
+        try:
+            pinged = self.service.ping(doc_id, run.token)
+            if pinged is None:
+                current = self.service.get(doc_id)
+                run.request_stop(
+                    StopKind.LOST,
+                    f"the operation was changed externally during execution (now {current.run_state.value}"
+                    + (", claimed by another executor)" if current.claim_token else ")"),
+                )
+                return
+            if pinged.termination:
+                run.request_stop(
+                    StopKind.TERMINATE,
+                    pinged.termination.get("reason") or "terminated by request",
+                    pinged.termination.get("requested_by"),
+                )
+            self._write_log_tail(run)
+        except (PyMongoError, StoreError) as exc:
+            logger.warning("Heartbeat of operation %s failed (will retry): %s", doc_id, exc)
+
+    def _write_progress(self, run: _ActiveRun) -> bool:
+        """Write the latest reported progress, if any; a rejected value is noted in the log."""
+        with run.lock:
+            pending, run.progress = run.progress, None
+        if pending is None:
+            return False
+        try:
+            self.service.set_progress(run.doc.id, *pending)
+        except StoreError as exc:
+            run.note(f"progress {pending} not recorded: {exc}")
+        except PyMongoError as exc:
+            logger.warning("Progress of operation %s not recorded: %s", run.doc.id, exc)
+        return True
+
+    def _write_log_tail(self, run: _ActiveRun) -> None:
+        version = run.capture.version
+        if version != run.tail_version:
+            self.service.set_log_tail(run.doc.id, run.capture.tail(), run.capture.size)
+            run.tail_version = version
+
+    def _collect(self, run: _ActiveRun) -> None:
+        """After the child exited: kill what it left in its group, drain its output."""
+        kill_process_tree(run.process.pid)
+        for thread in run.threads:
+            thread.join(PUMP_JOIN_SECONDS)
+        for pipe in (run.process.stdin, run.process.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+
+    # -- finishing -----------------------------------------------------------------------------
+    def _finalize(self, run: _ActiveRun, failure: ExecutionResult | None = None) -> RunOutcome | None:
+        """Record how the run ended, once (``run`` and ``terminate_current`` may both get here)."""
+        with run.lock:
+            if run.outcome is not None or run.finalizing:
+                return run.outcome
+            run.finalizing = True
+        exit_code = run.process.returncode if run.process is not None else None
+        if exit_code is not None:
+            run.note(f"child process exited with code {exit_code}")
+        if run.stop is None or run.stop.kind is not StopKind.LOST:
+            self._write_progress(run)
+        written = self._record(run, failure, exit_code)
+        run.outcome = self._outcome(run, written, exit_code)
+        return run.outcome
+
+    def _record(self, run: _ActiveRun, failure: ExecutionResult | None, exit_code: int | None) -> DelegatedOperationDocument | None:
+        """Write the terminal state (or requeue); None when the CAS found the run changed."""
+        doc, stop, message = run.doc, run.stop, run.outcome_message
+        mask = run.capture.mask
+        if stop is not None and stop.kind is StopKind.LOST:
+            run.note(f"not recording a result: {stop.reason}")
+            run.capture.close()
+            return None
+        if failure is None and stop is not None and stop.kind is StopKind.TERMINATE:
+            failure = self._terminated_result(run, message)
+        elif failure is None and (stop is not None or message is None):
+            reason = stop.reason if stop is not None else _died(exit_code)
+            if stop is not None and stop.forced:
+                reason += f"; killed after the {run.grace:g}s grace period"
+            self._close_log(run, f"ending attempt {doc.attempt}: {reason}")
+            return apply_reset_policy(self.service, doc, run.token, run.plan.policy, reason)
+        elif failure is None and message.get("ok"):
+            self._close_log(run, "completed")
+            try:
+                return self.service.set_completed(
+                    doc.id, ExecutionResult(result=message.get("result"), outputs_schema=message.get("outputs_schema")),
+                    required_state=S.RUNNING, claim_token=run.token,
+                )
+            except (InvalidOperation, InvalidDocument) as exc:
+                failure = ExecutionResult(error=str(exc), error_message=f"The operator's result cannot be stored: {exc}")
+        elif failure is None:
+            failure = ExecutionResult(error=message.get("error"), error_message=message.get("error_message"))
+        failure.error = mask(failure.error or failure.error_message or "failed")
+        failure.error_message = mask(failure.error_message or "failed")
+        self._close_log(run, f"failed: {failure.error_message}")
+        return self.service.set_failed(
+            doc.id, failure, required_state=S.RUNNING, claim_token=run.token, update_pipeline=doc.parent_id
+        )
+
+    def _terminated_result(self, run: _ActiveRun, message: Mapping[str, Any] | None) -> ExecutionResult:
+        stop = run.stop
+        who = stop.requested_by or "an unnamed requester"
+        text = f"Terminated by {who}: {stop.reason}"
+        if stop.forced:
+            text += f" (killed after the {run.grace:g}s grace period: the operator did not stop at a checkpoint)"
+        result: dict[str, Any] = {"terminated": True, "requested_by": stop.requested_by, "reason": stop.reason, "forced": stop.forced}
+        if message is not None and message.get("ok") and message.get("result") is not None:
+            result["partial_result"] = message["result"]
+        trace = message.get("error") if message is not None and not message.get("ok") else None
+        return ExecutionResult(result=result, error=trace or text, error_message=text)
+
+    def _close_log(self, run: _ActiveRun, final_line: str) -> None:
+        """Last line, final tail and size, and any log storage error; never fails the run."""
+        run.note(final_line)
+        run.capture.close()
+        try:
+            self._write_log_tail(run)
+            if run.capture.error:
+                self.service.set_log_upload_error(run.doc.id, run.capture.error)
+        except (PyMongoError, StoreError) as exc:
+            logger.warning("Could not store the log of operation %s: %s", run.doc.id, exc)
+
+    def _outcome(self, run: _ActiveRun, written: DelegatedOperationDocument | None, exit_code: int | None) -> RunOutcome:
+        doc = written
+        if doc is None:  # someone else changed it: report what the document says
+            doc = self.service.get(run.doc.id)
+            state = OutcomeState.FAILED if doc.run_state is S.FAILED else OutcomeState.LOST
+        else:
+            state = {S.COMPLETED: OutcomeState.COMPLETED, S.FAILED: OutcomeState.FAILED, S.QUEUED: OutcomeState.REQUEUED}[doc.run_state]
+        result = doc.result
+        stop = run.stop
+        return RunOutcome(
+            operation_id=str(doc.id),
+            state=state,
+            result=result.result if result else None,
+            error=result.error if result else None,
+            error_message=result.error_message if result else None,
+            attempt=run.doc.attempt,
+            pid=run.process.pid if run.process is not None else None,
+            exit_code=exit_code,
+            log_path=run.log_path,
+            terminated=stop is not None and stop.kind is StopKind.TERMINATE,
+            timed_out=stop is not None and stop.kind is StopKind.TIMEOUT,
+        )
+
+
+def _died(exit_code: int | None) -> str:
+    if exit_code is not None and exit_code < 0:
+        try:
+            how = f"was killed by {signal.Signals(-exit_code).name}"
+        except ValueError:
+            how = f"was killed by signal {-exit_code}"
+    else:
+        how = f"exited with code {exit_code}"
+    return f"The worker process {how} before reporting a result"

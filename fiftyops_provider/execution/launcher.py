@@ -1,0 +1,110 @@
+"""The local launcher: run delegated operations without Airflow (like ``fiftyone delegated launch``).
+
+    python -m fiftyops_provider.execution [--delegation-target T] [--max-operations N] ...
+
+Each round it reaps stale runs (every ``reap_interval``), admits scheduled operations within the
+quota, then picks up the oldest queued operation (FIFO) and runs it. Several launchers may share
+a database: pick-up and claim are atomic, so each operation runs once. SIGTERM/SIGINT terminate
+the current operation (checkpoint, then kill after the grace period), record it, and stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from typing import Any, Sequence
+
+from pymongo.errors import PyMongoError
+
+from fiftyops_provider.execution.executor import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_TERMINATION_GRACE, Executor, OutcomeState
+from fiftyops_provider.execution.reaper import STALE_FACTOR, reap_stale_operations
+from fiftyops_provider.execution.sources import DEFAULT_OPERATOR_SOURCE
+from fiftyops_provider.store import DelegatedOperationService
+
+logger = logging.getLogger(__name__)
+
+
+def run_launcher(
+    service: DelegatedOperationService | None = None,
+    *,
+    executor: Executor | None = None,
+    operator: str | None = None,
+    delegation_target: str | None = None,
+    dataset_name: str | None = None,
+    admission_quota: int | None = None,
+    poll_interval: float = 0.5,
+    reap_interval: float = 30.0,
+    max_operations: int | None = None,
+    stop_event: threading.Event | None = None,
+    **executor_options: Any,
+) -> int:
+    """Loop until ``stop_event`` is set or ``max_operations`` runs are done; returns the number
+    of runs. ``executor_options`` build the ``Executor`` when none is given."""
+    service = service or DelegatedOperationService()
+    executor = executor or Executor(service, **executor_options)
+    stop = stop_event or threading.Event()
+    stale_after = STALE_FACTOR * executor.heartbeat_interval
+    runs = 0
+    next_reap = time.monotonic()
+    while not stop.is_set() and (max_operations is None or runs < max_operations):
+        try:
+            if time.monotonic() >= next_reap:
+                reap_stale_operations(service, executor.source, stale_after=stale_after)
+                next_reap = time.monotonic() + reap_interval
+            service.admit_scheduled_operations(admission_quota, delegation_target)
+            picked = service.pick_up_queued_operations(
+                executor.executor_id, 1, operator=operator, delegation_target=delegation_target, dataset_name=dataset_name
+            )
+        except PyMongoError as exc:
+            logger.warning("Launcher %s cannot reach the database (will retry): %s", executor.executor_id, exc)
+            picked = []
+        if not picked:
+            stop.wait(poll_interval)
+            continue
+        outcome = executor.run(picked[0])
+        if outcome.state is not OutcomeState.NOT_CLAIMED:
+            runs += 1
+            logger.info("Operation %s: %s%s", outcome.operation_id, outcome.state.value,
+                        f" ({outcome.error_message})" if outcome.error_message else "")
+    return runs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fiftyops launch", description="Run queued delegated operations locally.")
+    parser.add_argument("--operator", help="only operations of this operator URI")
+    parser.add_argument("--delegation-target", help="only operations targeted at this orchestrator name")
+    parser.add_argument("--dataset", dest="dataset_name", help="only operations on this dataset")
+    parser.add_argument("--quota", type=int, dest="admission_quota", help="max queued + running operations")
+    parser.add_argument("--max-operations", type=int, help="stop after this many runs")
+    parser.add_argument("--poll-interval", type=float, default=0.5)
+    parser.add_argument("--reap-interval", type=float, default=30.0)
+    parser.add_argument("--heartbeat-interval", type=float, default=DEFAULT_HEARTBEAT_INTERVAL)
+    parser.add_argument("--termination-grace", type=float, default=DEFAULT_TERMINATION_GRACE)
+    parser.add_argument("--source", default=DEFAULT_OPERATOR_SOURCE, help="operator source 'module:factory'")
+    parser.add_argument("--log", action="store_true", help="echo operator output to stdout")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    service = DelegatedOperationService()
+    executor = Executor(
+        service, source=args.source, heartbeat_interval=args.heartbeat_interval,
+        termination_grace=args.termination_grace, echo=print if args.log else None,
+    )
+    stop = threading.Event()
+
+    def shutdown(signum: int, _frame: object) -> None:
+        stop.set()
+        executor.terminate_current(f"the launcher received {signal.Signals(signum).name}",
+                                   requested_by=f"launcher {executor.executor_id}", wait=False)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    run_launcher(
+        service, executor=executor, operator=args.operator, delegation_target=args.delegation_target,
+        dataset_name=args.dataset_name, admission_quota=args.admission_quota, poll_interval=args.poll_interval,
+        reap_interval=args.reap_interval, max_operations=args.max_operations, stop_event=stop,
+    )
+    return 0

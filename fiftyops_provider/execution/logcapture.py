@@ -1,0 +1,101 @@
+"""Per-operation log capture: one file per operation, a live tail for the document, secrets masked.
+
+The file is ``$FIFTYOPS_LOG_PATH/YYYY/MM/DD/<operation id>.log`` (default
+``~/.fiftyops/logs/...``), dated by the operation's creation so every attempt appends to the same
+file. Readers show logs up to ``LOG_VIEW_LIMIT_BYTES`` inline; bigger logs are download-only
+(``log_is_download_only``), as in FiftyOne's Runs page.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from pathlib import Path
+from typing import IO, Callable
+
+from bson import ObjectId
+
+from fiftyops_provider.config import Settings, load_settings
+from fiftyops_provider.execution.secrets import Masker
+
+LOG_VIEW_LIMIT_BYTES = 1024 * 1024
+TAIL_LINES = 100
+TAIL_MAX_CHARS = 16_000
+
+
+def default_log_path(operation_id: ObjectId, settings: Settings | None = None) -> Path:
+    """Where the executor captures an operation's output."""
+    settings = settings or load_settings()
+    day = operation_id.generation_time
+    return settings.log_dir / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / f"{operation_id}.log"
+
+
+def log_is_download_only(log_size: int | None) -> bool:
+    """True when a log is too big to show inline (readers offer a download instead)."""
+    return log_size is not None and log_size > LOG_VIEW_LIMIT_BYTES
+
+
+class LogCapture:
+    """Collects an operation's output lines: masks them, appends them to the log file, keeps the
+    last lines for ``log_tail`` and optionally echoes them (to an orchestrator's own task log).
+
+    Writing the file is best effort: the first failure is kept in ``error`` (the executor stores
+    it as ``log_upload_error``) and capture goes on in memory, so a full disk never fails a run.
+    Lines come from several threads (the child's output pump, the executor's own messages).
+    """
+
+    def __init__(self, path: Path, echo: Callable[[str], None] | None = None) -> None:
+        self.path = path
+        self.echo = echo
+        self.error: str | None = None
+        self.size: int | None = None
+        self.mask = Masker()
+        self._file: IO[bytes] | None = None
+        self._tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self._lock = threading.Lock()
+        self.version = 0  # bumped per line, so the executor refreshes log_tail only on change
+
+    def open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "ab")
+            self.size = self._file.tell()
+        except OSError as exc:
+            self.error = f"Cannot write the log file {self.path}: {exc}"
+
+    def mask_secrets(self, masker: Masker) -> None:
+        self.mask = masker
+
+    def write(self, line: str) -> None:
+        line = self.mask(line.rstrip("\r\n"))
+        with self._lock:
+            self._tail.append(line)
+            self.version += 1
+            if self._file is not None:
+                data = (line + "\n").encode("utf-8", "replace")
+                try:
+                    self._file.write(data)
+                    self._file.flush()
+                    self.size = (self.size or 0) + len(data)
+                except OSError as exc:
+                    self.error = f"Writing the log file {self.path} failed: {exc}"
+                    self._close_file()
+        if self.echo is not None:
+            self.echo(line)
+
+    def tail(self) -> str:
+        with self._lock:
+            text = "\n".join(self._tail)
+        return text[-TAIL_MAX_CHARS:]
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_file()
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError as exc:
+                self.error = self.error or f"Closing the log file {self.path} failed: {exc}"
+            self._file = None
