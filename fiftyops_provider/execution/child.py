@@ -29,6 +29,7 @@ from fiftyops_provider.execution.sources import build_source
 from fiftyops_provider.plugins.context import ExecutionContext, ProgressCallback
 from fiftyops_provider.plugins.errors import OperationTerminated
 from fiftyops_provider.plugins.pipeline import Pipeline, PipelineExecutionContext
+from fiftyops_provider.store.service import progress_status
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -56,6 +57,9 @@ class _Reporter:
         self.lock = threading.Lock()
 
     def progress(self, progress: float | None, label: str | None) -> None:
+        """Refuse what the store would refuse, here, so the operator's log shows the warning
+        (the executor writes only the latest report, throttled)."""
+        progress_status(progress, label)
         with self.lock:
             write_message(self.stream, PROGRESS, progress=progress, label=label)
 

@@ -507,16 +507,15 @@ class Executor:
             logger.warning("Heartbeat of operation %s failed (will retry): %s", doc_id, exc)
 
     def _write_progress(self, run: _ActiveRun) -> bool:
-        """Write the latest reported progress, if any; a rejected value is noted in the log."""
+        """Write the latest reported progress, if any (the child validated it); a failed write
+        is logged and never fails the run."""
         with run.lock:
             pending, run.progress = run.progress, None
         if pending is None:
             return False
         try:
             self.service.set_progress(run.doc.id, *pending)
-        except StoreError as exc:
-            run.note(f"progress {pending} not recorded: {exc}")
-        except PyMongoError as exc:
+        except (PyMongoError, StoreError) as exc:
             logger.warning("Progress of operation %s not recorded: %s", run.doc.id, exc)
         return True
 

@@ -123,7 +123,9 @@ def normalize_context(context: Any) -> dict[str, Any]:
     return {"request_params": request_params}
 
 
-def _progress(progress: ExecutionProgress | Mapping[str, Any] | float | None, label: str | None = None) -> dict:
+def progress_status(progress: ExecutionProgress | Mapping[str, Any] | float | None, label: str | None = None) -> dict:
+    """The ``status`` document for a progress report; raises ``InvalidOperation`` for a value the
+    store refuses (the executor checks reports with it where the operator can see the error)."""
     if isinstance(progress, ExecutionProgress):
         value, label = progress.progress, progress.label
     elif isinstance(progress, Mapping):
@@ -359,7 +361,7 @@ class DelegatedOperationService:
     def _run_fields(progress: Any = None, run_link: str | None = None, log_path: str | None = None) -> dict:
         fields: dict[str, Any] = {}
         if progress is not None:
-            fields["status"] = _progress(progress)
+            fields["status"] = progress_status(progress)
         if run_link is not None:
             fields["run_link"] = run_link
         if log_path is not None:
@@ -534,7 +536,7 @@ class DelegatedOperationService:
 
     def set_progress(self, doc_id: object, progress: Any, label: str | None = None) -> DelegatedOperationDocument:
         """``status`` only; ``updated_at`` is not touched (FiftyOne's rule)."""
-        return self._set(doc_id, {"status": _progress(progress, label)})
+        return self._set(doc_id, {"status": progress_status(progress, label)})
 
     def set_pinned(self, doc_id: object, pinned: bool = True) -> DelegatedOperationDocument:
         return self._set(doc_id, {"pinned": bool(pinned)})

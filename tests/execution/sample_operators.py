@@ -169,6 +169,8 @@ class SecretReader(Operator):
         token = ctx.secret("SAMPLE_TOKEN")
         print(f"the token is {token}")
         ctx.logger.info("env token %s", os.environ.get("SAMPLE_TOKEN"))
+        if ctx.params.get("fail"):
+            raise PermissionError(f"server rejected token {token}")
         return {
             "ctx_keys": sorted(ctx.secrets),
             "env": {key: key in os.environ for key in ("SAMPLE_TOKEN", "SAMPLE_UNDECLARED")},

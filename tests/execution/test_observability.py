@@ -1,0 +1,122 @@
+"""What a run shows while it goes and after: progress, live log tail and size, the log file,
+echo to the orchestrator's log, log storage failures, secrets and their masking."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from fiftyops_provider.execution import LOG_VIEW_LIMIT_BYTES, OutcomeState, log_is_download_only
+from fiftyops_provider.store import ExecutionRunState as S
+
+
+def test_progress_is_visible_while_running_and_bad_values_do_not_kill_the_run(
+    service, queue, make_executor, background, wait_for
+):
+    doc = queue("progress", {"pause": 0.8})
+    future = background(make_executor().run, doc.id)
+
+    seen = wait_for(lambda: (d := service.get(doc.id)).status and d.status.label == "a quarter" and d)
+    assert seen.run_state is S.RUNNING and seen.status.progress == 0.25
+    later = wait_for(lambda: (d := service.get(doc.id)).status.label == "three quarters" and d)
+    assert later.status.progress == 0.75
+
+    assert future.result(timeout=30).state is OutcomeState.COMPLETED
+    stored = service.get(doc.id)
+    log = Path(stored.log_path).read_text()
+    assert "WARNING fiftyops.operator: Could not record progress 2.0 / not a fraction" in log
+    assert "Progress must be a number between 0 and 1, got 2.0" in log
+
+
+def test_live_log_tail_and_size_while_running(service, queue, make_executor, background, wait_for):
+    doc = queue("chatty", {"lines": 3, "pause": 1.5})
+    future = background(make_executor().run, doc.id)
+
+    live = wait_for(lambda: (d := service.get(doc.id)).log_tail and "written to stderr" in d.log_tail and d)
+    assert live.run_state is S.RUNNING and live.log_size > 0
+    for line in ("printed line 2", "INFO fiftyops.operator: logged through ctx.logger",
+                 "WARNING sample_operators: logged through a module logger"):
+        assert line in live.log_tail
+    assert "chatty done" not in live.log_tail
+
+    future.result(timeout=30)
+    stored = service.get(doc.id)
+    log_file = Path(stored.log_path)
+    assert "chatty done" in stored.log_tail and stored.log_size == log_file.stat().st_size
+    assert stored.log_upload_error is None and not log_is_download_only(stored.log_size)
+
+
+def test_big_logs_are_download_only_and_the_tail_stays_small(service, queue, make_executor):
+    doc = queue("chatty", {"filler_bytes": LOG_VIEW_LIMIT_BYTES + 50_000})
+    make_executor().run(doc.id)
+    stored = service.get(doc.id)
+    assert stored.log_size > LOG_VIEW_LIMIT_BYTES and log_is_download_only(stored.log_size)
+    assert len(stored.log_tail) <= 16_000 and stored.log_tail.rstrip().endswith("completed")
+
+
+def test_orchestrator_log_path_is_stored_and_output_echoed(service, queue, make_executor, tmp_path):
+    echoed: list[str] = []
+    doc = queue("chatty", {"lines": 2})
+    airflow_log = "https://airflow.example/log?dag_id=d&task_id=t&try_number=1"
+
+    outcome = make_executor(echo=echoed.append).run(doc.id, run_link="https://airflow.example/run", log_path=airflow_log)
+
+    stored = service.get(doc.id)
+    assert stored.log_path == airflow_log == outcome.log_path and stored.run_link == "https://airflow.example/run"
+    assert "printed line 1" in echoed and "chatty done" in echoed
+    capture = next((tmp_path / "fiftyops-home" / "logs").rglob(f"{doc.id}.log"))
+    assert "printed line 1" in capture.read_text() and stored.log_size == capture.stat().st_size
+
+
+def test_log_storage_failure_is_recorded_and_the_run_still_completes(
+    service, queue, make_executor, monkeypatch, tmp_path
+):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("FIFTYOPS_LOG_PATH", str(blocker / "logs"))
+    doc = queue("chatty", {"lines": 2})
+
+    outcome = make_executor().run(doc.id)
+
+    assert outcome.state is OutcomeState.COMPLETED
+    stored = service.get(doc.id)
+    assert stored.run_state is S.COMPLETED and stored.result.result == {"ok": True}
+    assert stored.log_upload_error.startswith(f"Cannot write the log file {blocker}/logs/")
+    assert "Not a directory" in stored.log_upload_error
+    assert "chatty done" in stored.log_tail and stored.log_size is None
+
+
+def test_only_declared_secrets_reach_the_operator_and_values_are_masked(service, queue, make_executor):
+    token = "tok-5ecret-value-42"
+    secrets = {"SAMPLE_TOKEN": token, "SAMPLE_UNDECLARED": "must-not-leak"}
+    doc = queue("secret_reader")
+
+    make_executor(secrets=secrets).run(doc.id)
+
+    stored = service.get(doc.id)
+    assert stored.result.result == {
+        "ctx_keys": ["SAMPLE_TOKEN"],  # SAMPLE_UNSET is declared but has no value
+        "env": {"SAMPLE_TOKEN": True, "SAMPLE_UNDECLARED": False},
+        "token_sha256": hashlib.sha256(token.encode()).hexdigest(),
+    }
+    log = Path(stored.log_path).read_text()
+    assert token not in log and token not in stored.log_tail
+    assert "the token is ***" in log and "env token ***" in log
+
+
+def test_secrets_default_to_the_environment(service, queue, make_executor, monkeypatch):
+    monkeypatch.setenv("SAMPLE_TOKEN", "from-the-env-123")
+    doc = queue("secret_reader")
+    make_executor().run(doc.id)
+    stored = service.get(doc.id)
+    assert stored.result.result["ctx_keys"] == ["SAMPLE_TOKEN"]
+    assert "the token is ***" in Path(stored.log_path).read_text()
+
+
+def test_secret_values_are_masked_in_stored_errors(service, queue, make_executor):
+    token = "tok-5ecret-value-42"
+    doc = queue("secret_reader", {"fail": True})
+    make_executor(secrets={"SAMPLE_TOKEN": token}).run(doc.id)
+    stored = service.get(doc.id)
+    assert stored.result.error_message == "PermissionError: server rejected token ***"
+    assert token not in stored.result.error and "server rejected token ***" in stored.result.error
