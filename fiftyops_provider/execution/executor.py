@@ -360,6 +360,7 @@ class Executor:
             return self._finalize(run)
         except BaseException as exc:
             # A bug or an interrupt in the executor itself: never leave the child or a running doc behind.
+            logger.exception("Executor %s failed while running operation %s", self.executor_id, run.doc.id)
             if run.process is not None:
                 kill_process_tree(run.process.pid)
                 run.process.wait()
@@ -546,10 +547,15 @@ class Executor:
         exit_code = run.process.returncode if run.process is not None else None
         if exit_code is not None:
             run.note(f"child process exited with code {exit_code}")
-        if run.stop is None or run.stop.kind is not StopKind.LOST:
-            self._write_progress(run)
-        written = self._record(run, failure, exit_code)
-        run.outcome = self._outcome(run, written, exit_code)
+        try:
+            if run.stop is None or run.stop.kind is not StopKind.LOST:
+                self._write_progress(run)
+            written = self._record(run, failure, exit_code)
+            run.outcome = self._outcome(run, written, exit_code)
+        except BaseException:
+            with run.lock:  # let the caller's error path record the failure instead
+                run.finalizing = False
+            raise
         return run.outcome
 
     def _record(self, run: _ActiveRun, failure: ExecutionResult | None, exit_code: int | None) -> DelegatedOperationDocument | None:

@@ -124,6 +124,15 @@ class MongoDelegatedOperationRepo:
         filter_ = {**query, "run_state": {"$in": [s.value for s in sources]}}
         return self.update(filter_, fields, inc=inc, sort=sort)
 
+    def add_child_error(self, parent_id: ObjectId, child_id: ObjectId, error: str) -> None:
+        """Set ``pipeline_run_info.child_errors.<child_id>`` on a pipeline parent, in one update
+        that also works when ``pipeline_run_info`` or ``child_errors`` is missing or null (FiftyOne's
+        ``PipelineRunInfo`` defaults ``child_errors`` to null, where a dotted ``$set`` fails)."""
+        info = {"$ifNull": ["$pipeline_run_info", {}]}
+        errors = {"$ifNull": ["$pipeline_run_info.child_errors", {}]}
+        merged = {"$mergeObjects": [info, {"child_errors": {"$mergeObjects": [errors, {str(child_id): error}]}}]}
+        self.collection.update_one({"_id": parent_id}, [{"$set": {"pipeline_run_info": merged}}])
+
     def delete(self, query: Mapping[str, Any]) -> DelegatedOperationDocument | None:
         raw = self.collection.find_one_and_delete(dict(query))
         return DelegatedOperationDocument.from_pymongo(raw) if raw else None

@@ -434,9 +434,7 @@ class DelegatedOperationService:
         doc = self._transition(doc_id, S.FAILED, required_state, fields, extra_query=extra)
         if doc is not None and update_pipeline is not None:
             error = (wrapped.error if wrapped else None) or "failed"
-            self.repo.update(
-                {"_id": _oid(update_pipeline)}, {f"pipeline_run_info.child_errors.{doc.id}": error}
-            )
+            self.repo.add_child_error(_oid(update_pipeline), doc.id, error)
         return doc
 
     def requeue(self, doc_id: object, claim_token: str | None = None, keep_dispatch: bool = False) -> DelegatedOperationDocument | None:

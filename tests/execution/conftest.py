@@ -9,12 +9,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
 import pytest
-from sample_operators import SOURCE, uri
+from sample_operators import FAST, uri
 
 from fiftyops_provider.execution import Executor
 from fiftyops_provider.execution.executor import kill_process_tree
-
-FAST = {"source": SOURCE, "heartbeat_interval": 0.2, "termination_grace": 1.0, "progress_interval": 0.1}
 
 
 @pytest.fixture

@@ -34,6 +34,8 @@ from fiftyops_provider.plugins import (
 PLUGIN = "@test/samples"
 SOURCE = "sample_operators:make_source"
 SECRET_KEYS = ["SAMPLE_TOKEN", "SAMPLE_UNSET"]
+# Executor options for tests: this source and short intervals, so the suite stays fast.
+FAST = {"source": SOURCE, "heartbeat_interval": 0.2, "termination_grace": 1.0, "progress_interval": 0.1}
 log = logging.getLogger("sample_operators")
 
 
