@@ -1,0 +1,88 @@
+"""Which operation an orchestrator's task try runs, by Airflow's retry and clear semantics.
+
+An orchestrator task (one Airflow task instance, tried one or more times) is bound to one
+operation through its run configuration. Each try claims that operation with a token naming the
+task instance and the try, so a later try can recognise a claim left by an earlier one:
+
+* queued (or scheduled): claim it; a scheduled one is admitted first, because the orchestrator's
+  own quota (the Airflow pool) already admitted the task.
+* running under an earlier try of the same task instance: that try's process is gone (Airflow
+  starts a new try only after the old one ended), so its claim is released and taken over.
+* running under anyone else: refused (never two runs of one operation).
+* completed or failed: the task was cleared to run again. Terminal states are final, so the rerun
+  is a new operation (``rerun_of`` = the original), which this try runs.
+
+Nothing here imports Airflow; the Airflow operator passes the identifiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, ExecutionRunState as S
+
+
+class OperationBusy(RuntimeError):
+    """The operation is running under another executor; this try must not run it too."""
+
+
+@dataclass(frozen=True)
+class TaskAttempt:
+    """One try of one orchestrator task instance, e.g. Airflow's (dag, run, task, map index, try)."""
+
+    task_key: str
+    try_number: int
+
+    @classmethod
+    def for_airflow(cls, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> TaskAttempt:
+        return cls(f"airflow:{dag_id}:{run_id}:{task_id}:{map_index}", try_number)
+
+    @property
+    def claim_token(self) -> str:
+        return f"{self.task_key}#try{self.try_number}"
+
+    def is_earlier_try(self, claim_token: str | None) -> bool:
+        return bool(claim_token) and claim_token.startswith(f"{self.task_key}#try") and claim_token != self.claim_token
+
+
+def operation_for_attempt(
+    service: DelegatedOperationService,
+    attempt: TaskAttempt,
+    *,
+    operation_id: str | None = None,
+    rerun_of: str | None = None,
+    launch: Callable[[], DelegatedOperationDocument] | None = None,
+    user: str | None = None,
+) -> DelegatedOperationDocument:
+    """The queued operation ``attempt`` must claim: ``operation_id`` if given, else a new run of
+    ``rerun_of``, else what ``launch()`` queues (an operation started from the orchestrator)."""
+    if operation_id:
+        doc = service.get(operation_id)
+    elif rerun_of:
+        doc = service.rerun_operation(rerun_of, queued_by=user)
+    elif launch is not None:
+        doc = launch()
+    else:
+        raise ValueError("Give the operation to run (operation_id), one to rerun (rerun_of), or inputs to launch one.")
+
+    if doc.run_state is S.RUNNING:
+        if not attempt.is_earlier_try(doc.claim_token):
+            raise OperationBusy(
+                f"Operation {doc.id} is already running (claimed by {doc.claim_token}); "
+                "terminate it first if this task should run it instead."
+            )
+        service.requeue(doc.id, claim_token=doc.claim_token, keep_dispatch=True)
+    elif doc.is_terminal:
+        doc = service.rerun_operation(doc.id, queued_by=user or doc.queued_by)
+    current = service.get(doc.id)
+    if current.run_state is S.SCHEDULED:
+        service.set_queued(doc.id, required_state=S.SCHEDULED)
+    return service.get(doc.id)
+
+
+def claimed_by(service: DelegatedOperationService, attempt: TaskAttempt) -> DelegatedOperationDocument | None:
+    """The operation this try holds, if it is still running (for failure callbacks that run in
+    another process and know only the task instance)."""
+    docs = service.repo.find({"claim_token": attempt.claim_token, "run_state": S.RUNNING.value}, [("_id", 1)], limit=1)
+    return docs[0] if docs else None

@@ -1,0 +1,64 @@
+"""Which operation an Airflow task try runs: first try, retry takeover, clear = rerun, refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from fiftyops_provider.execution.task_attempts import OperationBusy, TaskAttempt, claimed_by, operation_for_attempt
+from fiftyops_provider.store import ExecutionRunState as S
+
+TRY1 = TaskAttempt.for_airflow("fiftyops__p__op", "manual__2026-11-22T09:05:19+00:00", "run_operation", -1, 1)
+TRY2 = TaskAttempt.for_airflow("fiftyops__p__op", "manual__2026-11-22T09:05:19+00:00", "run_operation", -1, 2)
+OTHER = TaskAttempt.for_airflow("fiftyops__p__op", "manual__other", "run_operation", -1, 1)
+
+
+def test_first_try_admits_a_scheduled_operation(service):
+    doc = service.queue_operation("@o/p/op")
+    ready = operation_for_attempt(service, TRY1, operation_id=str(doc.id))
+    assert ready.id == doc.id and ready.run_state is S.QUEUED
+
+
+def test_a_retry_takes_over_the_claim_of_its_dead_earlier_try(service):
+    doc = service.queue_operation("@o/p/op", initial_state="queued")
+    service.set_running(doc.id, claim_token=TRY1.claim_token)
+    ready = operation_for_attempt(service, TRY2, operation_id=str(doc.id))
+    assert ready.id == doc.id and ready.run_state is S.QUEUED
+    assert service.set_running(doc.id, required_state="queued", claim_token=TRY2.claim_token).attempt == 2
+
+
+def test_an_operation_running_elsewhere_is_refused(service):
+    doc = service.queue_operation("@o/p/op", initial_state="queued")
+    service.set_running(doc.id, claim_token=OTHER.claim_token)
+    with pytest.raises(OperationBusy, match="already running"):
+        operation_for_attempt(service, TRY2, operation_id=str(doc.id))
+    assert service.get(doc.id).claim_token == OTHER.claim_token
+
+
+def test_clearing_a_finished_task_reruns_it_as_a_new_operation(service):
+    doc = service.queue_operation("@o/p/op", initial_state="queued", queued_by="alice")
+    service.set_running(doc.id, claim_token=TRY1.claim_token)
+    service.set_completed(doc.id, result={"n": 1})
+    ready = operation_for_attempt(service, TRY2, operation_id=str(doc.id))
+    assert ready.id != doc.id and ready.rerun_of == doc.id and ready.run_state is S.QUEUED
+    assert ready.queued_by == "alice"
+    assert service.get(doc.id).run_state is S.COMPLETED
+
+
+def test_rerun_of_and_launch(service):
+    done = service.queue_operation("@o/p/op", initial_state="queued")
+    service.set_running(done.id)
+    service.set_failed(done.id)
+    rerun = operation_for_attempt(service, TRY1, rerun_of=str(done.id), user="bob")
+    assert rerun.rerun_of == done.id and rerun.queued_by == "bob" and rerun.run_state is S.QUEUED
+    launched = operation_for_attempt(service, OTHER, launch=lambda: service.queue_operation("@o/p/new"))
+    assert launched.operator == "@o/p/new" and launched.run_state is S.QUEUED
+    with pytest.raises(ValueError, match="Give the operation"):
+        operation_for_attempt(service, OTHER)
+
+
+def test_claimed_by_finds_the_running_operation_of_a_try(service):
+    doc = service.queue_operation("@o/p/op", initial_state="queued")
+    assert claimed_by(service, TRY1) is None
+    service.set_running(doc.id, claim_token=TRY1.claim_token)
+    assert claimed_by(service, TRY1).id == doc.id
+    assert claimed_by(service, TRY2) is None
