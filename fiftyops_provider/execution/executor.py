@@ -74,6 +74,8 @@ DEFAULT_TERMINATION_GRACE = 10.0
 DEFAULT_PROGRESS_INTERVAL = 1.0
 POLL_SECONDS = 0.2  # how often the watch loop notices a child exit or a due action
 PUMP_JOIN_SECONDS = 5.0
+RECORD_SECONDS = 10.0  # terminate_current waits this long past the grace period for the record
+FINALIZE_WAIT_SECONDS = 60.0
 
 
 def echo_to_stdout(line: str) -> None:
@@ -124,6 +126,7 @@ class _Stop:
     kind: StopKind
     reason: str
     requested_by: str | None
+    grace: float
     kill_at: float
     forced: bool = False
 
@@ -158,18 +161,22 @@ class _ActiveRun:
     finalizing: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
     wake: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
 
     def note(self, message: str) -> None:
         """A line from the executor itself in the operation's log."""
         self.capture.write(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} [fiftyops] {message}")
 
-    def request_stop(self, kind: StopKind, reason: str, requested_by: str | None = None) -> None:
+    def request_stop(
+        self, kind: StopKind, reason: str, requested_by: str | None = None, grace: float | None = None
+    ) -> None:
         """Ask the child to stop at its next checkpoint; the first request wins, and a run that
         already reported its outcome is not stopped (its result stands)."""
+        grace = self.grace if grace is None else grace
         with self.lock:
             if self.stop is not None or self.outcome_message is not None:
                 return
-            self.stop = _Stop(kind, reason, requested_by, time.monotonic() + self.grace)
+            self.stop = _Stop(kind, reason, requested_by, grace, time.monotonic() + grace)
             process = self.process
         self.note(f"stopping: {reason}" + (f" (requested by {requested_by})" if requested_by else ""))
         if process is not None:
@@ -189,7 +196,7 @@ class _ActiveRun:
             return
         if self.stop is not None and not self.stop.forced:
             self.stop.forced = True
-            self.note(f"the operator did not stop within {self.grace:g}s; killing process group {process.pid}")
+            self.note(f"the operator did not stop within {self.stop.grace:g}s; killing process group {process.pid}")
         kill_process_tree(process.pid)
 
 
@@ -314,32 +321,51 @@ class Executor:
             self._run_lock.release()
 
     def terminate_current(
-        self, reason: str = "terminated by the orchestrator", requested_by: str | None = None, wait: bool = True
+        self,
+        reason: str = "terminated by the orchestrator",
+        requested_by: str | None = None,
+        *,
+        grace: float | None = None,
+        wait: bool = True,
     ) -> RunOutcome | None:
         """Stop the running operation (e.g. from an Airflow ``on_kill``): the operator gets
-        ``OperationTerminated`` at its next checkpoint, its process group is killed after the
-        grace period, and the operation is marked failed ("terminated").
+        ``OperationTerminated`` at its next checkpoint, its process group is killed after
+        ``grace`` seconds (default ``termination_grace``), and the operation is marked failed
+        ("terminated", with ``requested_by`` and ``reason`` in its result).
 
-        With ``wait`` (default) this returns once the run is recorded, so it is safe to call
-        right before the process exits; ``wait=False`` only requests it (e.g. from a signal
-        handler while ``run`` keeps going). None when nothing is running.
+        With ``wait`` (default) this returns the recorded outcome, so it is safe to call right
+        before the process exits; it gives up after ``grace`` + ``RECORD_SECONDS`` and returns
+        None (``run`` then records it). ``wait=False`` only requests the stop. Returns None when
+        nothing is running. Pick ``grace`` below the time the orchestrator allows after its kill
+        signal (Airflow's supervisor escalates to SIGKILL about 5 s after SIGTERM).
         """
         run = self._current
         if run is None:
             return None
-        run.request_stop(StopKind.TERMINATE, reason, requested_by)
+        run.request_stop(StopKind.TERMINATE, reason, requested_by, grace)
         if not wait:
             return None
+        # The work runs on a helper thread: Airflow calls on_kill from a signal handler on the
+        # very thread that runs run(), which may hold locks this work needs (Popen's, pymongo's);
+        # a helper just waits for the interrupted frame to release them instead of deadlocking.
+        helper = threading.Thread(target=self._stop_and_record, args=(run,), name="fiftyops-terminate", daemon=True)
+        helper.start()
+        kill_at = run.stop.kill_at if run.stop is not None else time.monotonic()
+        helper.join(max(0.0, kill_at - time.monotonic()) + RECORD_SECONDS)
+        return run.outcome
+
+    def _stop_and_record(self, run: _ActiveRun) -> None:
         process = run.process
-        if process is not None:
-            kill_at = run.stop.kill_at if run.stop is not None else time.monotonic() + run.grace
-            try:
-                process.wait(timeout=max(0.0, kill_at - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                run.kill()
-                process.wait()
-            self._collect(run)
-        return self._finalize(run)
+        try:
+            if process is not None:
+                kill_at = run.stop.kill_at if run.stop is not None else time.monotonic() + run.grace
+                if not _exited(process, kill_at):
+                    run.kill()
+                    _exited(process, time.monotonic() + PUMP_JOIN_SECONDS)
+                self._collect(run)
+            self._finalize(run)
+        except Exception:  # run() records it through its own error path
+            logger.exception("Recording the termination of operation %s failed", run.doc.id)
 
     def _run_claimed(self, run: _ActiveRun) -> RunOutcome:
         doc = run.doc
@@ -541,9 +567,11 @@ class Executor:
     def _finalize(self, run: _ActiveRun, failure: ExecutionResult | None = None) -> RunOutcome | None:
         """Record how the run ended, once (``run`` and ``terminate_current`` may both get here)."""
         with run.lock:
-            if run.outcome is not None or run.finalizing:
-                return run.outcome
+            mine = not run.finalizing
             run.finalizing = True
+        if not mine:  # the other thread records it
+            run.done.wait(FINALIZE_WAIT_SECONDS)
+            return run.outcome
         exit_code = run.process.returncode if run.process is not None else None
         if exit_code is not None:
             run.note(f"child process exited with code {exit_code}")
@@ -556,6 +584,7 @@ class Executor:
             with run.lock:  # let the caller's error path record the failure instead
                 run.finalizing = False
             raise
+        run.done.set()
         return run.outcome
 
     def _record(self, run: _ActiveRun, failure: ExecutionResult | None, exit_code: int | None) -> DelegatedOperationDocument | None:
@@ -563,15 +592,19 @@ class Executor:
         doc, stop, message = run.doc, run.stop, run.outcome_message
         mask = run.capture.mask
         if stop is not None and stop.kind is StopKind.LOST:
-            run.note(f"not recording a result: {stop.reason}")
-            run.capture.close()
+            current = self.service.get(doc.id)
+            if current.run_state is S.FAILED and current.claim_token == run.token:
+                self._close_log(run, f"not recording a result: {stop.reason}")  # marked failed: the log is still ours
+            else:  # another attempt may own the document's log fields now
+                run.note(f"not recording a result: {stop.reason}")
+                run.capture.close()
             return None
         if failure is None and stop is not None and stop.kind is StopKind.TERMINATE:
             failure = self._terminated_result(run, message)
         elif failure is None and (stop is not None or message is None):
             reason = stop.reason if stop is not None else _died(exit_code)
             if stop is not None and stop.forced:
-                reason += f"; killed after the {run.grace:g}s grace period"
+                reason += f"; killed after the {stop.grace:g}s grace period"
             self._close_log(run, f"ending attempt {doc.attempt}: {reason}")
             return apply_reset_policy(self.service, doc, run.token, run.plan.policy, reason)
         elif failure is None and message.get("ok"):
@@ -597,7 +630,7 @@ class Executor:
         who = stop.requested_by or "an unnamed requester"
         text = f"Terminated by {who}: {stop.reason}"
         if stop.forced:
-            text += f" (killed after the {run.grace:g}s grace period: the operator did not stop at a checkpoint)"
+            text += f" (killed after the {stop.grace:g}s grace period: the operator did not stop at a checkpoint)"
         result: dict[str, Any] = {"terminated": True, "requested_by": stop.requested_by, "reason": stop.reason, "forced": stop.forced}
         if message is not None and message.get("ok") and message.get("result") is not None:
             result["partial_result"] = message["result"]
@@ -637,6 +670,15 @@ class Executor:
             terminated=stop is not None and stop.kind is StopKind.TERMINATE,
             timed_out=stop is not None and stop.kind is StopKind.TIMEOUT,
         )
+
+
+def _exited(process: subprocess.Popen, until: float) -> bool:
+    """Poll until ``process`` exits or the monotonic time ``until``; True if it exited."""
+    while process.poll() is None:
+        if time.monotonic() >= until:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _died(exit_code: int | None) -> str:

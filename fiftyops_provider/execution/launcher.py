@@ -22,7 +22,7 @@ from pymongo.errors import PyMongoError
 from fiftyops_provider.execution.executor import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_TERMINATION_GRACE, Executor, OutcomeState
 from fiftyops_provider.execution.reaper import STALE_FACTOR, reap_stale_operations
 from fiftyops_provider.execution.sources import DEFAULT_OPERATOR_SOURCE
-from fiftyops_provider.store import DelegatedOperationService
+from fiftyops_provider.store import DelegatedOperationService, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -58,13 +58,14 @@ def run_launcher(
             picked = service.pick_up_queued_operations(
                 executor.executor_id, 1, operator=operator, delegation_target=delegation_target, dataset_name=dataset_name
             )
-        except PyMongoError as exc:
-            logger.warning("Launcher %s cannot reach the database (will retry): %s", executor.executor_id, exc)
-            picked = []
-        if not picked:
+            if not picked:
+                stop.wait(poll_interval)
+                continue
+            outcome = executor.run(picked[0])
+        except (PyMongoError, StoreError) as exc:  # a database blip, an operation deleted under us
+            logger.warning("Launcher %s: %s (will retry)", executor.executor_id, exc)
             stop.wait(poll_interval)
             continue
-        outcome = executor.run(picked[0])
         if outcome.state is not OutcomeState.NOT_CLAIMED:
             runs += 1
             logger.info("Operation %s: %s%s", outcome.operation_id, outcome.state.value,

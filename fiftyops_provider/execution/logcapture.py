@@ -8,6 +8,7 @@ file. Readers show logs up to ``LOG_VIEW_LIMIT_BYTES`` inline; bigger logs are d
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from pathlib import Path
@@ -17,6 +18,8 @@ from bson import ObjectId
 
 from fiftyops_provider.config import Settings, load_settings
 from fiftyops_provider.execution.secrets import Masker
+
+logger = logging.getLogger(__name__)
 
 LOG_VIEW_LIMIT_BYTES = 1024 * 1024
 TAIL_LINES = 100
@@ -81,7 +84,11 @@ class LogCapture:
                     self.error = f"Writing the log file {self.path} failed: {exc}"
                     self._close_file()
         if self.echo is not None:
-            self.echo(line)
+            try:
+                self.echo(line)
+            except Exception:  # a broken echo must not stop the capture (the child would block)
+                logger.warning("Echoing the output of %s failed; echo stopped", self.path, exc_info=True)
+                self.echo = None
 
     def tail(self) -> str:
         with self._lock:

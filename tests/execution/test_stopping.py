@@ -92,6 +92,27 @@ def test_terminate_current_from_the_orchestrator(service, queue, make_executor, 
     assert executor.terminate_current("again") is None
 
 
+def test_terminate_current_from_a_signal_handler_on_the_running_thread(service, queue, make_executor, background, wait_for):
+    """Airflow 3 calls on_kill from its SIGTERM handler, on the thread that is inside run()."""
+    doc = queue("stubborn", {"seconds": 60})
+    executor = make_executor(termination_grace=30)
+    from_handler = []
+    previous = signal.signal(
+        signal.SIGUSR1,
+        lambda *_: from_handler.append(executor.terminate_current("SIGTERM", requested_by="airflow", grace=0.5)),
+    )
+    try:
+        background(lambda: (wait_for(lambda: _started(executor)), time.sleep(0.3), os.kill(os.getpid(), signal.SIGUSR1)))
+        outcome = executor.run(doc.id)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+    assert from_handler == [outcome]  # recorded inside the handler, before on_kill returned
+    assert outcome.state is OutcomeState.FAILED and outcome.terminated
+    stored = service.get(doc.id)
+    assert stored.result.error_message.startswith("Terminated by airflow: SIGTERM (killed after the 0.5s grace period")
+
+
 def test_marked_failed_while_running_stops_the_run_and_is_not_overwritten(
     service, queue, make_executor, background, wait_for, tmp_path
 ):
@@ -108,6 +129,7 @@ def test_marked_failed_while_running_stops_the_run_and_is_not_overwritten(
     assert stored.run_state is S.FAILED and stored.result is None  # the manual fail stands
     assert (tmp_path / "partial").exists()
     assert "not recording a result" in Path(stored.log_path).read_text()
+    assert "not recording a result" in stored.log_tail
 
 
 def test_timeout_with_on_reset_failed(service, queue, make_executor):
