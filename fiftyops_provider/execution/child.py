@@ -22,6 +22,7 @@ from typing import IO, Any, Mapping
 import psutil
 from bson.errors import InvalidDocument
 
+from fiftyops_provider.database import get_database
 from fiftyops_provider.execution.channel import OUTCOME, PROGRESS, SPEC, TERMINATE, read_message, write_message
 from fiftyops_provider.execution.invoke import as_result_document, call_execute, resolve_outputs_schema, validate_inputs
 from fiftyops_provider.execution.pipeline_runner import PipelineStageError, run_pipeline
@@ -76,8 +77,6 @@ class _Reporter:
 
 
 def _execute(spec: Mapping[str, Any], reporter: _Reporter, lifeline: _Lifeline) -> dict[str, Any]:
-    from fiftyops_provider.database import get_database
-
     source = build_source(spec["source"], get_database())
     secret_keys = {uri: keys for uri, keys in spec["secret_keys"]}
 

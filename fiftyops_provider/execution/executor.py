@@ -256,6 +256,8 @@ class Executor:
         self.executor_id = executor_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._source: OperatorSource | None = None
         self._current: _ActiveRun | None = None
+        self._closing: tuple[str, str | None, float | None] | None = None  # set by shutdown()
+        self._state_lock = threading.RLock()  # reentrant: signal handlers run on the run() thread
         self._run_lock = threading.Lock()
 
     @property
@@ -304,21 +306,43 @@ class Executor:
         if not self._run_lock.acquire(blocking=False):
             raise RuntimeError(f"Executor {self.executor_id} is already running an operation; use another Executor.")
         try:
+            not_claimed = RunOutcome(str(doc.id), OutcomeState.NOT_CLAIMED, attempt=doc.attempt, log_path=doc.log_path)
+            if self._closing is not None:
+                return not_claimed
             claimed = self.service.set_running(
                 doc.id, run_link=run_link, log_path=stored_log_path, required_state=S.QUEUED, monitored=True, claim_token=token
             )
             if claimed is None:
                 logger.info("Operation %s was not claimed: it is no longer queued", doc.id)
-                return RunOutcome(str(doc.id), OutcomeState.NOT_CLAIMED, attempt=doc.attempt, log_path=doc.log_path)
+                return not_claimed
             echo = self.echo or (echo_to_stdout if log_path else None)
             run = _ActiveRun(claimed, token, LogCapture(capture_path, echo), stored_log_path, self.termination_grace)
-            self._current = run
+            with self._state_lock:
+                self._current = run
+                closing = self._closing
+            if closing is not None:  # shutdown() came while we were claiming
+                run.request_stop(StopKind.TERMINATE, *closing)
             try:
                 return self._run_claimed(run)
             finally:
                 self._current = None
         finally:
             self._run_lock.release()
+
+    def shutdown(
+        self,
+        reason: str = "the executor is shutting down",
+        requested_by: str | None = None,
+        *,
+        grace: float | None = None,
+        wait: bool = False,
+    ) -> RunOutcome | None:
+        """Stop for good: terminate the current run (even one being claimed right now) and make
+        every later ``run`` return ``NOT_CLAIMED`` without claiming. For launchers' signal
+        handlers and orchestrators' kill hooks; see ``terminate_current`` for ``grace``/``wait``."""
+        with self._state_lock:
+            self._closing = (reason, requested_by, grace)
+        return self.terminate_current(reason, requested_by, grace=grace, wait=wait)
 
     def terminate_current(
         self,
@@ -339,7 +363,8 @@ class Executor:
         nothing is running. Pick ``grace`` below the time the orchestrator allows after its kill
         signal (Airflow's supervisor escalates to SIGKILL about 5 s after SIGTERM).
         """
-        run = self._current
+        with self._state_lock:
+            run = self._current
         if run is None:
             return None
         run.request_stop(StopKind.TERMINATE, reason, requested_by, grace)

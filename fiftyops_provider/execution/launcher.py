@@ -4,8 +4,9 @@
 
 Each round it reaps stale runs (every ``reap_interval``), admits scheduled operations within the
 quota, then picks up the oldest queued operation (FIFO) and runs it. Several launchers may share
-a database: pick-up and claim are atomic, so each operation runs once. SIGTERM/SIGINT terminate
-the current operation (checkpoint, then kill after the grace period), record it, and stop.
+a database: pick-up and claim are atomic, so each operation runs once. SIGTERM/SIGINT shut the
+executor down: the current operation is terminated (checkpoint, then kill after the grace
+period) and recorded, nothing new is claimed, and the launcher exits.
 """
 
 from __future__ import annotations
@@ -98,8 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def shutdown(signum: int, _frame: object) -> None:
         stop.set()
-        executor.terminate_current(f"the launcher received {signal.Signals(signum).name}",
-                                   requested_by=f"launcher {executor.executor_id}", wait=False)
+        executor.shutdown(f"the launcher received {signal.Signals(signum).name}",
+                          requested_by=f"launcher {executor.executor_id}")
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)

@@ -92,6 +92,20 @@ def test_terminate_current_from_the_orchestrator(service, queue, make_executor, 
     assert executor.terminate_current("again") is None
 
 
+def test_shutdown_terminates_the_run_and_refuses_new_claims(service, queue, make_executor, background, wait_for):
+    running, waiting = queue("sleeper"), queue("quick", {"a": 1})
+    executor = make_executor()
+    future = background(executor.run, running.id)
+    wait_for(lambda: _started(executor))
+
+    executor.shutdown("launcher stopping", requested_by="launcher", wait=True)
+
+    assert future.result(timeout=10).terminated
+    assert service.get(running.id).result.error_message == "Terminated by launcher: launcher stopping"
+    assert executor.run(waiting.id).state is OutcomeState.NOT_CLAIMED
+    assert service.get(waiting.id).run_state is S.QUEUED and service.get(waiting.id).attempt == 0
+
+
 def test_terminate_current_from_a_signal_handler_on_the_running_thread(service, queue, make_executor, background, wait_for):
     """Airflow 3 calls on_kill from its SIGTERM handler, on the thread that is inside run()."""
     doc = queue("stubborn", {"seconds": 60})
