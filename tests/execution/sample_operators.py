@@ -189,6 +189,15 @@ class BadResult(Operator):
         return {"values": {1, 2, 3}}
 
 
+class DatasetProbe(Operator):
+    @property
+    def config(self) -> OperatorConfig:
+        return OperatorConfig("dataset_probe")
+
+    def execute(self, ctx):
+        return {"dataset": ctx.dataset, "user": ctx.user, "run_doc": ctx.request_params["run_doc"]}
+
+
 class PipelineProbe(Operator):
     """Reports ``ctx.pipeline`` of a pipeline child operation, then fails if asked."""
 
@@ -233,7 +242,7 @@ class Cleanup(Operator):
 OPERATORS: dict[str, type[Operator]] = {
     uri(cls().config.name): cls
     for cls in (Quick, Progress, Raising, Sleeper, SleeperRerun, Stubborn, Chatty, SecretReader, BadResult,
-                PipelineProbe, Pipe, Cleanup)
+                DatasetProbe, PipelineProbe, Pipe, Cleanup)
 }
 
 

@@ -68,6 +68,13 @@ def test_orchestrator_log_path_is_stored_and_output_echoed(service, queue, make_
     assert "printed line 1" in capture.read_text() and stored.log_size == capture.stat().st_size
 
 
+def test_with_an_orchestrator_log_the_output_goes_to_stdout_by_default(service, queue, make_executor, capfd):
+    doc = queue("chatty", {"lines": 1})
+    make_executor().run(doc.id, log_path="/opt/airflow/logs/dag_id=d/run_id=r/task_id=t/attempt=1.log")
+    out = capfd.readouterr().out
+    assert "printed line 0" in out and "chatty done" in out
+
+
 def test_log_storage_failure_is_recorded_and_the_run_still_completes(
     service, queue, make_executor, monkeypatch, tmp_path
 ):

@@ -141,3 +141,14 @@ def test_service_execute_operation_returns_execution_result(service, queue):
     result = service.execute_operation(doc, source="sample_operators:make_source")
     assert result.result == {"sum": 7} and result.error is None
     assert service.execute_operation(doc.id, source="sample_operators:make_source") is None
+
+
+def test_context_has_the_dataset_by_id_the_user_and_the_run_doc(service, make_executor):
+    dataset_id = "64b7f0c2a1b2c3d4e5f60718"
+    doc = service.queue_operation(
+        uri("dataset_probe"), initial_state="queued", queued_by="dora",
+        context={"request_params": {"dataset_name": "old-name", "dataset_id": dataset_id, "params": {}}},
+    )
+    assert make_executor().run(doc.id).result == {
+        "dataset": {"id": dataset_id, "name": "old-name"}, "user": "dora", "run_doc": str(doc.id),
+    }
