@@ -1,0 +1,113 @@
+"""A small real dataset model: enough for operators to do real work on samples.
+
+``datasets`` holds ``{_id, name, created_at, sample_collection_name}`` (FiftyOne's field names, so
+``cleanup --orphan`` logic recognises our datasets); each dataset's samples live in their own
+collection ``samples.<id>``. Operations find their dataset by id first, so renaming a dataset
+after queueing does not break them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from bson import ObjectId
+from pymongo import UpdateOne
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from fiftyops_provider.plugins.errors import PluginError
+from fiftyops_provider.store.documents import utcnow
+
+DATASETS_COLLECTION = "datasets"
+
+
+class DatasetNotFound(PluginError):
+    pass
+
+
+class Dataset:
+    def __init__(self, db: Database, doc: Mapping[str, Any]) -> None:
+        self._db = db
+        self._doc = dict(doc)
+        self.samples = db[self._doc["sample_collection_name"]]
+
+    @property
+    def id(self) -> str:
+        return str(self._doc["_id"])
+
+    @property
+    def name(self) -> str:
+        return self._doc["name"]
+
+    def count(self) -> int:
+        return self.samples.count_documents({})
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.samples.find({}).sort("_id", 1))
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def add_samples(self, samples: list[Mapping[str, Any]]) -> list[str]:
+        if not samples:
+            return []
+        docs = [{k: v for k, v in s.items() if k != "_id"} for s in samples]
+        return [str(i) for i in self.samples.insert_many(docs).inserted_ids]
+
+    def set_field(self, sample_id: str | ObjectId, field: str, value: Any) -> None:
+        self.set_values(field, {sample_id: value})
+
+    def set_values(self, field: str, values: Mapping[str | ObjectId, Any]) -> None:
+        """Set ``field`` on many samples in one round trip: ``{sample id: value}``."""
+        if not field or field.startswith("$") or field == "_id":
+            raise PluginError(f"Cannot set sample field {field!r}.")
+        ops = [UpdateOne({"_id": ObjectId(str(sid))}, {"$set": {field: value}}) for sid, value in values.items()]
+        if ops:
+            self.samples.bulk_write(ops, ordered=False)
+
+    def rename(self, new_name: str) -> None:
+        try:
+            self._db[DATASETS_COLLECTION].update_one({"_id": self._doc["_id"]}, {"$set": {"name": new_name}})
+        except DuplicateKeyError:
+            raise PluginError(f"A dataset named {new_name!r} already exists.") from None
+        self._doc["name"] = new_name
+
+    def delete(self) -> None:
+        self.samples.drop()
+        self._db[DATASETS_COLLECTION].delete_one({"_id": self._doc["_id"]})
+
+
+def _collection(db: Database):
+    coll = db[DATASETS_COLLECTION]
+    coll.create_index("name", unique=True, name="name_1")
+    return coll
+
+
+def create_dataset(db: Database, name: str) -> Dataset:
+    if not isinstance(name, str) or not name.strip() or len(name) > 256:
+        raise PluginError("A dataset name must be a non-empty string of at most 256 characters.")
+    oid = ObjectId()
+    doc = {"_id": oid, "name": name, "created_at": utcnow(), "sample_collection_name": f"samples.{oid}"}
+    try:
+        _collection(db).insert_one(doc)
+    except DuplicateKeyError:
+        raise PluginError(f"A dataset named {name!r} already exists.") from None
+    return Dataset(db, doc)
+
+
+def load_dataset(db: Database, dataset_id: str | ObjectId | None, dataset_name: str | None) -> Dataset:
+    """By id first (survives renames), then by name."""
+    coll = _collection(db)
+    doc = None
+    if dataset_id is not None and ObjectId.is_valid(str(dataset_id)):
+        doc = coll.find_one({"_id": ObjectId(str(dataset_id))})
+    if doc is None and dataset_name:
+        doc = coll.find_one({"name": dataset_name})
+    if doc is None:
+        raise DatasetNotFound(f"Dataset {dataset_name or dataset_id!r} does not exist; create it first.")
+    return Dataset(db, doc)
+
+
+def list_datasets(db: Database) -> list[Dataset]:
+    return [Dataset(db, doc) for doc in _collection(db).find({}).sort("name", 1)]

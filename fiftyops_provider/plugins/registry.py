@@ -1,0 +1,292 @@
+"""The plugin registry: which plugins are installed, which operators are enabled, who may run them.
+
+Metadata lives in ``fiftyops_plugins`` (one document per plugin, replaced atomically on upgrade),
+files in GridFS, code in a local cache per content hash. An install is fully validated (archive
+rules, ``fiftyone.yml``, import of the entry, declared operators) before the single write that
+makes it visible, so a failed install or upgrade changes nothing and the previous version keeps
+running.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pymongo.database import Database
+
+from fiftyops_provider.config import load_settings
+from fiftyops_provider.plugins.archive import MAX_ARCHIVE_BYTES, content_hash, pack_directory, plugin_root, unpack
+from fiftyops_provider.plugins.context import ExecutionContext
+from fiftyops_provider.plugins.definition import parse_definition
+from fiftyops_provider.plugins.errors import (
+    InvalidPlugin,
+    OperatorDisabled,
+    OperatorNotFound,
+    PermissionDenied,
+    PluginError,
+    PluginNotFound,
+)
+from fiftyops_provider.plugins.loader import LoadedPlugin, load_plugin
+from fiftyops_provider.plugins.operator import Operator
+from fiftyops_provider.plugins.permissions import DatasetPermission, Role, parse_dataset_permission, parse_role
+from fiftyops_provider.plugins.settings import get_organization_settings
+from fiftyops_provider.plugins.storage import PluginFiles, materialize
+from fiftyops_provider.plugins.users import UserStore
+from fiftyops_provider.store.documents import utcnow
+
+PLUGINS_COLLECTION = "fiftyops_plugins"
+
+
+@dataclass
+class OperatorInfo:
+    """What the DAG factory and UIs need to know about an operator, without importing it."""
+
+    uri: str
+    plugin_name: str
+    name: str
+    label: str
+    description: str | None
+    config: dict[str, Any]
+    inputs_schema: dict[str, Any] | None
+    enabled: bool
+    delegation_capable: bool
+    minimum_role: str
+    minimum_dataset_permission: str
+    plugin_version: str | None
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """``@org/plugin/operator`` -> (``@org/plugin``, ``operator``)."""
+    if not isinstance(uri, str) or "/" not in uri:
+        raise OperatorNotFound(f"{uri!r} is not an operator URI (expected '@org/plugin/operator').")
+    plugin, _, operator = uri.rpartition("/")
+    return plugin, operator
+
+
+def _inputs_schema(operator: Operator) -> dict[str, Any] | None:
+    """The inputs as declared without a dataset (dynamic inputs may need one: then None)."""
+    try:
+        inputs = operator.resolve_input(ExecutionContext({}))
+    except Exception:
+        return None
+    return inputs.to_json() if inputs is not None else None
+
+
+class PluginRegistry:
+    def __init__(self, db: Database, cache_dir: Path | None = None) -> None:
+        self.db = db
+        self.collection = db[PLUGINS_COLLECTION]
+        self.files = PluginFiles(db)
+        self.users = UserStore(db)
+        self.cache_dir = cache_dir or load_settings().plugin_cache_dir
+
+    # -- installing ----------------------------------------------------------------------------
+    def install(self, path: str | Path, overwrite: bool = False, acting_user: str | None = None) -> dict[str, Any]:
+        """Install (or with ``overwrite``, upgrade) a plugin from a directory or a .zip file."""
+        admin = self.users.require_admin(acting_user)
+        data = self._canonical_archive(Path(path))
+        digest = content_hash(data)
+        loaded = self._load_version(digest, lambda: data)
+        definition = loaded.definition
+        existing = self.collection.find_one({"_id": definition.name})
+        if existing is not None and not overwrite:
+            raise PluginError(f"Plugin {definition.name} is already installed; pass overwrite=True to upgrade it.")
+        self.files.put(digest, data, definition.name)
+        doc = self._plugin_document(loaded, existing, admin.name)
+        self.collection.replace_one({"_id": definition.name}, doc, upsert=True)
+        if existing is not None and existing.get("content_hash") != digest:
+            self._drop_unused_files(existing.get("content_hash"))
+        return self.get_plugin_info(definition.name)
+
+    def _canonical_archive(self, path: Path) -> bytes:
+        if path.is_dir():
+            return pack_directory(path)
+        if not path.is_file():
+            raise InvalidPlugin(f"{path} does not exist; give a plugin directory or a .zip of one.")
+        if path.stat().st_size > MAX_ARCHIVE_BYTES:
+            raise InvalidPlugin(f"{path} is larger than {MAX_ARCHIVE_BYTES // (1024 * 1024)} MiB.")
+        with tempfile.TemporaryDirectory(prefix="fiftyops-plugin-") as staging:
+            unpack(path.read_bytes(), Path(staging))
+            return pack_directory(plugin_root(Path(staging)))
+
+    def _load_version(self, digest: str, fetch) -> LoadedPlugin:
+        root = materialize(self.cache_dir, digest, fetch)
+        try:
+            return load_plugin(root, parse_definition(root), digest)
+        except InvalidPlugin:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+
+    def _plugin_document(self, loaded: LoadedPlugin, existing: dict | None, admin: str) -> dict[str, Any]:
+        definition = loaded.definition
+        defaults = get_organization_settings(self.db)
+        previous = (existing or {}).get("operators", {})
+        operators = {}
+        for name, operator in loaded.operators.items():
+            kept = previous.get(name, {})
+            config = operator.config
+            operators[name] = {
+                "label": config.label,
+                "description": config.description,
+                "config": config.to_json(),
+                "inputs_schema": _inputs_schema(operator),
+                "delegation_capable": bool(config.allow_delegated_execution),
+                "enabled": kept.get("enabled", True),
+                "minimum_role": kept.get("minimum_role", int(defaults.default_operator_minimum_role)),
+                "minimum_dataset_permission": kept.get(
+                    "minimum_dataset_permission", int(defaults.default_operator_minimum_dataset_permission)
+                ),
+            }
+        now = utcnow()
+        return {
+            "_id": definition.name,
+            "version": definition.version,
+            "description": definition.description,
+            "author": definition.author,
+            "url": definition.url,
+            "license": definition.license,
+            "tags": definition.tags,
+            "secrets": definition.secrets,
+            "py_entry": definition.py_entry,
+            "declared_operators": definition.operators,
+            "content_hash": loaded.content_hash,
+            "enabled": (existing or {}).get("enabled", True),
+            "operators": operators,
+            "installed_at": (existing or {}).get("installed_at", now),
+            "updated_at": now,
+            "installed_by": admin,
+        }
+
+    def _drop_unused_files(self, digest: str | None) -> None:
+        if digest and self.collection.count_documents({"content_hash": digest}) == 0:
+            self.files.delete(digest)
+
+    def uninstall(self, name: str, acting_user: str | None = None) -> None:
+        self.users.require_admin(acting_user)
+        doc = self.collection.find_one_and_delete({"_id": name})
+        if doc is None:
+            raise PluginNotFound(f"Plugin {name} is not installed.")
+        self._drop_unused_files(doc.get("content_hash"))
+
+    # -- governing -----------------------------------------------------------------------------
+    def _plugin(self, name: str) -> dict[str, Any]:
+        doc = self.collection.find_one({"_id": name})
+        if doc is None:
+            raise PluginNotFound(f"Plugin {name} is not installed; see list_plugins().")
+        return doc
+
+    def set_enabled(self, name: str, enabled: bool, acting_user: str | None = None) -> dict[str, Any]:
+        self.users.require_admin(acting_user)
+        if self.collection.update_one({"_id": name}, {"$set": {"enabled": bool(enabled), "updated_at": utcnow()}}).matched_count == 0:
+            raise PluginNotFound(f"Plugin {name} is not installed; see list_plugins().")
+        return self.get_plugin_info(name)
+
+    def set_operator(
+        self,
+        name: str,
+        operator: str,
+        enabled: bool | None = None,
+        minimum_role: Role | str | None = None,
+        minimum_dataset_permission: DatasetPermission | str | None = None,
+        acting_user: str | None = None,
+    ) -> dict[str, Any]:
+        """Enable/disable one operator and/or set its minimum role and dataset permission."""
+        self.users.require_admin(acting_user)
+        doc = self._plugin(name)
+        if operator not in doc["operators"]:
+            raise OperatorNotFound(f"Plugin {name} has no operator {operator!r}; it has {sorted(doc['operators'])}.")
+        changes: dict[str, Any] = {"updated_at": utcnow()}
+        if enabled is not None:
+            changes[f"operators.{operator}.enabled"] = bool(enabled)
+        if minimum_role is not None:
+            changes[f"operators.{operator}.minimum_role"] = int(parse_role(minimum_role))
+        if minimum_dataset_permission is not None:
+            changes[f"operators.{operator}.minimum_dataset_permission"] = int(parse_dataset_permission(minimum_dataset_permission))
+        self.collection.update_one({"_id": name}, {"$set": changes})
+        return self.get_plugin_info(name)
+
+    # -- reading -------------------------------------------------------------------------------
+    def get_plugin_info(self, name: str) -> dict[str, Any]:
+        doc = self._plugin(name)
+        info = {k: v for k, v in doc.items() if k != "_id"}
+        info["name"] = doc["_id"]
+        info["operators"] = {
+            op: {**spec, "minimum_role": Role(spec["minimum_role"]).name,
+                 "minimum_dataset_permission": DatasetPermission(spec["minimum_dataset_permission"]).name}
+            for op, spec in doc["operators"].items()
+        }
+        return info
+
+    def list_plugins(self) -> list[dict[str, Any]]:
+        return [self.get_plugin_info(doc["_id"]) for doc in self.collection.find({}, {"_id": 1}).sort("_id")]
+
+    def list_operators(self, enabled_only: bool = True) -> list[OperatorInfo]:
+        infos = []
+        for doc in self.collection.find({}).sort("_id"):
+            for name, spec in sorted(doc["operators"].items()):
+                enabled = bool(doc.get("enabled", True) and spec.get("enabled", True))
+                if enabled_only and not enabled:
+                    continue
+                infos.append(OperatorInfo(
+                    uri=f"{doc['_id']}/{name}", plugin_name=doc["_id"], name=name, label=spec["label"] or name,
+                    description=spec.get("description"), config=spec["config"], inputs_schema=spec.get("inputs_schema"),
+                    enabled=enabled, delegation_capable=spec["delegation_capable"],
+                    minimum_role=Role(spec["minimum_role"]).name,
+                    minimum_dataset_permission=DatasetPermission(spec["minimum_dataset_permission"]).name,
+                    plugin_version=doc.get("version"),
+                ))
+        return infos
+
+    def _operator_spec(self, uri: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        plugin_name, operator = split_uri(uri)
+        doc = self.collection.find_one({"_id": plugin_name})
+        if doc is None or operator not in doc.get("operators", {}):
+            raise OperatorNotFound(f"Operator {uri} does not exist; install its plugin or check the URI.")
+        return doc, doc["operators"][operator]
+
+    # -- what the executor and delegate() need -------------------------------------------------
+    def load_operator(self, uri: str) -> Operator:
+        """The operator instance from the exact installed version (fetched from GridFS if this
+        machine does not have it yet)."""
+        doc, _ = self._operator_spec(uri)
+        digest = doc["content_hash"]
+        loaded = self._load_version(digest, lambda: self.files.get(digest))
+        return loaded.operators[split_uri(uri)[1]]
+
+    def check_runnable(self, uri: str, user: str | None, dataset_id: Any, dataset_name: str | None) -> None:
+        """Raise unless ``user`` may run ``uri`` on that dataset now. A missing user is allowed
+        only for operators open to everyone (minimum role GUEST, dataset permission NO_ACCESS)."""
+        doc, spec = self._operator_spec(uri)
+        if not doc.get("enabled", True):
+            raise OperatorDisabled(f"Plugin {doc['_id']} is disabled; an admin can enable it.")
+        if not spec.get("enabled", True):
+            raise OperatorDisabled(f"Operator {uri} is disabled; an admin can enable it.")
+        if not spec.get("delegation_capable"):
+            raise OperatorDisabled(f"Operator {uri} does not allow delegated execution.")
+        min_role, min_perm = Role(spec["minimum_role"]), DatasetPermission(spec["minimum_dataset_permission"])
+        account = self.users.get(user)
+        if account is None:
+            if min_role is Role.GUEST and min_perm is DatasetPermission.NO_ACCESS:
+                return
+            raise PermissionDenied(f"Unknown user {user!r}: operator {uri} needs role {min_role.name} or higher.")
+        if account.role < min_role:
+            raise PermissionDenied(f"User {account.name} is {account.role.name}; operator {uri} needs {min_role.name} or higher.")
+        permission = account.dataset_permission(dataset_id)
+        if permission < min_perm:
+            raise PermissionDenied(
+                f"User {account.name} has {permission.name} on dataset {dataset_name or dataset_id}; "
+                f"operator {uri} needs {min_perm.name} or higher."
+            )
+
+    def declared_secrets(self, uri: str) -> list[str]:
+        doc, _ = self._operator_spec(uri)
+        return list(doc.get("secrets") or [])
+
+
+def load_operator(uri: str) -> Operator:
+    from fiftyops_provider.database import get_database
+
+    return PluginRegistry(get_database()).load_operator(uri)
