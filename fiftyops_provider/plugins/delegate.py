@@ -39,13 +39,14 @@ def delegate(
     user = user or load_settings().user
     registry = PluginRegistry(db)
     ds = dataset if isinstance(dataset, Dataset) else (load_dataset(db, None, dataset) if dataset else None)
-    registry.check_runnable(operator_uri, user, ds.id if ds else None, ds.name if ds else None)
+    dataset_id, dataset_name = (ds.id, ds.name) if ds is not None else (None, None)
+    registry.check_runnable(operator_uri, user, dataset_id, dataset_name)
     operator = registry.load_operator(operator_uri)
     if params is not None and not isinstance(params, Mapping):
         raise InvalidParams([("params", "must be a dict of input values")])
     request_params: dict[str, Any] = {
-        "dataset_name": ds.name if ds else None,
-        "dataset_id": ds.id if ds else None,
+        "dataset_name": dataset_name,
+        "dataset_id": dataset_id,
         "params": dict(params or {}),
     }
     ctx = ExecutionContext(request_params, user=user)
