@@ -10,13 +10,15 @@ import argparse
 import sys
 import traceback
 
-from fiftyops_provider.cli import db, delegated
+from fiftyops_provider.cli import datasets, db, delegated, plugins, queue
 from fiftyops_provider.cli.delegated import CommandFailed
+from fiftyops_provider.cli.queue import BadParam
 from fiftyops_provider.embedded import EmbeddedMongoUnavailable
+from fiftyops_provider.plugins import PluginError
 from fiftyops_provider.store import StoreError
 
-COMMAND_GROUPS = (delegated, db)
-EXPECTED_ERRORS = (StoreError, CommandFailed, EmbeddedMongoUnavailable)
+COMMAND_GROUPS = (queue, delegated, plugins, datasets, db)
+EXPECTED_ERRORS = (StoreError, PluginError, CommandFailed, BadParam, EmbeddedMongoUnavailable)
 
 
 def build_parser() -> argparse.ArgumentParser:
