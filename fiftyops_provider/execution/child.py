@@ -138,15 +138,28 @@ def _end() -> None:
     os._exit(0)
 
 
+def _private_control_stream() -> IO[bytes]:
+    """The executor's pipe, moved off fd 0: operator code or its subprocesses reading stdin must
+    not consume termination requests. Their stdin is /dev/null."""
+    control = os.fdopen(os.dup(0), "rb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdin = open(os.devnull)
+    return control
+
+
 def main() -> None:
-    spec = read_message(sys.stdin.buffer)
+    control = _private_control_stream()
+    spec = read_message(control)
     if spec is None or spec.get("kind") != SPEC:
         print("fiftyops child: no spec on stdin; this process is started by the executor", file=sys.stderr)
         os._exit(2)
     # Import what the parent can import (Airflow adds its dags/plugins folders at run time).
     sys.path[:] = list(spec["sys_path"]) + [p for p in sys.path if p not in spec["sys_path"]]
+    os.set_inheritable(spec["message_fd"], False)
     reporter = _Reporter(os.fdopen(spec["message_fd"], "wb"))
-    lifeline = _Lifeline(sys.stdin.buffer)
+    lifeline = _Lifeline(control)
     lifeline.start()
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stdout, force=True)
     try:

@@ -150,6 +150,8 @@ class Chatty(Operator):
         ctx.logger.info("logged through ctx.logger")
         log.warning("logged through a module logger")
         print("written to stderr", file=sys.stderr)
+        if ctx.params.get("read_stdin"):
+            print(f"stdin gave {sys.stdin.read()!r}")
         filler = ctx.params.get("filler_bytes", 0)
         chunk = "x" * 999
         for _ in range(filler // 1000):

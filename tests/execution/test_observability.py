@@ -46,6 +46,13 @@ def test_live_log_tail_and_size_while_running(service, queue, make_executor, bac
     assert stored.log_upload_error is None and not log_is_download_only(stored.log_size)
 
 
+def test_operator_stdin_is_empty_not_the_executor_control_pipe(service, queue, make_executor):
+    doc = queue("chatty", {"lines": 0, "read_stdin": True})
+    outcome = make_executor().run(doc.id)
+    assert outcome.state is OutcomeState.COMPLETED
+    assert "stdin gave ''" in service.get(doc.id).log_tail
+
+
 def test_big_logs_are_download_only_and_the_tail_stays_small(service, queue, make_executor):
     doc = queue("chatty", {"filler_bytes": LOG_VIEW_LIMIT_BYTES + 50_000})
     make_executor().run(doc.id)
