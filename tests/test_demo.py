@@ -1,0 +1,42 @@
+"""The demo content runs to the end with the local launcher (the Airflow variant is in tests/airflow)."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+from fiftyops_provider.demo import DEMO_DATASET, install_example_plugins, render, seed_demo, watch
+from fiftyops_provider.execution import run_launcher
+from fiftyops_provider.plugins.datasets import load_dataset
+from fiftyops_provider.store import DelegatedOperationService, ExecutionRunState as S, MongoDelegatedOperationRepo
+
+
+def test_demo_operations_finish_with_the_expected_states(db, tmp_path):
+    assert install_example_plugins(db, acting_user="demo-admin") == [
+        "@fiftyops/utils", "@fiftyops/io", "@fiftyops/pipelines", "@fiftyops/webhook"]
+    docs = seed_demo(db, "demo-admin", tmp_path / "exports")
+    assert load_dataset(db, None, DEMO_DATASET).count() == 500
+    service = DelegatedOperationService(MongoDelegatedOperationRepo(db))
+    stop = threading.Event()
+    launcher = threading.Thread(target=run_launcher, args=(service,),
+                                kwargs={"stop_event": stop, "heartbeat_interval": 0.5, "poll_interval": 0.1})
+    launcher.start()
+    out = io.StringIO()
+    try:
+        final = watch(service, [d.id for d in docs], timeout=120, interval=0.2, out=out)
+    finally:
+        stop.set()
+        launcher.join(60)
+    states = {d.operator.rsplit("/", 1)[1]: d.run_state for d in final}
+    assert states == {"count_samples": S.COMPLETED, "sleep": S.COMPLETED, "compute_field": S.COMPLETED,
+                      "fail": S.FAILED, "measure_and_export": S.COMPLETED}
+    assert (tmp_path / "exports" / "demo_export.json").exists()
+    assert "completed" in out.getvalue() and "Fail on purpose" in out.getvalue()
+
+
+def test_render_shows_progress_bars_for_running_operations(service):
+    doc = service.queue_operation("@o/p/op", label="Long job", initial_state="queued")
+    service.set_running(doc.id)
+    service.set_progress(doc.id, 0.5, "half way")
+    line = render([service.get(doc.id)])[0]
+    assert "Long job" in line and "[##########----------]" in line and "half way" in line
