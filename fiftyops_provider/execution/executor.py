@@ -226,6 +226,8 @@ class Executor:
     they are echoed to stdout only for runs given an orchestrator ``log_path``.
     ``database_uri``: the MongoDB URI the child connects to when the service was not built from
     ``FIFTYOPS_DATABASE_URI`` (the database name always follows the service's).
+    ``keep_dispatch_on_requeue``: an operation requeued by its ``on_reset`` policy stays with this
+    orchestrator run (Airflow retries the task itself) instead of returning to the dispatchers.
     Readers' stale bound is 3 x ``heartbeat_interval``: every executor sharing a database must use
     an interval below a third of the reaper's ``stale_after``.
     """
@@ -242,6 +244,7 @@ class Executor:
         echo: Callable[[str], None] | None = None,
         database_uri: str | None = None,
         executor_id: str | None = None,
+        keep_dispatch_on_requeue: bool = False,
     ) -> None:
         if heartbeat_interval <= 0 or termination_grace < 0 or progress_interval < 0:
             raise ValueError("heartbeat_interval must be > 0; termination_grace and progress_interval >= 0.")
@@ -254,6 +257,7 @@ class Executor:
         self.echo = echo
         self.database_uri = database_uri
         self.executor_id = executor_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.keep_dispatch_on_requeue = keep_dispatch_on_requeue
         self._source: OperatorSource | None = None
         self._current: _ActiveRun | None = None
         self._closing: tuple[str, str | None, float | None] | None = None  # set by shutdown()
@@ -631,7 +635,7 @@ class Executor:
             if stop is not None and stop.forced:
                 reason += f"; killed after the {stop.grace:g}s grace period"
             self._close_log(run, f"ending attempt {doc.attempt}: {reason}")
-            return apply_reset_policy(self.service, doc, run.token, run.plan.policy, reason)
+            return apply_reset_policy(self.service, doc, run.token, run.plan.policy, reason, self.keep_dispatch_on_requeue)
         elif failure is None and message.get("ok"):
             self._close_log(run, "completed")
             try:

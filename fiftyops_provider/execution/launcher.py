@@ -21,7 +21,8 @@ from typing import Any, Sequence
 from pymongo.errors import PyMongoError
 
 from fiftyops_provider.execution.executor import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_TERMINATION_GRACE, Executor, OutcomeState
-from fiftyops_provider.execution.reaper import STALE_FACTOR, reap_stale_operations
+from fiftyops_provider.execution.dispatch import dispatch_round
+from fiftyops_provider.execution.reaper import STALE_FACTOR
 from fiftyops_provider.execution.sources import DEFAULT_OPERATOR_SOURCE
 from fiftyops_provider.store import DelegatedOperationService, StoreError
 
@@ -52,13 +53,14 @@ def run_launcher(
     next_reap = time.monotonic()
     while not stop.is_set() and (max_operations is None or runs < max_operations):
         try:
-            if time.monotonic() >= next_reap:
-                reap_stale_operations(service, executor.source, stale_after=stale_after)
-                next_reap = time.monotonic() + reap_interval
-            service.admit_scheduled_operations(admission_quota, delegation_target)
-            picked = service.pick_up_queued_operations(
-                executor.executor_id, 1, operator=operator, delegation_target=delegation_target, dataset_name=dataset_name
+            reap = time.monotonic() >= next_reap
+            picked = dispatch_round(
+                service, executor.executor_id, limit=1, quota=admission_quota, source=executor.source,
+                stale_after=stale_after, reap=reap, operator=operator, delegation_target=delegation_target,
+                dataset_name=dataset_name,
             )
+            if reap:
+                next_reap = time.monotonic() + reap_interval
             if not picked:
                 stop.wait(poll_interval)
                 continue
