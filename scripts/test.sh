@@ -4,5 +4,6 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/bootstrap.sh"
+bash "$ROOT/scripts/ensure_docker_compose.sh"
 cd "$ROOT"
 exec python -m pytest "$@"
