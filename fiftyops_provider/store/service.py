@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Mapping
 
 import bson
@@ -38,8 +38,8 @@ from fiftyops_provider.store.query import (
     combine,
 )
 from fiftyops_provider.store.repo import MongoDelegatedOperationRepo
+from fiftyops_provider.store.work import active_filter, pickable_filter, scope_filter, stale_running_filter
 from fiftyops_provider.store.states import (
-    ACTIVE_STATES,
     TERMINAL_STATES,
     ExecutionRunState,
     parse_state,
@@ -50,8 +50,6 @@ S = ExecutionRunState
 MAX_CONTEXT_BYTES = 1024 * 1024
 MAX_LABEL_LENGTH = 512
 DEFAULT_LIST_LIMIT = 1000
-# A dispatcher that picked an operation but never got it claimed (it died) releases it after this.
-PICKUP_EXPIRY = timedelta(minutes=10)
 # Page totals are exact up to this many matches, then shown as "10000+": an exact count of a
 # million-row filter costs a scan, and nobody pages that far.
 PAGE_COUNT_CAP = 10_000
@@ -314,7 +312,7 @@ class DelegatedOperationService:
         """Running operations whose last heartbeat is older than ``heartbeat_before``, oldest first
         (their executor died or lost the database). Runs without a heartbeat (claimed by FiftyOne
         itself) are never listed: nothing here can tell whether they are alive."""
-        query = {"run_state": S.RUNNING.value, "heartbeat_at": {"$lt": heartbeat_before}}
+        query = stale_running_filter(heartbeat_before)
         return self.repo.find(query, [("heartbeat_at", 1), ("_id", 1)], 0, limit)
 
     def get_queue_position(self, doc_id: object) -> int | None:
@@ -483,7 +481,7 @@ class DelegatedOperationService:
         with Lease(self.repo.db, f"admission:{delegation_target or '*'}", uuid.uuid4().hex) as held:
             if not held:
                 return admitted
-            active = self.repo.count({**scope, "run_state": {"$in": [s.value for s in ACTIVE_STATES]}})
+            active = self.repo.count(active_filter(delegation_target))
             while quota is None or active < quota:
                 doc = self.repo.transition(
                     scope, S.QUEUED, {S.SCHEDULED}, {"dispatch": None}, sort=[("scheduled_at", 1), ("_id", 1)]
@@ -507,15 +505,12 @@ class DelegatedOperationService:
         ``PICKUP_EXPIRY`` and the operation becomes pickable again."""
         if limit < 1:
             return []
-        scope = build_filter(
-            {"operator": operator, "delegation_target": delegation_target, "dataset_name": dataset_name}
-        )
         now = utcnow()
-        free = {"$or": [{"dispatch": None}, {"dispatch.at": {"$lt": now - PICKUP_EXPIRY}}]}
+        pickable = pickable_filter(scope_filter(operator, delegation_target, dataset_name), now)
         picked = []
         for _ in range(limit):
             doc = self.repo.update(
-                {**scope, "run_state": S.QUEUED.value, **free},
+                pickable,
                 {"dispatch": {"by": picker, "at": now}},
                 sort=[("queued_at", 1), ("_id", 1)],
             )

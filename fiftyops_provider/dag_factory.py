@@ -1,0 +1,162 @@
+"""Builds the FiftyOps DAGs from the plugin registry (called by ``dags/fiftyops_dags.py``).
+
+* ``fiftyops__dispatcher``: a continuous DAG. ``QueuedOperationSensor`` (deferred on a MongoDB
+  change stream) picks up queued operations; a mapped ``TriggerDagRunOperator`` starts one run of
+  the operator's DAG per operation, with ``{"operation_id": ...}`` as conf.
+* ``fiftyops__<plugin>__<operator>``: one DAG per enabled, delegation-capable operator. Its task
+  runs one operation. The operator's config maps to Airflow: ``execution_timeout``, retries from
+  ``on_reset``/``max_attempts``, the ``fiftyops`` pool (its slots are the execution quota), and a
+  params form from ``resolve_input`` so an operation can be launched from the "Trigger" form.
+
+The operator list is read from MongoDB at parse time (metadata only, no plugin code), so
+installing, disabling or uninstalling a plugin changes the DAGs on the next parse. If MongoDB
+cannot be reached, the last list read is used, so a database outage never removes the DAGs of
+operations that are running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable, MutableMapping
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import DAG, Param, conf
+
+from fiftyops_provider.config import load_settings
+from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
+from fiftyops_provider.naming import DISPATCHER_DAG_ID, OPERATOR_TASK_ID, POOL_NAME, operator_dag_id
+from fiftyops_provider.operators.execute_operation import ExecuteDelegatedOperationOperator, mark_operation_failed
+from fiftyops_provider.plugins.registry import OperatorInfo
+from fiftyops_provider.sensors.queued_operation import QueuedOperationSensor
+
+logger = logging.getLogger(__name__)
+
+START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
+TERMINATION_GRACE = 10.0
+# Airflow's execution_timeout is a backstop behind the executor's own timeout, which applies the
+# operator's on_reset policy; it fires only if the executor itself hangs.
+AIRFLOW_TIMEOUT_MARGIN = 60.0
+RETRY_DELAY = timedelta(seconds=5)
+SENSOR_TIMEOUT = timedelta(hours=1)
+RUN_PARAMS = {
+    "operation_id": Param(None, type=["null", "string"], title="Operation id",
+                          description="Run this queued operation (the dispatcher sets it)."),
+    "rerun_of": Param(None, type=["null", "string"], title="Rerun of",
+                      description="Run a new copy of this finished operation."),
+    "dataset": Param(None, type=["null", "string"], title="Dataset",
+                     description="Dataset name, to queue a new operation from this form."),
+}
+
+
+def operator_params(info: OperatorInfo) -> dict[str, Param]:
+    """The Trigger form: the operator's inputs (all optional here: inputs are validated when the
+    operation is queued, and a dispatched run carries only ``operation_id``)."""
+    params = dict(RUN_PARAMS)
+    for name, schema in (info.inputs_schema or {}).get("properties", {}).items():
+        kind = schema.get("type", "string")
+        extra = {k: schema[k] for k in ("minimum", "maximum") if k in schema}
+        if "enum" in schema:
+            extra["enum"] = [None, *schema["enum"]]
+        params[name] = Param(
+            schema.get("default"), type=["null", kind], title=schema.get("title", name),
+            description=schema.get("description"), **extra,
+        )
+    return params
+
+
+def _doc_md(info: OperatorInfo) -> str:
+    lines = [f"### {info.label}", "", info.description or "", "", f"Operator: `{info.uri}` (plugin {info.plugin_name} {info.plugin_version or ''})"]
+    cfg = info.config
+    lines.append(f"Timeout {cfg.get('execution_timeout')} s, on_reset `{cfg.get('on_reset')}`, max attempts {cfg.get('max_attempts')}.")
+    return "\n".join(lines)
+
+
+def build_operator_dag(info: OperatorInfo, conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
+    cfg = info.config
+    retries = cfg.get("max_attempts", 1) - 1 if cfg.get("on_reset") == "rerun" else 0
+    with DAG(
+        dag_id=operator_dag_id(info.uri),
+        dag_display_name=info.label,
+        description=(info.description or info.label)[:200],
+        doc_md=_doc_md(info),
+        tags=["fiftyops", info.plugin_name],
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        params=operator_params(info),
+        is_paused_upon_creation=False,
+    ) as dag:
+        ExecuteDelegatedOperationOperator(
+            task_id=OPERATOR_TASK_ID,
+            task_display_name=info.label,
+            operation_id="{{ params.operation_id or '' }}",
+            rerun_of="{{ params.rerun_of or '' }}",
+            operator_uri=info.uri,
+            fiftyops_conn_id=conn_id,
+            pool=conf.get("fiftyops", "pool", fallback=POOL_NAME),
+            execution_timeout=timedelta(seconds=cfg.get("execution_timeout", 3600) + TERMINATION_GRACE + AIRFLOW_TIMEOUT_MARGIN),
+            termination_grace=TERMINATION_GRACE,
+            retries=retries,
+            retry_delay=RETRY_DELAY,
+            on_failure_callback=mark_operation_failed,
+        )
+    return dag
+
+
+def build_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
+    with DAG(
+        dag_id=DISPATCHER_DAG_ID,
+        dag_display_name="FiftyOps dispatcher",
+        description="Picks up queued delegated operations and starts one operator DAG run per operation.",
+        tags=["fiftyops"],
+        schedule="@continuous",
+        max_active_runs=1,
+        start_date=START_DATE,
+        catchup=False,
+        is_paused_upon_creation=False,
+    ) as dag:
+        picked = QueuedOperationSensor(
+            task_id="wait_for_operations", fiftyops_conn_id=conn_id, timeout=SENSOR_TIMEOUT.total_seconds(),
+            soft_fail=True, deferrable=True,
+        )
+        TriggerDagRunOperator.partial(
+            task_id="start_operation", logical_date=None, skip_when_already_exists=True, wait_for_completion=False,
+        ).expand_kwargs(picked.output)
+    return dag
+
+
+def _cache_file() -> Path:
+    return load_settings().home / "dag_factory_operators.json"
+
+
+def load_operator_infos(conn_id: str = FiftyOpsHook.default_conn_name) -> list[OperatorInfo]:
+    """Enabled, delegation-capable operators; the last known list if MongoDB is unreachable."""
+    cache = _cache_file()
+    try:
+        infos = [i for i in FiftyOpsHook(conn_id).get_registry().list_operators(enabled_only=True) if i.delegation_capable]
+    except Exception:
+        logger.exception("Cannot read the plugin registry; using the operator list cached in %s", cache)
+        try:
+            return [OperatorInfo(**item) for item in json.loads(cache.read_text())]
+        except (OSError, ValueError, TypeError):
+            return []
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps([asdict(i) for i in infos], default=str))
+    except OSError:
+        logger.warning("Cannot write the operator cache %s", cache, exc_info=True)
+    return infos
+
+
+def register_dags(namespace: MutableMapping[str, Any], conn_id: str = FiftyOpsHook.default_conn_name,
+                  operators: Iterable[OperatorInfo] | None = None) -> list[str]:
+    """Build every FiftyOps DAG into ``namespace`` (a DAG file's ``globals()``); returns the ids."""
+    dags = [build_dispatcher_dag(conn_id)]
+    dags += [build_operator_dag(info, conn_id) for info in sorted(operators if operators is not None else load_operator_infos(conn_id), key=lambda i: i.uri)]
+    for dag in dags:
+        namespace[dag.dag_id] = dag
+    return [dag.dag_id for dag in dags]

@@ -1,0 +1,87 @@
+"""``FiftyOpsHook``: the operation store, plugin registry and secrets, bound to an Airflow connection.
+
+It is the Mongo provider's ``MongoHook`` with its own connection type (``fiftyops``), so host,
+port, credentials, ``srv``, ``ssl``/``tls``, ``allow_insecure`` and the other extras follow the Mongo
+provider's rules exactly; the connection's schema is the FiftyOps database name.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlencode
+
+from airflow.providers.mongo.hooks.mongo import MongoHook
+from pymongo.database import Database
+
+from fiftyops_provider.config import DEFAULT_DATABASE_NAME
+from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, MongoDelegatedOperationRepo
+
+RUN_PARAM_NAMES = ("operation_id", "rerun_of", "dataset")
+
+
+class AirflowSecrets:
+    """Plugin secrets from Airflow Variables (same key), falling back to the environment."""
+
+    def get(self, key: str) -> str | None:
+        from airflow.sdk import Variable
+
+        value = Variable.get(key, default=None)
+        return value if value is not None else os.environ.get(key)
+
+
+class FiftyOpsHook(MongoHook):
+    conn_type = "fiftyops"
+    conn_name_attr = "fiftyops_conn_id"
+    default_conn_name = "fiftyops_default"
+    hook_name = "FiftyOps"
+
+    def __init__(self, fiftyops_conn_id: str = default_conn_name) -> None:
+        self.fiftyops_conn_id = fiftyops_conn_id
+        super().__init__(mongo_conn_id=fiftyops_conn_id)
+
+    @staticmethod
+    def _validate_connection(conn: Any) -> None:
+        """Accept ``fiftyops`` (and plain ``mongo``) connections, with MongoHook's other checks."""
+        if conn.conn_type not in (FiftyOpsHook.conn_type, "mongo"):
+            raise ValueError(
+                f"Connection {conn.conn_id!r} has type {conn.conn_type!r}; FiftyOps needs a 'fiftyops' (or 'mongo') connection."
+            )
+        if conn.port and conn.extra_dejson.get("srv"):
+            raise ValueError("An SRV connection (extra srv=true) must not set a port.")
+
+    @property
+    def database_name(self) -> str:
+        return self.connection.schema or DEFAULT_DATABASE_NAME
+
+    @property
+    def client_uri(self) -> str:
+        """The URI with every client option in its query string, for processes that connect on
+        their own (the executor's child process, the trigger): same server, same options."""
+        options = dict(self.extras)
+        if self.allow_insecure:
+            options["tlsAllowInvalidCertificates"] = True
+        query = urlencode({k: str(v).lower() if isinstance(v, bool) else v for k, v in options.items()})
+        base = self.uri if self.connection.schema else f"{self.uri}/"
+        return f"{base}?{query}" if query else base
+
+    def get_database(self) -> Database:
+        return self.get_conn()[self.database_name]
+
+    def get_service(self) -> DelegatedOperationService:
+        return DelegatedOperationService(MongoDelegatedOperationRepo(self.get_database()))
+
+    def get_registry(self):
+        from fiftyops_provider.plugins.registry import PluginRegistry
+
+        return PluginRegistry(self.get_database())
+
+    def secrets_source(self) -> AirflowSecrets:
+        return AirflowSecrets()
+
+    def launch_from_params(self, operator_uri: str, params: dict[str, Any], user: str | None) -> DelegatedOperationDocument:
+        """Queue an operation from the DAG's Trigger form (its params), as ``user``."""
+        from fiftyops_provider.plugins.delegate import delegate
+
+        inputs = {k: v for k, v in params.items() if k not in RUN_PARAM_NAMES and v is not None}
+        return delegate(operator_uri, dataset=params.get("dataset"), params=inputs, user=user, db=self.get_database())

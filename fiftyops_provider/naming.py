@@ -1,0 +1,30 @@
+"""Airflow names FiftyOps uses, defined once (DAG factory, sensor, CLI and tests agree on them)."""
+
+from __future__ import annotations
+
+import re
+
+DAG_PREFIX = "fiftyops__"
+DISPATCHER_DAG_ID = f"{DAG_PREFIX}dispatcher"
+OPERATOR_TASK_ID = "run_operation"
+POOL_NAME = "fiftyops"
+
+
+def operator_dag_id(operator_uri: str) -> str:
+    """``@fiftyops/utils/count_samples`` -> ``fiftyops__fiftyops_utils__count_samples``.
+
+    The plugin part keeps its org and name (``@org/plugin``), so two orgs' plugins of the same
+    name get different DAGs; characters Airflow does not allow in ids become ``_``.
+    """
+    plugin, _, operator = operator_uri.rpartition("/")
+    return f"{DAG_PREFIX}{_clean(plugin)}__{_clean(operator)}"
+
+
+def _clean(part: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", part.lstrip("@")).strip("_")
+
+
+def dispatch_run_id(operation_id: str, attempt: int) -> str:
+    """The operator DAG run started for one dispatch of an operation: the same operation and
+    attempt always give the same run id, so a repeated dispatch is refused by Airflow."""
+    return f"fiftyops__{operation_id}__attempt{attempt + 1}"

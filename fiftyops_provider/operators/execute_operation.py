@@ -1,0 +1,130 @@
+"""``ExecuteDelegatedOperationOperator``: one delegated operation as one Airflow task.
+
+The task claims the operation (``execution.task_attempts`` decides which one this try runs),
+records the task instance's UI deep link as ``run_link`` and its Airflow log file as
+``log_path``, and runs it through the executor (child process, heartbeat, progress, termination,
+timeout policy). Airflow conventions map onto the store:
+
+* the task fails when the operation fails; a run requeued by ``on_reset="rerun"`` raises a
+  retryable error, so Airflow's retry (``retries = max_attempts - 1``) runs the next attempt;
+* marking the task failed, clearing it or its ``execution_timeout`` call ``on_kill``, which
+  terminates the operation ("terminated from Airflow");
+* a terminate from the store stops the task (it fails with the reason);
+* failures Airflow detects without the worker (heartbeat timeout) reach
+  ``mark_operation_failed``, the task's failure callback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+
+from fiftyops_provider.execution import Executor, OutcomeState
+from fiftyops_provider.execution.task_attempts import OperationBusy, TaskAttempt, claimed_by, operation_for_attempt
+from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
+from fiftyops_provider.links import FiftyOpsRunLink, task_log_path_for, task_url_for
+from fiftyops_provider.store import ExecutionResult, StoreError
+from fiftyops_provider.store.states import ExecutionRunState as S
+
+OPERATION_ID_XCOM = "operation_id"
+ON_KILL_GRACE = 3.0
+
+
+def _attempt(context: Context) -> TaskAttempt:
+    ti = context["ti"]
+    return TaskAttempt.for_airflow(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+
+
+class ExecuteDelegatedOperationOperator(BaseOperator):
+    """Run one delegated operation.
+
+    :param operation_id: the operation to run (templated; the dispatcher passes it in the run conf).
+    :param rerun_of: run a new copy of this finished operation instead.
+    :param operator_uri: the plugin operator this task runs; with neither id given, the task
+        queues a new operation of it from the DAG run's params (the Airflow "Trigger" form).
+    :param fiftyops_conn_id: the FiftyOps connection (MongoDB holding the operation store).
+    """
+
+    template_fields = ("operation_id", "rerun_of")
+    operator_extra_links = (FiftyOpsRunLink(),)
+    ui_color = "#ffe8cc"
+
+    def __init__(
+        self,
+        *,
+        operation_id: str | None = None,
+        rerun_of: str | None = None,
+        operator_uri: str | None = None,
+        fiftyops_conn_id: str = FiftyOpsHook.default_conn_name,
+        heartbeat_interval: float = 5.0,
+        termination_grace: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.operation_id = operation_id
+        self.rerun_of = rerun_of
+        self.operator_uri = operator_uri
+        self.fiftyops_conn_id = fiftyops_conn_id
+        self.heartbeat_interval = heartbeat_interval
+        self.termination_grace = termination_grace
+        self._executor: Executor | None = None
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        hook = FiftyOpsHook(self.fiftyops_conn_id)
+        service = hook.get_service()
+        attempt = _attempt(context)
+        user = getattr(context["dag_run"], "triggering_user_name", None)
+        try:
+            doc = operation_for_attempt(
+                service, attempt, operation_id=self.operation_id or None, rerun_of=self.rerun_of or None,
+                launch=(lambda: hook.launch_from_params(self.operator_uri, context["params"], user))
+                if self.operator_uri else None,
+                user=user,
+            )
+        except OperationBusy as exc:
+            raise AirflowSkipException(str(exc)) from exc
+        except (StoreError, ValueError) as exc:
+            raise AirflowFailException(str(exc)) from exc
+        ti = context["ti"]
+        ti.xcom_push(key=OPERATION_ID_XCOM, value=str(doc.id))
+        ti.xcom_push(key=FiftyOpsRunLink().xcom_key, value=FiftyOpsRunLink.url_for(str(doc.id)))
+        self.log.info("Running delegated operation %s (%s), attempt %d", doc.id, doc.operator, doc.attempt + 1)
+
+        self._executor = Executor(
+            service, secrets=hook.secrets_source(), heartbeat_interval=self.heartbeat_interval,
+            termination_grace=self.termination_grace, database_uri=hook.uri, executor_id=attempt.task_key,
+            keep_dispatch_on_requeue=True,
+        )
+        outcome = self._executor.run(
+            doc.id, run_link=task_url_for(ti), log_path=task_log_path_for(ti), claim_token=attempt.claim_token
+        )
+        if outcome.state is OutcomeState.COMPLETED:
+            return {"operation_id": outcome.operation_id, "result": outcome.result}
+        if outcome.state is OutcomeState.REQUEUED:
+            raise AirflowException(f"Operation {outcome.operation_id}: {outcome.error_message}; Airflow's retry runs the next attempt.")
+        if outcome.state is OutcomeState.NOT_CLAIMED:
+            raise AirflowSkipException(f"Operation {outcome.operation_id} was claimed by another run.")
+        raise AirflowFailException(f"Operation {outcome.operation_id} failed: {outcome.error_message}")
+
+    def on_kill(self) -> None:
+        """Mark failed / clear / execution_timeout: stop the operation and record why, within the
+        ~5 s Airflow's supervisor allows between SIGTERM and SIGKILL."""
+        if self._executor is not None:
+            self._executor.shutdown(
+                "terminated from Airflow (task killed, marked failed or cleared)", requested_by="airflow",
+                grace=ON_KILL_GRACE, wait=True,
+            )
+
+
+def mark_operation_failed(context: Context) -> None:
+    """Failure callback: a try that ended without recording (worker lost, heartbeat timeout, marked
+    failed before the run started) leaves its operation failed instead of stuck in running."""
+    service = FiftyOpsHook(context["task"].fiftyops_conn_id).get_service()
+    doc = claimed_by(service, _attempt(context))
+    if doc is None:
+        return
+    reason = f"the Airflow task ended without finishing it: {context.get('exception') or 'task failed'}"
+    service.set_failed(doc.id, ExecutionResult(error=reason, error_message=reason),
+                       required_state=S.RUNNING, claim_token=doc.claim_token, update_pipeline=doc.parent_id)

@@ -1,0 +1,1 @@
+"""Airflow triggers of the FiftyOps provider (they run in the triggerer, so they live in the package)."""

@@ -1,0 +1,126 @@
+"""``QueuedOperationTrigger``: waits in the triggerer until the dispatcher has work.
+
+Work means: a queued operation not yet picked up; a scheduled one while the execution quota has
+room; or a running one whose heartbeat went stale (the sensor's dispatch round reaps it). The
+trigger opens a MongoDB change stream on ``delegated_ops`` first, then checks, then re-checks on
+every change, so nothing that happens in between is missed. While nothing is running it issues no
+queries except the change stream's own long-poll (one ``getMore`` a minute), so an idle
+deployment costs the database almost nothing; while operations run it also wakes every
+``reap_interval`` to notice a dead worker. Without change streams (a standalone mongod) it polls.
+
+It connects with the URI the sensor gives it (built from the Airflow connection by the hook on
+the worker; trigger kwargs are stored encrypted), so the triggerer's event loop never makes a
+blocking connection lookup. pymongo's ``AsyncMongoClient`` keeps it non-blocking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any, AsyncIterator
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+from pymongo import AsyncMongoClient
+from pymongo.errors import OperationFailure, PyMongoError
+
+from fiftyops_provider.store.documents import COLLECTION_NAME, utcnow
+from fiftyops_provider.store.work import active_filter, pickable_filter, scheduled_filter, scope_filter, stale_running_filter
+
+logger = logging.getLogger(__name__)
+
+CHANGE_STREAM_AWAIT_MS = 55_000
+DEBOUNCE_SECONDS = 0.05
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class QueuedOperationTrigger(BaseTrigger):
+    def __init__(
+        self,
+        uri: str,
+        database: str,
+        operator: str | None = None,
+        delegation_target: str | None = None,
+        dataset_name: str | None = None,
+        quota: int | None = None,
+        poll_interval: float = 5.0,
+        reap_interval: float = 60.0,
+        stale_after: float = 15.0,
+        use_change_stream: bool = True,
+    ) -> None:
+        super().__init__()
+        self.uri = uri
+        self.database = database
+        self.operator = operator
+        self.delegation_target = delegation_target
+        self.dataset_name = dataset_name
+        self.quota = quota
+        self.poll_interval = poll_interval
+        self.reap_interval = reap_interval
+        self.stale_after = stale_after
+        self.use_change_stream = use_change_stream
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "uri": self.uri, "database": self.database, "operator": self.operator,
+                "delegation_target": self.delegation_target, "dataset_name": self.dataset_name, "quota": self.quota,
+                "poll_interval": self.poll_interval, "reap_interval": self.reap_interval,
+                "stale_after": self.stale_after, "use_change_stream": self.use_change_stream,
+            },
+        )
+
+    async def has_work(self, collection: Any) -> bool:
+        scope = scope_filter(self.operator, self.delegation_target, self.dataset_name)
+        now = utcnow()
+        if await collection.find_one(pickable_filter(scope, now), {"_id": 1}):
+            return True
+        if await collection.find_one(scheduled_filter(scope), {"_id": 1}):
+            if self.quota is None or await collection.count_documents(active_filter(self.delegation_target), limit=self.quota) < self.quota:
+                return True
+        return bool(await collection.find_one(stale_running_filter(now - timedelta(seconds=self.stale_after)), {"_id": 1}))
+
+    async def _running(self, collection: Any) -> bool:
+        return bool(await collection.find_one({"run_state": "running"}, {"_id": 1}))
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        backoff = 1.0
+        while True:
+            client: AsyncMongoClient = AsyncMongoClient(self.uri, serverSelectionTimeoutMS=10_000)
+            try:
+                collection = client[self.database][COLLECTION_NAME]
+                if self.use_change_stream:
+                    await self._watch(collection)
+                else:
+                    await self._poll(collection)
+                yield TriggerEvent({"status": "ready"})
+                return
+            except PyMongoError as exc:  # the database is down or failing over: wait, then retry
+                logger.warning("FiftyOps trigger: %s; retrying in %.0fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            finally:
+                await client.close()
+
+    async def _watch(self, collection: Any) -> None:
+        """Return once there is work, re-checking after each change."""
+        try:
+            stream = await collection.watch(max_await_time_ms=int(min(CHANGE_STREAM_AWAIT_MS, self.reap_interval * 1000)))
+        except OperationFailure as exc:  # e.g. 40573: change streams need a replica set
+            logger.warning("FiftyOps trigger: change streams unavailable (%s); polling every %ss", exc, self.poll_interval)
+            self.use_change_stream = False
+            await self._poll(collection)
+            return
+        async with stream:
+            while not await self.has_work(collection):
+                loop = asyncio.get_running_loop()
+                wake_at = loop.time() + self.reap_interval if await self._running(collection) else None
+                while await stream.try_next() is None:
+                    if wake_at is not None and loop.time() >= wake_at:
+                        break
+                await asyncio.sleep(DEBOUNCE_SECONDS)  # let a burst of writes land before re-checking
+
+    async def _poll(self, collection: Any) -> None:
+        while not await self.has_work(collection):
+            await asyncio.sleep(self.poll_interval)

@@ -1,0 +1,119 @@
+"""QueuedOperationTrigger against the real mongod: fires on work, stays quiet otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from fiftyops_provider.triggers.queued_operation import QueuedOperationTrigger
+
+
+def make(mongod, db, **kwargs) -> QueuedOperationTrigger:
+    return QueuedOperationTrigger(uri=mongod.uri, database=db.name, **kwargs)
+
+
+async def first_event(trigger: QueuedOperationTrigger, timeout: float):
+    return await asyncio.wait_for(trigger.run().__anext__(), timeout)
+
+
+def fires_within(trigger, timeout: float, during=None) -> float | None:
+    """Seconds until the trigger fired (None if it did not within ``timeout``); ``during`` runs in
+    a thread after the trigger started watching."""
+
+    async def scenario():
+        task = asyncio.create_task(first_event(trigger, timeout))
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        if during is not None:
+            await asyncio.to_thread(during)
+        try:
+            event = await task
+        except asyncio.TimeoutError:
+            return None
+        assert event.payload == {"status": "ready"}
+        return time.monotonic() - started
+
+    return asyncio.run(scenario())
+
+
+def test_fires_at_once_when_work_is_already_queued(mongod, db, service):
+    service.queue_operation("@o/p/op", initial_state="queued")
+    assert fires_within(make(mongod, db), 5) is not None
+
+
+def test_fires_within_a_second_of_an_insert(mongod, db, service):
+    elapsed = fires_within(make(mongod, db), 10, during=lambda: service.queue_operation("@o/p/op"))
+    assert elapsed is not None and elapsed < 1.0
+
+
+def test_ignores_other_operators_and_targets(mongod, db, service):
+    trigger = make(mongod, db, operator="@o/p/mine", delegation_target="gpu")
+    assert fires_within(trigger, 2, during=lambda: (
+        service.queue_operation("@o/p/other", delegation_target="gpu", initial_state="queued"),
+        service.queue_operation("@o/p/mine", delegation_target="cpu", initial_state="queued"),
+    )) is None
+
+
+def test_picked_up_operations_are_not_work(mongod, db, service):
+    service.queue_operation("@o/p/op", initial_state="queued")
+    service.pick_up_queued_operations("someone")
+    assert fires_within(make(mongod, db), 2) is None
+
+
+def test_quiet_while_the_quota_is_full_then_fires_when_a_run_finishes(mongod, db, service):
+    running = service.queue_operation("@o/p/op", initial_state="queued")
+    service.set_running(running.id)
+    service.queue_operation("@o/p/op")  # scheduled, but quota 1 is used
+    trigger = make(mongod, db, quota=1, reap_interval=60)
+    assert fires_within(trigger, 2) is None
+    elapsed = fires_within(make(mongod, db, quota=1), 10, during=lambda: service.set_completed(running.id))
+    assert elapsed is not None and elapsed < 1.0
+
+
+def test_fires_for_a_run_whose_heartbeat_went_stale(mongod, db, service):
+    doc = service.queue_operation("@o/p/op", initial_state="queued")
+    service.set_running(doc.id)
+    assert fires_within(make(mongod, db, stale_after=60, reap_interval=0.5), 1.5) is None
+    assert fires_within(make(mongod, db, stale_after=1, reap_interval=0.5), 5) is not None
+
+
+def test_polling_mode(mongod, db, service):
+    trigger = make(mongod, db, use_change_stream=False, poll_interval=0.2)
+    elapsed = fires_within(trigger, 5, during=lambda: service.queue_operation("@o/p/op", initial_state="queued"))
+    assert elapsed is not None and elapsed < 1.0
+
+
+def test_falls_back_to_polling_on_a_standalone_mongod(tmp_path, service):
+    """A mongod without a replica set cannot open change streams: the trigger polls instead."""
+    import subprocess
+
+    from pymongo import MongoClient
+
+    from fiftyops_provider.embedded import free_port, mongod_binary
+
+    port = free_port()
+    (tmp_path / "standalone").mkdir()
+    process = subprocess.Popen([str(mongod_binary()), "--port", str(port), "--bind_ip", "127.0.0.1",
+                                "--dbpath", str(tmp_path / "standalone"), "--wiredTigerCacheSizeGB", "0.25"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        client = MongoClient(uri, serverSelectionTimeoutMS=20_000)
+        client.admin.command("ping")
+        trigger = QueuedOperationTrigger(uri=uri, database="solo", poll_interval=0.2)
+        elapsed = fires_within(trigger, 10, during=lambda: client.solo.delegated_ops.insert_one(
+            {"operator": "@o/p/op", "run_state": "queued", "dispatch": None}))
+        assert elapsed is not None and not trigger.use_change_stream
+        client.close()
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def test_serialize_round_trip(mongod, db):
+    trigger = make(mongod, db, operator="@o/p/op", quota=3, use_change_stream=False)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "fiftyops_provider.triggers.queued_operation.QueuedOperationTrigger"
+    assert QueuedOperationTrigger(**kwargs).serialize() == (classpath, kwargs)
