@@ -1,8 +1,14 @@
-"""The provider metadata Airflow reads through the ``apache_airflow_provider`` entry point."""
+"""The provider metadata Airflow reads through the ``apache_airflow_provider`` entry point.
+
+Hand-written (a third-party provider needs no provider.yaml); the connection form is declarative
+(``conn-fields`` / ``ui-field-behaviour``), as Airflow 3.2+ prefers.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+INTEGRATION = "FiftyOps"
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -10,4 +16,49 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "fiftyops-airflow-provider",
         "name": "FiftyOps",
         "description": "Runs FiftyOne-style delegated operations from a MongoDB operation store as Airflow tasks.",
+        "integrations": [{"integration-name": INTEGRATION, "tags": ["service"]}],
+        "hooks": [{"integration-name": INTEGRATION, "python-modules": ["fiftyops_provider.hooks.fiftyops"]}],
+        "sensors": [{"integration-name": INTEGRATION, "python-modules": ["fiftyops_provider.sensors.queued_operation"]}],
+        "operators": [{"integration-name": INTEGRATION, "python-modules": ["fiftyops_provider.operators.execute_operation"]}],
+        "triggers": [{"integration-name": INTEGRATION, "python-modules": ["fiftyops_provider.triggers.queued_operation"]}],
+        "extra-links": ["fiftyops_provider.links.FiftyOpsRunLink"],
+        "connection-types": [
+            {
+                "connection-type": "fiftyops",
+                "hook-class-name": "fiftyops_provider.hooks.fiftyops.FiftyOpsHook",
+                "hook-name": "FiftyOps",
+                "ui-field-behaviour": {
+                    "hidden-fields": [],
+                    "relabeling": {"schema": "Database", "login": "Username"},
+                    "placeholders": {"host": "mongo.example.com", "port": "27017", "schema": "fiftyops"},
+                },
+                "conn-fields": {
+                    "replicaSet": {"label": "Replica set", "description": "Replica set name (change streams need one).",
+                                   "schema": {"type": ["string", "null"], "default": None}},
+                    "tls": {"label": "TLS", "description": "Connect with TLS.",
+                            "schema": {"type": ["boolean", "null"], "default": None}},
+                    "allow_insecure": {"label": "Allow invalid certificates", "description": "Only with TLS.",
+                                       "schema": {"type": ["boolean", "null"], "default": None}},
+                    "srv": {"label": "SRV (mongodb+srv)", "description": "DNS seed list; leave the port empty.",
+                            "schema": {"type": ["boolean", "null"], "default": None}},
+                },
+            }
+        ],
+        "config": {
+            "fiftyops": {
+                "description": "FiftyOps provider settings.",
+                "options": {
+                    "poll_interval": {"description": "Seconds between checks when change streams are unavailable (or in poke mode).",
+                                      "version_added": "0.1.0", "type": "float", "example": "5", "default": "5"},
+                    "heartbeat_interval": {"description": "Seconds between an operation's heartbeats.",
+                                           "version_added": "0.1.0", "type": "float", "example": "5", "default": "5"},
+                    "execution_quota": {"description": "Operations queued + running at once (size the `fiftyops` pool the same).",
+                                        "version_added": "0.1.0", "type": "integer", "example": "4", "default": "4"},
+                    "pool": {"description": "The Airflow pool operation tasks run in.",
+                             "version_added": "0.1.0", "type": "string", "example": "fiftyops", "default": "fiftyops"},
+                    "base_url": {"description": "Base URL of run links; empty means [api] base_url.",
+                                 "version_added": "0.1.0", "type": "string", "example": "https://airflow.example.com", "default": ""},
+                },
+            }
+        },
     }

@@ -1,0 +1,96 @@
+"""A small client of Airflow 3's REST API v2 (JWT from ``/auth/token``), for the CLI and tests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable
+
+import requests
+
+
+class AirflowAPIError(RuntimeError):
+    pass
+
+
+class AirflowAPI:
+    def __init__(self, base_url: str, username: str, password: str, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        response = self.session.post(f"{self.base_url}/auth/token", json={"username": username, "password": password},
+                                     timeout=timeout)
+        self._check(response)
+        self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+
+    @staticmethod
+    def _check(response: requests.Response) -> requests.Response:
+        if response.status_code >= 400:
+            raise AirflowAPIError(f"{response.request.method} {response.url}: {response.status_code} {response.text[:500]}")
+        return response
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._check(self.session.request(method, f"{self.base_url}/api/v2{path}", timeout=self.timeout, **kwargs))
+        return response.json() if response.content else None
+
+    def list_dags(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/dags", params={"limit": 1000})["dags"]
+
+    def import_errors(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/importErrors")["import_errors"]
+
+    def unpause(self, dag_id: str) -> None:
+        self.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def create_pool(self, name: str, slots: int, description: str = "") -> None:
+        try:
+            self.request("POST", "/pools", json={"name": name, "slots": slots, "description": description, "include_deferred": False})
+        except AirflowAPIError as exc:
+            if "409" not in str(exc):
+                raise
+            self.request("PATCH", f"/pools/{name}", json={"slots": slots})
+
+    def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}
+        if run_id:
+            body["dag_run_id"] = run_id
+        return self.request("POST", f"/dags/{dag_id}/dagRuns", json=body)
+
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-run_after", "limit": 100})["dag_runs"]
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        suffix = f"/{map_index}" if map_index >= 0 else ""
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}{suffix}")
+
+    def wait_for_ti(self, dag_id: str, run_id: str, task_id: str, states: Iterable[str], timeout: float = 120.0) -> dict[str, Any]:
+        wanted = set(states)
+        deadline = time.monotonic() + timeout
+        ti: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            try:
+                ti = self.task_instance(dag_id, run_id, task_id)
+            except AirflowAPIError:
+                ti = {}
+            if ti.get("state") in wanted:
+                return ti
+            time.sleep(0.5)
+        raise AirflowAPIError(f"{dag_id}/{run_id}/{task_id} is {ti.get('state')!r}, not {sorted(wanted)}, after {timeout:.0f}s")
+
+    def set_ti_state(self, dag_id: str, run_id: str, task_id: str, new_state: str) -> Any:
+        return self.request("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}", json={"new_state": new_state})
+
+    def clear_task(self, dag_id: str, run_id: str, task_id: str) -> Any:
+        return self.request("POST", f"/dags/{dag_id}/clearTaskInstances", json={
+            "dry_run": False, "only_failed": False, "task_ids": [task_id], "dag_run_id": run_id, "reset_dag_runs": True,
+        })
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+        data = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+                            params={"full_content": "true"}, headers={"Accept": "application/json"})
+        content = data.get("content")
+        if isinstance(content, list):
+            return "\n".join(item.get("event", "") if isinstance(item, dict) else str(item) for item in content)
+        return str(content)
+
+    def extra_links(self, dag_id: str, run_id: str, task_id: str) -> dict[str, str]:
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/links")["extra_links"]

@@ -1,0 +1,116 @@
+"""Running a real ``airflow standalone`` (scheduler, dag-processor, api-server, triggerer with
+LocalExecutor on SQLite) for ``fiftyops up`` and the end-to-end tests.
+
+Started in its own process group and stopped by PID: SIGINT first (standalone shuts its children
+down only on SIGINT), then SIGTERM and SIGKILL for anything of that group still alive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from fiftyops_provider.embedded import free_port
+
+HEALTH_PATH = "/api/v2/monitor/health"
+PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
+
+
+class StandaloneFailed(RuntimeError):
+    """Airflow did not become healthy; the message points at its log."""
+
+
+class AirflowStandalone:
+    def __init__(self, home: Path, dags_folder: Path, port: int | None = None, parallelism: int = 4,
+                 env: dict[str, str] | None = None) -> None:
+        self.home = Path(home)
+        self.dags_folder = Path(dags_folder)
+        self.port = port or free_port()
+        self.parallelism = parallelism
+        self.extra_env = dict(env or {})
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "standalone.log"
+
+    def environment(self) -> dict[str, str]:
+        """Airflow settings for a fast, loopback-only single-machine deployment."""
+        venv_bin = str(Path(sys.executable).parent)
+        env = {
+            **os.environ,
+            "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.base_url,
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+        }
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 180.0) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_file, "ab")
+        self.process = subprocess.Popen(
+            ["airflow", "standalone"], env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise StandaloneFailed(f"airflow standalone exited with {self.process.returncode}; see {self.log_file}")
+            if self.healthy() and (self.home / PASSWORD_FILE).exists():
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise StandaloneFailed(f"Airflow was not healthy within {timeout:.0f}s; see {self.log_file}")
+
+    def healthy(self) -> bool:
+        try:
+            return requests.get(self.base_url + HEALTH_PATH, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    @property
+    def password(self) -> str:
+        return json.loads((self.home / PASSWORD_FILE).read_text())["admin"]
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGINT to standalone, then clean up whatever of its process group is left, by PID."""
+        if self.process is None:
+            return
+        pgid = self.process.pid
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            time.sleep(2)
+        if self.process.poll() is None:
+            self.process.wait(10)
+        self.process = None

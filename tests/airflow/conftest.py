@@ -1,0 +1,76 @@
+"""A real ``airflow standalone`` for the end-to-end tests, against the session's real mongod.
+
+One standalone per test session (its log servers use fixed ports 8793/8794). The example plugins
+are installed and a dataset created before it starts, so the DAG factory sees the operators on
+its first parse. Stopped by PID in teardown.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pymongo.database import Database
+
+from fiftyops_provider.airflow_api import AirflowAPI
+from fiftyops_provider.demo import install_example_plugins
+from fiftyops_provider.naming import DISPATCHER_DAG_ID, POOL_NAME, operator_dag_id
+from fiftyops_provider.plugins.datasets import create_dataset
+from fiftyops_provider.standalone import AirflowStandalone
+from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+
+ROOT = Path(__file__).resolve().parents[2]
+E2E_DATABASE = "fiftyops_e2e"
+E2E_ADMIN = "admin"  # the same name as Airflow's simple-auth admin: UI-launched runs are theirs
+E2E_DATASET = "quickstart"
+E2E_SAMPLES = 120
+
+
+@dataclass
+class AirflowStack:
+    standalone: AirflowStandalone
+    api: AirflowAPI
+    db: Database
+    service: DelegatedOperationService
+    home: Path
+
+
+@pytest.fixture(scope="session")
+def airflow_stack(mongod, mongo_client, tmp_path_factory) -> AirflowStack:
+    db = mongo_client[E2E_DATABASE]
+    mongo_client.drop_database(E2E_DATABASE)
+    home = tmp_path_factory.mktemp("e2e")
+    fiftyops_env = {
+        "FIFTYOPS_DATABASE_URI": mongod.uri,
+        "FIFTYOPS_DATABASE_NAME": E2E_DATABASE,
+        "FIFTYOPS_HOME": str(home / "fiftyops"),
+        "AIRFLOW_CONN_FIFTYOPS_DEFAULT": json.dumps({
+            "conn_type": "fiftyops", "host": "127.0.0.1", "port": mongod.port, "schema": E2E_DATABASE,
+            "extra": {"directConnection": True},
+        }),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in fiftyops_env.items():
+            patch.setenv(key, value)
+        install_example_plugins(db, acting_user=E2E_ADMIN)
+    create_dataset(db, E2E_DATASET).add_samples([{"filepath": f"/data/{i:03d}.jpg"} for i in range(E2E_SAMPLES)])
+    standalone = AirflowStandalone(home / "airflow", ROOT / "dags", env=fiftyops_env)
+    started = time.monotonic()
+    standalone.start()
+    try:
+        api = AirflowAPI(standalone.base_url, "admin", standalone.password)
+        api.create_pool(POOL_NAME, 4, "FiftyOps execution quota")
+        wanted = {DISPATCHER_DAG_ID, operator_dag_id("@fiftyops/utils/sleep")}
+        deadline = time.monotonic() + 120
+        while not wanted <= {d["dag_id"] for d in api.list_dags()}:
+            assert not api.import_errors(), api.import_errors()
+            assert time.monotonic() < deadline, "the FiftyOps DAGs did not appear"
+            time.sleep(1)
+        print(f"\nairflow standalone ready with the FiftyOps DAGs in {time.monotonic() - started:.1f}s")
+        yield AirflowStack(standalone, api, db, DelegatedOperationService(MongoDelegatedOperationRepo(db)), home)
+    finally:
+        standalone.stop()
+        mongo_client.drop_database(E2E_DATABASE)
