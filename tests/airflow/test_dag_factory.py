@@ -1,0 +1,58 @@
+"""The DAG file imports cleanly and builds one DAG per enabled, delegation-capable operator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+
+import fiftyops_provider.management as fom
+from fiftyops_provider.dag_factory import build_operator_dag, load_operator_infos
+from fiftyops_provider.naming import DISPATCHER_DAG_ID, OPERATOR_TASK_ID, POOL_NAME, operator_dag_id
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def installed(db, mongod, monkeypatch):
+    monkeypatch.setenv("FIFTYOPS_USER", "admin")
+    monkeypatch.setenv("AIRFLOW_CONN_FIFTYOPS_DEFAULT",
+                       f'{{"conn_type": "fiftyops", "host": "127.0.0.1", "port": {mongod.port}, "schema": "{db.name}",'
+                       ' "extra": {"directConnection": true}}')
+    for name in ("utils", "pipelines"):
+        fom.upload_plugin(ROOT / "plugins_repo" / name)
+
+
+def test_dagbag_imports_the_dag_file_without_errors(installed):
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    expected = {DISPATCHER_DAG_ID} | {operator_dag_id(f"@fiftyops/utils/{op}") for op in ("count_samples", "compute_field", "sleep", "fail")}
+    assert expected <= set(bag.dags)
+
+
+def test_operator_config_maps_to_airflow(installed):
+    info = next(i for i in load_operator_infos() if i.uri == "@fiftyops/utils/compute_field")
+    dag = build_operator_dag(info)
+    task = dag.task_dict[OPERATOR_TASK_ID]
+    assert dag.dag_display_name == "Compute a field" and "fiftyops" in dag.tags and "@fiftyops/utils" in dag.tags
+    assert task.retries == 2  # on_reset="rerun", max_attempts=3
+    assert task.pool == POOL_NAME
+    assert task.execution_timeout.total_seconds() > 3600  # a backstop behind the executor's own timeout
+    field = dag.params.get_param("field").schema
+    assert field["title"] == "Field to write" and field["type"] == ["null", "string"]  # the Trigger form
+    assert dag.params.get_param("source_field").value == "filepath"
+    assert {"operation_id", "rerun_of", "dataset"} <= set(dag.params)
+
+
+def test_disabling_an_operator_removes_its_dag_on_the_next_parse(installed):
+    fom.set_plugin_operator_enabled("@fiftyops/utils", "fail", enabled=False)
+    assert operator_dag_id("@fiftyops/utils/fail") not in DagBag(dag_folder=str(ROOT / "dags")).dags
+
+
+def test_an_unreachable_database_keeps_the_last_known_dags(installed, monkeypatch):
+    known = {i.uri for i in load_operator_infos()}
+    monkeypatch.setenv("AIRFLOW_CONN_FIFTYOPS_DEFAULT",
+                       '{"conn_type": "fiftyops", "host": "127.0.0.1", "port": 1, "schema": "x",'
+                       ' "extra": {"serverSelectionTimeoutMS": 300}}')
+    assert {i.uri for i in load_operator_infos()} == known
