@@ -15,7 +15,7 @@ from typing import Callable, TextIO
 
 from pymongo.database import Database
 
-from fiftyops_provider.cli.output import progress_bar, state_cell
+from fiftyops_provider.display import progress_bar, state_cell
 from fiftyops_provider.plugins.datasets import create_dataset, load_dataset
 from fiftyops_provider.plugins.delegate import delegate
 from fiftyops_provider.plugins.errors import PluginError

@@ -10,15 +10,20 @@ import argparse
 import sys
 import traceback
 
-from fiftyops_provider.cli import datasets, db, delegated, plugins, queue
+from fiftyops_provider.cli import datasets, db, delegated, plugins, queue, stack
 from fiftyops_provider.cli.delegated import CommandFailed
 from fiftyops_provider.cli.queue import BadParam
+from fiftyops_provider.cli.stack import StackFailed
+from fiftyops_provider.airflow_api import AirflowAPIError
+from fiftyops_provider.standalone import StandaloneFailed
 from fiftyops_provider.embedded import EmbeddedMongoUnavailable
 from fiftyops_provider.plugins import PluginError
 from fiftyops_provider.store import StoreError
 
-COMMAND_GROUPS = (queue, delegated, plugins, datasets, db)
-EXPECTED_ERRORS = (StoreError, PluginError, CommandFailed, BadParam, EmbeddedMongoUnavailable)
+COMMAND_GROUPS = (stack, queue, delegated, plugins, datasets, db)
+EXPECTED_ERRORS = (
+    StoreError, PluginError, CommandFailed, BadParam, EmbeddedMongoUnavailable, StackFailed, StandaloneFailed, AirflowAPIError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,13 +9,8 @@ import re
 import time
 from pathlib import Path
 
-from fiftyops_provider.cli.output import (
-    fmt_time,
-    operation_json,
-    print_json,
-    print_table,
-    state_cell,
-)
+from fiftyops_provider.cli.output import operation_json, print_json, print_table
+from fiftyops_provider.display import fmt_time, state_cell
 from fiftyops_provider.store import (
     SORT_PRESETS,
     DelegatedOperationPagingParams,

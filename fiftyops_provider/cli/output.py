@@ -42,25 +42,3 @@ def operation_json(doc: DelegatedOperationDocument) -> dict[str, Any]:
     raw["id"] = str(doc.id)
     raw.pop("_id", None)
     return raw
-
-
-def state_cell(doc: DelegatedOperationDocument) -> str:
-    """``running (42%)`` / ``running (stage 2/3)`` as ``fiftyone delegated list`` shows it."""
-    state = doc.run_state.value
-    if doc.run_state == "running" and doc.status is not None:
-        if doc.status.progress is not None:
-            return f"{state} ({doc.status.progress:.0%})"
-        if doc.status.label:
-            return f"{state} ({doc.status.label})"
-    return state
-
-
-def progress_bar(fraction: float | None, width: int = 20) -> str:
-    if fraction is None:
-        return "[" + "?" * width + "]"
-    filled = int(round(fraction * width))
-    return "[" + "#" * filled + "-" * (width - filled) + f"] {fraction:4.0%}"
-
-
-def fmt_time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""

@@ -76,8 +76,8 @@ def run_launcher(
     return runs
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fiftyops launch", description="Run queued delegated operations locally.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The launcher's options (``fiftyops launch`` and ``python -m fiftyops_provider.execution``)."""
     parser.add_argument("--operator", help="only operations of this operator URI")
     parser.add_argument("--delegation-target", help="only operations targeted at this orchestrator name")
     parser.add_argument("--dataset", dest="dataset_name", help="only operations on this dataset")
@@ -89,9 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--termination-grace", type=float, default=DEFAULT_TERMINATION_GRACE)
     parser.add_argument("--source", default=DEFAULT_OPERATOR_SOURCE, help="operator source 'module:factory'")
     parser.add_argument("--log", action="store_true", help="echo operator output to stdout")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+
+def run_from_args(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     service = DelegatedOperationService()
     executor = Executor(
         service, source=args.source, heartbeat_interval=args.heartbeat_interval,
@@ -112,3 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         reap_interval=args.reap_interval, max_operations=args.max_operations, stop_event=stop,
     )
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fiftyops launch", description="Run queued delegated operations locally.")
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))

@@ -1,6 +1,7 @@
 """A real ``airflow standalone`` for the end-to-end tests, against the session's real mongod.
 
-One standalone per test session (its log servers use fixed ports 8793/8794). The example plugins
+One standalone at a time (its log servers use fixed ports 8793/8794): module-scoped, so the
+demo smoke test can start its own before or after. The example plugins
 are installed and a dataset created before it starts, so the DAG factory sees the operators on
 its first parse. Stopped by PID in teardown.
 """
@@ -38,7 +39,7 @@ class AirflowStack:
     home: Path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def airflow_stack(mongod, mongo_client, tmp_path_factory) -> AirflowStack:
     db = mongo_client[E2E_DATABASE]
     mongo_client.drop_database(E2E_DATABASE)
