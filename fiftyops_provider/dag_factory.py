@@ -1,8 +1,14 @@
 """Builds the FiftyOps DAGs from the plugin registry (called by ``dags/fiftyops_dags.py``).
 
-* ``fiftyops__dispatcher``: a continuous DAG. ``QueuedOperationSensor`` (deferred on a MongoDB
-  change stream) picks up queued operations; a mapped ``TriggerDagRunOperator`` starts one run of
-  the operator's DAG per operation, with ``{"operation_id": ...}`` as conf.
+* ``fiftyops__dispatcher`` (``[fiftyops] dispatch_mode = sensor``, the default): a continuous DAG.
+  ``QueuedOperationSensor`` (deferred on a MongoDB change stream) picks up queued operations; a
+  mapped ``TriggerDagRunOperator`` starts one run of the operator's DAG per operation, with
+  ``{"operation_id": ...}`` as conf.
+* ``fiftyops__dispatcher_events`` (``dispatch_mode = asset``): the same two tasks, but the DAG is
+  scheduled on an asset whose ``AssetWatcher`` (``QueuedOperationEventTrigger``) fires when work
+  appears, so no sensor waits between bursts. The sensor is the default because it also works
+  where asset watchers are not an option (Airflow < 3.0 habits, triggerer-less deployments, DAG
+  bundles whose triggers cannot be imported) and its runs show each pick-up in the UI.
 * ``fiftyops__<plugin>__<operator>``: one DAG per enabled, delegation-capable operator. Its task
   runs one operation. The operator's config maps to Airflow: ``execution_timeout``, retries from
   ``on_reset``/``max_attempts``, the ``fiftyops`` pool (its slots are the execution quota), and a
@@ -24,14 +30,23 @@ from pathlib import Path
 from typing import Any, Iterable, MutableMapping
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, Param, conf
+from airflow.sdk import DAG, Asset, AssetWatcher, Param, conf
 
 from fiftyops_provider.config import load_settings
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
-from fiftyops_provider.naming import DISPATCHER_DAG_ID, OPERATOR_TASK_ID, POOL_NAME, operator_dag_id
+from fiftyops_provider.naming import (
+    DISPATCHER_DAG_ID,
+    EVENT_DISPATCHER_DAG_ID,
+    OPERATOR_TASK_ID,
+    POOL_NAME,
+    QUEUE_ASSET_NAME,
+    QUEUE_ASSET_URI,
+    operator_dag_id,
+)
 from fiftyops_provider.operators.execute_operation import ExecuteDelegatedOperationOperator, mark_operation_failed
 from fiftyops_provider.plugins.registry import OperatorInfo
 from fiftyops_provider.sensors.queued_operation import QueuedOperationSensor
+from fiftyops_provider.triggers.queued_operation import QueuedOperationEventTrigger
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +122,12 @@ def build_operator_dag(info: OperatorInfo, conn_id: str = FiftyOpsHook.default_c
     return dag
 
 
+def _start_operation_runs(picked: QueuedOperationSensor) -> None:
+    TriggerDagRunOperator.partial(
+        task_id="start_operation", logical_date=None, skip_when_already_exists=True, wait_for_completion=False,
+    ).expand_kwargs(picked.output)
+
+
 def build_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
     with DAG(
         dag_id=DISPATCHER_DAG_ID,
@@ -119,14 +140,46 @@ def build_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
         catchup=False,
         is_paused_upon_creation=False,
     ) as dag:
-        picked = QueuedOperationSensor(
+        _start_operation_runs(QueuedOperationSensor(
             task_id="wait_for_operations", fiftyops_conn_id=conn_id, timeout=SENSOR_TIMEOUT.total_seconds(),
             soft_fail=True, deferrable=True,
-        )
-        TriggerDagRunOperator.partial(
-            task_id="start_operation", logical_date=None, skip_when_already_exists=True, wait_for_completion=False,
-        ).expand_kwargs(picked.output)
+        ))
     return dag
+
+
+def build_event_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
+    quota = conf.getint("fiftyops", "execution_quota", fallback=4)
+    queue = Asset(
+        name=QUEUE_ASSET_NAME, uri=QUEUE_ASSET_URI,
+        watchers=[AssetWatcher(name=f"{QUEUE_ASSET_NAME}_watcher",
+                               trigger=QueuedOperationEventTrigger(conn_id=conn_id, quota=quota))],
+    )
+    with DAG(
+        dag_id=EVENT_DISPATCHER_DAG_ID,
+        dag_display_name="FiftyOps dispatcher (event-driven)",
+        description="Runs when the operation queue's asset watcher sees work; starts one operator DAG run per operation.",
+        tags=["fiftyops"],
+        schedule=[queue],
+        max_active_runs=1,
+        start_date=START_DATE,
+        catchup=False,
+        is_paused_upon_creation=False,
+    ) as dag:
+        # One poke: the watcher only fires when there is work; nothing to take (another run took
+        # it) skips the run.
+        _start_operation_runs(QueuedOperationSensor(
+            task_id="pick_up_operations", fiftyops_conn_id=conn_id, timeout=0, soft_fail=True, deferrable=False,
+            mode="poke",
+        ))
+    return dag
+
+
+def build_dispatcher(conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
+    """The dispatcher of the configured ``[fiftyops] dispatch_mode`` ("sensor" or "asset")."""
+    mode = conf.get("fiftyops", "dispatch_mode", fallback="sensor")
+    if mode not in ("sensor", "asset"):
+        raise ValueError(f"[fiftyops] dispatch_mode must be 'sensor' or 'asset', not {mode!r}.")
+    return build_event_dispatcher_dag(conn_id) if mode == "asset" else build_dispatcher_dag(conn_id)
 
 
 def _cache_file() -> Path:
@@ -155,7 +208,7 @@ def load_operator_infos(conn_id: str = FiftyOpsHook.default_conn_name) -> list[O
 def register_dags(namespace: MutableMapping[str, Any], conn_id: str = FiftyOpsHook.default_conn_name,
                   operators: Iterable[OperatorInfo] | None = None) -> list[str]:
     """Build every FiftyOps DAG into ``namespace`` (a DAG file's ``globals()``); returns the ids."""
-    dags = [build_dispatcher_dag(conn_id)]
+    dags = [build_dispatcher(conn_id)]
     dags += [build_operator_dag(info, conn_id) for info in sorted(operators if operators is not None else load_operator_infos(conn_id), key=lambda i: i.uri)]
     for dag in dags:
         namespace[dag.dag_id] = dag

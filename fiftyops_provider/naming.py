@@ -6,6 +6,9 @@ import re
 
 DAG_PREFIX = "fiftyops__"
 DISPATCHER_DAG_ID = f"{DAG_PREFIX}dispatcher"
+EVENT_DISPATCHER_DAG_ID = f"{DAG_PREFIX}dispatcher_events"
+QUEUE_ASSET_NAME = "fiftyops_operation_queue"
+QUEUE_ASSET_URI = "fiftyops://operation-queue"
 OPERATOR_TASK_ID = "run_operation"
 POOL_NAME = "fiftyops"
 

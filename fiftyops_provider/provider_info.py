@@ -56,6 +56,8 @@ def get_provider_info() -> dict[str, Any]:
                                         "version_added": "0.1.0", "type": "integer", "example": "4", "default": "4"},
                     "pool": {"description": "The Airflow pool operation tasks run in.",
                              "version_added": "0.1.0", "type": "string", "example": "fiftyops", "default": "fiftyops"},
+                    "dispatch_mode": {"description": "How queued operations are picked up: 'sensor' (a continuous DAG with a deferred sensor) or 'asset' (an asset watcher starts the dispatcher DAG).",
+                                      "version_added": "0.1.0", "type": "string", "example": "asset", "default": "sensor"},
                     "base_url": {"description": "Base URL of run links; empty means [api] base_url.",
                                  "version_added": "0.1.0", "type": "string", "example": "https://airflow.example.com", "default": ""},
                 },

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from airflow.providers.mongo.hooks.mongo import MongoHook
 from pymongo.database import Database
@@ -18,6 +18,43 @@ from fiftyops_provider.config import DEFAULT_DATABASE_NAME
 from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, MongoDelegatedOperationRepo
 
 RUN_PARAM_NAMES = ("operation_id", "rerun_of", "dataset")
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).lower() == "true"
+
+
+def mongo_client_uri(host: str | None, port: int | None, login: str | None, password: str | None,
+                     schema: str | None, extras: dict[str, Any]) -> str:
+    """A complete MongoDB URI (every client option in the query string) from connection fields,
+    by the Mongo provider's rules: ``srv`` -> ``mongodb+srv``; ``ssl``/``tls``; ``allow_insecure``
+    (only with TLS) -> ``tlsAllowInvalidCertificates``; other extras are client options. Used by
+    processes that connect on their own: the executor's child and the triggers."""
+    options = dict(extras)
+    scheme = "mongodb+srv" if _truthy(options.pop("srv", False)) else "mongodb"
+    allow_insecure = _truthy(options.pop("allow_insecure", False))
+    if allow_insecure and (_truthy(options.get("ssl")) or _truthy(options.get("tls"))):
+        options.pop("ssl", None)
+        options["tls"] = True
+        options["tlsAllowInvalidCertificates"] = True
+    netloc = host or "localhost"
+    if login is not None and password is not None:
+        netloc = f"{quote_plus(login)}:{quote_plus(password)}@{netloc}"
+    if port:
+        netloc = f"{netloc}:{port}"
+    query = urlencode({k: str(v).lower() if isinstance(v, bool) else v for k, v in options.items()})
+    return f"{scheme}://{netloc}/{schema or ''}" + (f"?{query}" if query else "")
+
+
+async def async_client_uri(conn_id: str) -> tuple[str, str]:
+    """(URI, database name) of a FiftyOps connection, fetched without blocking the event loop
+    (for triggers: the sync connection lookup can stall the triggerer)."""
+    from airflow.sdk import BaseHook
+
+    conn = await BaseHook.aget_connection(conn_id)
+    extras = await conn.aextra_dejson()
+    uri = mongo_client_uri(conn.host, conn.port, conn.login, conn.password, conn.schema, extras)
+    return uri, conn.schema or DEFAULT_DATABASE_NAME
 
 
 class AirflowSecrets:
@@ -56,14 +93,9 @@ class FiftyOpsHook(MongoHook):
 
     @property
     def client_uri(self) -> str:
-        """The URI with every client option in its query string, for processes that connect on
-        their own (the executor's child process, the trigger): same server, same options."""
-        options = dict(self.extras)
-        if self.allow_insecure:
-            options["tlsAllowInvalidCertificates"] = True
-        query = urlencode({k: str(v).lower() if isinstance(v, bool) else v for k, v in options.items()})
-        base = self.uri if self.connection.schema else f"{self.uri}/"
-        return f"{base}?{query}" if query else base
+        """The same server and options as ``get_conn()``, as one URI."""
+        conn = self.connection
+        return mongo_client_uri(conn.host, conn.port, conn.login, conn.password, conn.schema, conn.extra_dejson)
 
     def get_database(self) -> Database:
         return self.get_conn()[self.database_name]

@@ -20,7 +20,7 @@ import logging
 from datetime import timedelta
 from typing import Any, AsyncIterator
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
@@ -85,23 +85,45 @@ class QueuedOperationTrigger(BaseTrigger):
         return bool(await collection.find_one({"run_state": "running"}, {"_id": 1}))
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        async for _ in self._work_events(once=True):
+            yield TriggerEvent({"status": "ready"})
+
+    async def _work_events(self, once: bool) -> AsyncIterator[None]:
+        """Yield each time there is work; with ``once``, after the first time. A database outage
+        is waited out with backoff (the sensor's timeout bounds the wait)."""
         backoff = 1.0
         while True:
-            client: AsyncMongoClient = AsyncMongoClient(self.uri, serverSelectionTimeoutMS=10_000)
+            client: AsyncMongoClient = AsyncMongoClient(await self._uri(), serverSelectionTimeoutMS=10_000)
             try:
                 collection = client[self.database][COLLECTION_NAME]
-                if self.use_change_stream:
-                    await self._watch(collection)
-                else:
-                    await self._poll(collection)
-                yield TriggerEvent({"status": "ready"})
-                return
+                while True:
+                    if self.use_change_stream:
+                        await self._watch(collection)
+                    else:
+                        await self._poll(collection)
+                    yield
+                    if once:
+                        return
+                    await self._wait_for_change(collection)
+                    backoff = 1.0
             except PyMongoError as exc:  # the database is down or failing over: wait, then retry
                 logger.warning("FiftyOps trigger: %s; retrying in %.0fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             finally:
                 await client.close()
+
+    async def _uri(self) -> str:
+        return self.uri
+
+    async def _wait_for_change(self, collection: Any) -> None:
+        """After work was announced: wait for the next write (the dispatcher picking it up, or new
+        work) or ``reap_interval``, so one burst of work gives one event, not a loop of them."""
+        if not self.use_change_stream:
+            await asyncio.sleep(self.poll_interval)
+            return
+        async with await collection.watch(max_await_time_ms=int(min(CHANGE_STREAM_AWAIT_MS, self.reap_interval * 1000))) as stream:
+            await stream.try_next()
 
     async def _watch(self, collection: Any) -> None:
         """Return once there is work, re-checking after each change."""
@@ -124,3 +146,32 @@ class QueuedOperationTrigger(BaseTrigger):
     async def _poll(self, collection: Any) -> None:
         while not await self.has_work(collection):
             await asyncio.sleep(self.poll_interval)
+
+
+class QueuedOperationEventTrigger(QueuedOperationTrigger, BaseEventTrigger):
+    """The event-driven variant, for an ``AssetWatcher``: runs for as long as the watching DAG
+    exists and yields one event per burst of new work, each of which starts a run of the
+    event-driven dispatcher DAG. It takes the connection id, not a URI, because asset watcher
+    triggers are part of the serialized DAG: credentials stay in the Airflow connection."""
+
+    def __init__(self, conn_id: str = "fiftyops_default", **kwargs: Any) -> None:
+        kwargs.setdefault("uri", "")
+        kwargs.setdefault("database", "")
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        classpath, kwargs = super().serialize()
+        kwargs.pop("uri")
+        kwargs.pop("database")
+        return classpath, {"conn_id": self.conn_id, **kwargs}
+
+    async def _uri(self) -> str:
+        from fiftyops_provider.hooks.fiftyops import async_client_uri
+
+        uri, self.database = await async_client_uri(self.conn_id)
+        return uri
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        async for _ in self._work_events(once=False):
+            yield TriggerEvent({"status": "ready"})

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,19 +41,21 @@ class AirflowStack:
     home: Path
 
 
-@pytest.fixture(scope="module")
-def airflow_stack(mongod, mongo_client, tmp_path_factory) -> AirflowStack:
-    db = mongo_client[E2E_DATABASE]
-    mongo_client.drop_database(E2E_DATABASE)
-    home = tmp_path_factory.mktemp("e2e")
+@contextmanager
+def running_stack(mongod, mongo_client, home: Path, database: str, wanted_dags: set[str],
+                  extra_env: dict[str, str] | None = None) -> Iterator[AirflowStack]:
+    """Example plugins and a dataset in ``database``, then airflow standalone on them."""
+    db = mongo_client[database]
+    mongo_client.drop_database(database)
     fiftyops_env = {
         "FIFTYOPS_DATABASE_URI": mongod.uri,
-        "FIFTYOPS_DATABASE_NAME": E2E_DATABASE,
+        "FIFTYOPS_DATABASE_NAME": database,
         "FIFTYOPS_HOME": str(home / "fiftyops"),
         "AIRFLOW_CONN_FIFTYOPS_DEFAULT": json.dumps({
-            "conn_type": "fiftyops", "host": "127.0.0.1", "port": mongod.port, "schema": E2E_DATABASE,
+            "conn_type": "fiftyops", "host": "127.0.0.1", "port": mongod.port, "schema": database,
             "extra": {"directConnection": True},
         }),
+        **(extra_env or {}),
     }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in fiftyops_env.items():
@@ -64,9 +68,8 @@ def airflow_stack(mongod, mongo_client, tmp_path_factory) -> AirflowStack:
     try:
         api = AirflowAPI(standalone.base_url, "admin", standalone.password)
         api.create_pool(POOL_NAME, 4, "FiftyOps execution quota")
-        wanted = {DISPATCHER_DAG_ID, operator_dag_id("@fiftyops/utils/sleep")}
         deadline = time.monotonic() + 120
-        while not wanted <= {d["dag_id"] for d in api.list_dags()}:
+        while not wanted_dags <= {d["dag_id"] for d in api.list_dags()}:
             assert not api.import_errors(), api.import_errors()
             assert time.monotonic() < deadline, "the FiftyOps DAGs did not appear"
             time.sleep(1)
@@ -74,4 +77,11 @@ def airflow_stack(mongod, mongo_client, tmp_path_factory) -> AirflowStack:
         yield AirflowStack(standalone, api, db, DelegatedOperationService(MongoDelegatedOperationRepo(db)), home)
     finally:
         standalone.stop()
-        mongo_client.drop_database(E2E_DATABASE)
+        mongo_client.drop_database(database)
+
+
+@pytest.fixture(scope="module")
+def airflow_stack(mongod, mongo_client, tmp_path_factory) -> Iterator[AirflowStack]:
+    wanted = {DISPATCHER_DAG_ID, operator_dag_id("@fiftyops/utils/sleep")}
+    with running_stack(mongod, mongo_client, tmp_path_factory.mktemp("e2e"), E2E_DATABASE, wanted) as stack:
+        yield stack

@@ -14,24 +14,23 @@ def make(mongod, db, **kwargs) -> QueuedOperationTrigger:
     return QueuedOperationTrigger(uri=mongod.uri, database=db.name, **kwargs)
 
 
-async def first_event(trigger: QueuedOperationTrigger, timeout: float):
-    return await asyncio.wait_for(trigger.run().__anext__(), timeout)
-
-
 def fires_within(trigger, timeout: float, during=None) -> float | None:
     """Seconds until the trigger fired (None if it did not within ``timeout``); ``during`` runs in
     a thread after the trigger started watching."""
 
     async def scenario():
-        task = asyncio.create_task(first_event(trigger, timeout))
+        events = trigger.run()
+        task = asyncio.create_task(events.__anext__())
         await asyncio.sleep(0.5)
         started = time.monotonic()
         if during is not None:
             await asyncio.to_thread(during)
         try:
-            event = await task
+            event = await asyncio.wait_for(task, timeout)
         except asyncio.TimeoutError:
             return None
+        finally:
+            await events.aclose()  # closes the trigger's client, as the triggerer does
         assert event.payload == {"status": "ready"}
         return time.monotonic() - started
 
@@ -117,3 +116,34 @@ def test_serialize_round_trip(mongod, db):
     classpath, kwargs = trigger.serialize()
     assert classpath == "fiftyops_provider.triggers.queued_operation.QueuedOperationTrigger"
     assert QueuedOperationTrigger(**kwargs).serialize() == (classpath, kwargs)
+
+
+def test_event_trigger_announces_each_burst_of_work_once(mongod, db, service, monkeypatch):
+    """The asset-watcher variant keeps running: one event per burst, none while nothing changes."""
+    from fiftyops_provider.triggers.queued_operation import QueuedOperationEventTrigger
+
+    monkeypatch.setenv("AIRFLOW_CONN_FIFTYOPS_DEFAULT",
+                       f'{{"conn_type": "fiftyops", "host": "127.0.0.1", "port": {mongod.port}, "schema": "{db.name}",'
+                       ' "extra": {"directConnection": true}}')
+    trigger = QueuedOperationEventTrigger(conn_id="fiftyops_default", reap_interval=60)
+    classpath, kwargs = trigger.serialize()
+    assert "uri" not in kwargs and kwargs["conn_id"] == "fiftyops_default"
+
+    async def scenario():
+        events = trigger.run()
+        try:
+            first = asyncio.create_task(events.__anext__())
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(lambda: [service.queue_operation("@o/p/op", initial_state="queued") for _ in range(3)])
+            await asyncio.wait_for(first, 5)
+            await asyncio.to_thread(service.pick_up_queued_operations, "dispatcher", 3)  # the dispatcher takes them
+            second = asyncio.create_task(events.__anext__())
+            await asyncio.sleep(1.5)
+            quiet = not second.done()
+            await asyncio.to_thread(service.queue_operation, "@o/p/op", initial_state="queued")
+            await asyncio.wait_for(second, 5)
+            return quiet
+        finally:
+            await events.aclose()
+
+    assert asyncio.run(scenario()) is True
