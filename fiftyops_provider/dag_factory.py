@@ -115,6 +115,7 @@ def build_operator_dag(info: OperatorInfo, conn_id: str = FiftyOpsHook.default_c
             pool=conf.get("fiftyops", "pool", fallback=POOL_NAME),
             execution_timeout=timedelta(seconds=cfg.get("execution_timeout", 3600) + TERMINATION_GRACE + AIRFLOW_TIMEOUT_MARGIN),
             termination_grace=TERMINATION_GRACE,
+            heartbeat_interval=conf.getfloat("fiftyops", "heartbeat_interval", fallback=5.0),
             retries=retries,
             retry_delay=RETRY_DELAY,
             on_failure_callback=mark_operation_failed,
@@ -128,18 +129,23 @@ def _start_operation_runs(picked: QueuedOperationSensor) -> None:
     ).expand_kwargs(picked.output)
 
 
-def build_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
-    with DAG(
-        dag_id=DISPATCHER_DAG_ID,
-        dag_display_name="FiftyOps dispatcher",
+def _dispatcher(dag_id: str, display_name: str, schedule: Any) -> DAG:
+    """One dispatcher run at a time: runs pick up work atomically, so more would only compete."""
+    return DAG(
+        dag_id=dag_id,
+        dag_display_name=display_name,
         description="Picks up queued delegated operations and starts one operator DAG run per operation.",
         tags=["fiftyops"],
-        schedule="@continuous",
+        schedule=schedule,
         max_active_runs=1,
         start_date=START_DATE,
         catchup=False,
         is_paused_upon_creation=False,
-    ) as dag:
+    )
+
+
+def build_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
+    with _dispatcher(DISPATCHER_DAG_ID, "FiftyOps dispatcher", "@continuous") as dag:
         _start_operation_runs(QueuedOperationSensor(
             task_id="wait_for_operations", fiftyops_conn_id=conn_id, timeout=SENSOR_TIMEOUT.total_seconds(),
             soft_fail=True, deferrable=True,
@@ -154,17 +160,7 @@ def build_event_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) ->
         watchers=[AssetWatcher(name=f"{QUEUE_ASSET_NAME}_watcher",
                                trigger=QueuedOperationEventTrigger(conn_id=conn_id, quota=quota))],
     )
-    with DAG(
-        dag_id=EVENT_DISPATCHER_DAG_ID,
-        dag_display_name="FiftyOps dispatcher (event-driven)",
-        description="Runs when the operation queue's asset watcher sees work; starts one operator DAG run per operation.",
-        tags=["fiftyops"],
-        schedule=[queue],
-        max_active_runs=1,
-        start_date=START_DATE,
-        catchup=False,
-        is_paused_upon_creation=False,
-    ) as dag:
+    with _dispatcher(EVENT_DISPATCHER_DAG_ID, "FiftyOps dispatcher (event-driven)", [queue]) as dag:
         # One poke: the watcher only fires when there is work; nothing to take (another run took
         # it) skips the run.
         _start_operation_runs(QueuedOperationSensor(

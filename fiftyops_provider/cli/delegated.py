@@ -59,17 +59,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     logs.add_argument("-f", "--follow", action="store_true")
     logs.set_defaults(func=cmd_logs)
 
-    for name, func, help_ in (
-        ("fail", cmd_fail, "mark scheduled/queued/running operations failed"),
-        ("delete", cmd_delete, "delete operations that are not running"),
-        ("archive", cmd_archive, "archive finished operations"),
-        ("unarchive", cmd_unarchive, "unarchive operations"),
-        ("pin", cmd_pin, "pin operations"),
-        ("unpin", cmd_unpin, "unpin operations"),
-    ):
+    fail = sub.add_parser("fail", help="mark scheduled/queued/running operations failed")
+    fail.add_argument("ids", nargs="+")
+    fail.set_defaults(func=cmd_fail)
+    for name, (help_, _, _) in BULK_ACTIONS.items():
         p = sub.add_parser(name, help=help_)
         p.add_argument("ids", nargs="+")
-        p.set_defaults(func=func)
+        p.set_defaults(func=cmd_bulk)
 
     term = sub.add_parser("terminate", help="stop operations (running ones are stopped by their executor)")
     term.add_argument("ids", nargs="+")
@@ -205,29 +201,20 @@ def cmd_terminate(args: argparse.Namespace) -> None:
     _each(args.ids, lambda i: f"{i} {service.terminate(i, args.reason, user).run_state.value} (termination requested)")
 
 
-def cmd_delete(args: argparse.Namespace) -> None:
+# name -> (help, what the output line says, what it does to one id)
+BULK_ACTIONS = {
+    "delete": ("delete operations that are not running", "deleted", lambda service, i: service.delete_operation(i)),
+    "archive": ("archive finished operations", "archived", lambda service, i: service.archive_operation(i)),
+    "unarchive": ("unarchive operations", "unarchived", lambda service, i: service.unarchive_operation(i)),
+    "pin": ("pin operations", "pinned", lambda service, i: service.set_pinned(i, True)),
+    "unpin": ("unpin operations", "unpinned", lambda service, i: service.set_pinned(i, False)),
+}
+
+
+def cmd_bulk(args: argparse.Namespace) -> None:
     service = _service()
-    _each(args.ids, lambda i: f"{service.delete_operation(i).id} deleted")
-
-
-def cmd_archive(args: argparse.Namespace) -> None:
-    service = _service()
-    _each(args.ids, lambda i: f"{service.archive_operation(i).id} archived")
-
-
-def cmd_unarchive(args: argparse.Namespace) -> None:
-    service = _service()
-    _each(args.ids, lambda i: f"{service.unarchive_operation(i).id} unarchived")
-
-
-def cmd_pin(args: argparse.Namespace) -> None:
-    service = _service()
-    _each(args.ids, lambda i: f"{service.set_pinned(i, True).id} pinned")
-
-
-def cmd_unpin(args: argparse.Namespace) -> None:
-    service = _service()
-    _each(args.ids, lambda i: f"{service.set_pinned(i, False).id} unpinned")
+    _, done, action = BULK_ACTIONS[args.action]
+    _each(args.ids, lambda i: f"{action(service, i).id} {done}")
 
 
 def cmd_rerun(args: argparse.Namespace) -> None:

@@ -31,13 +31,15 @@ def test_dagbag_imports_the_dag_file_without_errors(installed):
     assert expected <= set(bag.dags)
 
 
-def test_operator_config_maps_to_airflow(installed):
+def test_operator_config_maps_to_airflow(installed, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__FIFTYOPS__HEARTBEAT_INTERVAL", "2.5")
     info = next(i for i in load_operator_infos() if i.uri == "@fiftyops/utils/compute_field")
     dag = build_operator_dag(info)
     task = dag.task_dict[OPERATOR_TASK_ID]
     assert dag.dag_display_name == "Compute a field" and "fiftyops" in dag.tags and "@fiftyops/utils" in dag.tags
     assert task.retries == 2  # on_reset="rerun", max_attempts=3
     assert task.pool == POOL_NAME
+    assert task.heartbeat_interval == 2.5  # [fiftyops] heartbeat_interval
     assert task.execution_timeout.total_seconds() > 3600  # a backstop behind the executor's own timeout
     field = dag.params.get_param("field").schema
     assert field["title"] == "Field to write" and field["type"] == ["null", "string"]  # the Trigger form
