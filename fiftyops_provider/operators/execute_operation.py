@@ -92,10 +92,9 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
         ti.xcom_push(key=FiftyOpsRunLink().xcom_key, value=FiftyOpsRunLink.url_for(str(doc.id)))
         self.log.info("Running delegated operation %s (%s), attempt %d", doc.id, doc.operator, doc.attempt + 1)
 
-        self._executor = Executor(
-            service, secrets=hook.secrets_source(), heartbeat_interval=self.heartbeat_interval,
-            termination_grace=self.termination_grace, database_uri=hook.uri, executor_id=attempt.task_key,
-            keep_dispatch_on_requeue=True,
+        self._executor = hook.get_executor(
+            heartbeat_interval=self.heartbeat_interval, termination_grace=self.termination_grace,
+            executor_id=attempt.task_key, keep_dispatch_on_requeue=True,
         )
         outcome = self._executor.run(
             doc.id, run_link=task_url_for(ti), log_path=task_log_path_for(ti), claim_token=attempt.claim_token
