@@ -54,6 +54,7 @@ class Stack:
     settings: Settings = field(default_factory=load_settings)
     quota: int = DEFAULT_QUOTA
     admin: str = "admin"
+    dags_folder: Path = REPO_ROOT / "dags"
     mongo: EmbeddedMongo | None = None  # set when this stack started the embedded mongod
     airflow: AirflowStandalone | None = None
     api: AirflowAPI | None = None
@@ -72,7 +73,7 @@ class Stack:
             "AIRFLOW_CONN_FIFTYOPS_DEFAULT": airflow_connection(self.uri, self.settings.database_name),
             "AIRFLOW__FIFTYOPS__EXECUTION_QUOTA": str(self.quota),
         }
-        self.airflow = AirflowStandalone(self.settings.home / "airflow", REPO_ROOT / "dags", port=port,
+        self.airflow = AirflowStandalone(self.settings.home / "airflow", self.dags_folder, port=port,
                                          parallelism=default_parallelism(), env=env)
         self.airflow.start()
         self.api = AirflowAPI(self.airflow.base_url, "admin", self.airflow.password)

@@ -1,0 +1,138 @@
+"""Pickup latency and throughput of FiftyOps on a real airflow standalone, next to Airflow's own floor.
+
+    .venv/bin/python bench/bench_airflow_dispatch.py [--latency-runs 30] [--throughput-ops 200]
+
+Starts a scratch mongod and a standalone (parallelism sized to the machine, pool = quota). Then:
+1. latency: N no-op operations (``@fiftyops/utils/sleep`` with 0 s) queued one at a time:
+   queue -> running and queue -> completed; next to N REST-triggered runs of a one-task no-op DAG:
+   trigger -> task start and trigger -> done (Airflow's own floor, same run).
+2. throughput: M no-op operations queued at once and drained, next to M REST-triggered no-op runs.
+Prints p50/p95 and the ratios. Everything it starts is stopped by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import percentile, print_table  # noqa: E402
+
+from fiftyops_provider.embedded import free_port  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NOOP_DAG = '''
+from datetime import datetime, timezone
+from airflow.sdk import DAG, task
+
+with DAG("bench_noop", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc), catchup=False,
+         is_paused_upon_creation=False, max_active_runs=64):
+    @task
+    def noop():
+        return None
+    noop()
+'''
+
+
+def parse_time(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def floor_runs(api, count: int, concurrent: bool) -> tuple[list[float], list[float], float]:
+    """(trigger->start, trigger->done, wall seconds) of ``count`` REST-triggered no-op runs."""
+    started = time.time()
+    runs = []
+    for _ in range(count):
+        t0 = time.time()
+        runs.append((t0, api.trigger("bench_noop")["dag_run_id"]))
+        if not concurrent:
+            api.wait_for_ti("bench_noop", runs[-1][1], "noop", {"success"}, timeout=120)
+    to_start, to_done = [], []
+    for t0, run_id in runs:
+        ti = api.wait_for_ti("bench_noop", run_id, "noop", {"success"}, timeout=600)
+        to_start.append(parse_time(ti["start_date"]) - t0)
+        to_done.append(parse_time(ti["end_date"]) - t0)
+    return to_start, to_done, time.time() - started
+
+
+def fiftyops_runs(stack, count: int, concurrent: bool) -> tuple[list[float], list[float], float]:
+    from fiftyops_provider import delegate
+    from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+
+    service = DelegatedOperationService(MongoDelegatedOperationRepo(stack.database))
+    started = time.time()
+    queued = []
+    for _ in range(count):
+        t0 = time.time()
+        doc = delegate("@fiftyops/utils/sleep", dataset="fiftyops-demo", params={"seconds": 0}, user=stack.admin, db=stack.database)
+        queued.append((t0, doc.id))
+        if not concurrent:
+            while not service.get(doc.id).is_terminal:
+                time.sleep(0.05)
+    to_running, to_done = [], []
+    for t0, doc_id in queued:
+        while not (doc := service.get(doc_id)).is_terminal:
+            time.sleep(0.1)
+        assert doc.run_state == "completed", doc.result
+        to_running.append(doc.started_at.replace(tzinfo=timezone.utc).timestamp() - t0)
+        to_done.append(doc.completed_at.replace(tzinfo=timezone.utc).timestamp() - t0)
+    return to_running, to_done, time.time() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--latency-runs", type=int, default=30)
+    parser.add_argument("--throughput-ops", type=int, default=200)
+    parser.add_argument("--quota", type=int, default=4)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="fiftyops-bench-"))
+    dags = home / "dags"
+    dags.mkdir()
+    shutil.copy(ROOT / "dags" / "fiftyops_dags.py", dags)
+    (dags / "bench_noop.py").write_text(NOOP_DAG)
+    os.environ.update({"FIFTYOPS_HOME": str(home), "FIFTYOPS_DB_PORT": str(free_port()), "FIFTYOPS_USER": "admin"})
+    os.environ.pop("FIFTYOPS_DATABASE_URI", None)
+    from fiftyops_provider.demo import ensure_demo_dataset
+    from fiftyops_provider.stack import Stack
+
+    stack = Stack(quota=args.quota, dags_folder=dags)
+    try:
+        stack.start(port=free_port())
+        ensure_demo_dataset(stack.database)
+        deadline = time.time() + 120
+        while not {"bench_noop", "fiftyops__fiftyops_utils__sleep"} <= {d["dag_id"] for d in stack.api.list_dags()}:
+            assert time.time() < deadline, "DAGs did not appear"
+            time.sleep(1)
+        fiftyops_runs(stack, 2, concurrent=False)  # warm the workers, as a user's first run would
+        floor_runs(stack.api, 2, concurrent=False)
+        f_start, f_done, _ = floor_runs(stack.api, args.latency_runs, concurrent=False)
+        o_run, o_done, _ = fiftyops_runs(stack, args.latency_runs, concurrent=False)
+        rows = []
+        for name, ours, floor in (("queue/trigger -> running", o_run, f_start), ("queue/trigger -> done", o_done, f_done)):
+            rows.append([name, f"{percentile(ours, 50):.2f}", f"{percentile(ours, 95):.2f}",
+                         f"{percentile(floor, 50):.2f}", f"{percentile(floor, 95):.2f}",
+                         f"{percentile(ours, 50) / percentile(floor, 50):.2f}x"])
+        print(f"\nLatency, {args.latency_runs} sequential runs (seconds)")
+        print_table(["measure", "FiftyOps p50", "FiftyOps p95", "Airflow floor p50", "Airflow floor p95", "p50 ratio"], rows)
+        if args.throughput_ops:
+            _, _, ours_wall = fiftyops_runs(stack, args.throughput_ops, concurrent=True)
+            _, _, floor_wall = floor_runs(stack.api, args.throughput_ops, concurrent=True)
+            ours_rate, floor_rate = 60 * args.throughput_ops / ours_wall, 60 * args.throughput_ops / floor_wall
+            print(f"\nThroughput, {args.throughput_ops} at once (pool/quota {args.quota}, parallelism {stack.airflow.parallelism})")
+            print_table(["", "operations or runs / min", "wall s"],
+                        [["FiftyOps", f"{ours_rate:.1f}", f"{ours_wall:.1f}"], ["Airflow REST-triggered no-op", f"{floor_rate:.1f}", f"{floor_wall:.1f}"],
+                         ["ratio", f"{ours_rate / floor_rate:.2f}x", ""]])
+    finally:
+        stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
