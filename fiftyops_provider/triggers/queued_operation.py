@@ -30,6 +30,7 @@ from fiftyops_provider.store.work import active_filter, pickable_filter, schedul
 logger = logging.getLogger(__name__)
 
 CHANGE_STREAM_AWAIT_MS = 55_000
+APP_NAME = "fiftyops-trigger"  # shows in MongoDB logs, currentOp and the profiler
 DEBOUNCE_SECONDS = 0.05
 MAX_BACKOFF_SECONDS = 30.0
 
@@ -93,7 +94,7 @@ class QueuedOperationTrigger(BaseTrigger):
         is waited out with backoff (the sensor's timeout bounds the wait)."""
         backoff = 1.0
         while True:
-            client: AsyncMongoClient = AsyncMongoClient(await self._uri(), serverSelectionTimeoutMS=10_000)
+            client: AsyncMongoClient = AsyncMongoClient(await self._uri(), serverSelectionTimeoutMS=10_000, appname=APP_NAME)
             try:
                 collection = client[self.database][COLLECTION_NAME]
                 while True:
