@@ -55,6 +55,7 @@ class Stack:
     quota: int = DEFAULT_QUOTA
     admin: str = "admin"
     dags_folder: Path = REPO_ROOT / "dags"
+    uri: str = ""  # the MongoDB URI in use, set by start()
     mongo: EmbeddedMongo | None = None  # set when this stack started the embedded mongod
     airflow: AirflowStandalone | None = None
     api: AirflowAPI | None = None

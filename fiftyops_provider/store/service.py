@@ -451,22 +451,18 @@ class DelegatedOperationService:
         grace period) and marks it failed."""
         reason = reason or "terminated by request"
         who = f" by {requested_by}" if requested_by else ""
+        message = f"terminated{who}: {reason}"
         request = {"requested_at": utcnow(), "requested_by": requested_by, "reason": reason}
-        doc = self.get(doc_id)
-        if doc.run_state in (S.SCHEDULED, S.QUEUED):
-            failed = self.set_failed(
-                doc.id, ExecutionResult(error=f"terminated{who}: {reason}", error_message=f"terminated{who}: {reason}"),
-                required_state=doc.run_state,
-            )
-            if failed is not None:
-                return self.repo.update({"_id": doc.id}, {"termination": request}) or failed
-        running = self.repo.update({"_id": doc.id, "run_state": S.RUNNING.value}, {"termination": request})
-        if running is not None:
-            return running
-        current = self.get(doc.id)
-        if current.is_terminal:
-            raise IllegalTransition(f"Operation {doc.id} already {current.run_state.value}; nothing to terminate.")
-        return self.terminate(doc.id, reason, requested_by)  # it moved between our reads: retry
+        while True:  # each pass acts on the state it read; a concurrent transition means read again
+            doc = self.get(doc_id)
+            if doc.is_terminal:
+                raise IllegalTransition(f"Operation {doc.id} already {doc.run_state.value}; nothing to terminate.")
+            if doc.run_state is S.RUNNING:
+                running = self.repo.update({"_id": doc.id, "run_state": S.RUNNING.value}, {"termination": request})
+                if running is not None:
+                    return running
+            elif self.set_failed(doc.id, ExecutionResult(error=message, error_message=message), required_state=doc.run_state):
+                return self.repo.update({"_id": doc.id}, {"termination": request})
 
     def admit_scheduled_operations(
         self, quota: int | None = None, delegation_target: str | None = None
