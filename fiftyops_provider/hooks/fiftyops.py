@@ -111,12 +111,13 @@ class FiftyOpsHook(MongoHook):
     def secrets_source(self) -> AirflowSecrets:
         return AirflowSecrets()
 
-    def get_executor(self, **options: Any):
-        """An ``Executor`` on this connection's database; its child processes connect with the same
-        URI and read plugin secrets from Airflow Variables (then the environment)."""
+    def get_executor(self, service: DelegatedOperationService | None = None, **options: Any):
+        """An ``Executor`` on this connection's database (``service``, if the caller has one); its
+        child processes connect with the same URI and read plugin secrets from Airflow Variables
+        (then the environment)."""
         from fiftyops_provider.execution import Executor
 
-        return Executor(self.get_service(), secrets=self.secrets_source(), database_uri=self.client_uri, **options)
+        return Executor(service or self.get_service(), secrets=self.secrets_source(), database_uri=self.client_uri, **options)
 
     def launch_from_params(self, operator_uri: str, params: dict[str, Any], user: str | None) -> DelegatedOperationDocument:
         """Queue an operation from the DAG's Trigger form (its params), as ``user``."""

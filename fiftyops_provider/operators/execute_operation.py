@@ -93,7 +93,7 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
         self.log.info("Running delegated operation %s (%s), attempt %d", doc.id, doc.operator, doc.attempt + 1)
 
         self._executor = hook.get_executor(
-            heartbeat_interval=self.heartbeat_interval, termination_grace=self.termination_grace,
+            service, heartbeat_interval=self.heartbeat_interval, termination_grace=self.termination_grace,
             executor_id=attempt.task_key, keep_dispatch_on_requeue=True,
         )
         outcome = self._executor.run(
