@@ -241,10 +241,28 @@ class Cleanup(Operator):
         _mark(ctx, "cleanup", f"active={ctx.pipeline.active} errors={ctx.pipeline.pipeline_errors}")
 
 
+class Tally(Operator):
+    """Counts its own executions in a collection of its own: the exactly-once witness (the store
+    could say "completed" once while the work ran twice; this cannot)."""
+
+    @property
+    def config(self) -> OperatorConfig:
+        return OperatorConfig("tally", allow_delegated_execution=True)
+
+    def execute(self, ctx):
+        from pymongo import MongoClient
+
+        with MongoClient(os.environ["FIFTYOPS_DATABASE_URI"]) as client:
+            client[os.environ["FIFTYOPS_DATABASE_NAME"]].tally.update_one(
+                {"_id": ctx.operation_id}, {"$inc": {"runs": 1}}, upsert=True
+            )
+        return {"tallied": ctx.operation_id}
+
+
 OPERATORS: dict[str, type[Operator]] = {
     uri(cls().config.name): cls
     for cls in (Quick, Progress, Raising, Sleeper, SleeperRerun, Stubborn, Chatty, SecretReader, BadResult,
-                DatasetProbe, PipelineProbe, Pipe, Cleanup)
+                DatasetProbe, PipelineProbe, Pipe, Cleanup, Tally)
 }
 
 
