@@ -2,8 +2,10 @@
 
 A plugin travels as one canonical ZIP (sorted entries, fixed timestamps), so the same files give
 the same bytes and the same content hash on every machine. Unpacking refuses absolute paths,
-``..``, symlinks, and archives over the file-count or size limits (sizes are counted while
-reading, not trusted from the headers: a zip bomb stops at the limit).
+``..``, symlinks, duplicate entries (what a reviewer lists would not be what runs), encrypted or
+oddly compressed entries, and archives over the file-count or size limits (sizes are counted
+while reading, not trusted from the headers: a zip bomb stops at the limit). Every refusal is an
+``InvalidPlugin``, raised before anything is installed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import io
 import os
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from fiftyops_provider.plugins.definition import METADATA_FILENAMES
@@ -22,6 +25,7 @@ MAX_FILES = 2000
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 64 * 1024 * 1024
 SKIPPED_PARTS = {"__pycache__", ".git"}
+SUPPORTED_COMPRESSION = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 
 
@@ -75,29 +79,40 @@ def unpack(data: bytes, destination: Path) -> None:
         raise InvalidPlugin(f"The archive is larger than {MAX_ARCHIVE_BYTES // (1024 * 1024)} MiB.")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise InvalidPlugin(f"Not a valid ZIP archive: {exc}") from None
     with archive:
         members = archive.infolist()
         _check_limits(len(members), 0)
         total = 0
+        seen: set[PurePosixPath] = set()
         for member in members:
             path = _check_member_name(member.filename)
+            if path in seen:
+                raise InvalidPlugin(f"Archive entry {member.filename!r} appears twice; rebuild the archive.")
+            seen.add(path)
             if stat.S_ISLNK(member.external_attr >> 16):
                 raise InvalidPlugin(f"Archive entry {member.filename!r} is a symlink; plugins may not contain symlinks.")
+            if member.flag_bits & 0x1:
+                raise InvalidPlugin(f"Archive entry {member.filename!r} is encrypted; upload an unencrypted archive.")
+            if member.compress_type not in SUPPORTED_COMPRESSION:
+                raise InvalidPlugin(
+                    f"Archive entry {member.filename!r} uses an unsupported compression method ({member.compress_type}); "
+                    "rebuild the archive with plain ZIP (deflate)."
+                )
             target = destination.joinpath(*path.parts)
-            if member.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             try:
+                if member.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(member) as source, open(target, "wb") as out:
                     while chunk := source.read(1024 * 1024):
                         total += len(chunk)
                         _check_limits(0, total)
                         out.write(chunk)
-            except (zipfile.BadZipFile, EOFError, OSError) as exc:
-                raise InvalidPlugin(f"Archive entry {member.filename!r} is corrupt: {exc}") from None
+            except (zipfile.BadZipFile, EOFError, OSError, zlib.error, RuntimeError, NotImplementedError, ValueError) as exc:
+                raise InvalidPlugin(f"Archive entry {member.filename!r} cannot be extracted (corrupt or conflicting): {exc}") from None
 
 
 def plugin_root(extracted: Path) -> Path:

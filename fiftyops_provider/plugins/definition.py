@@ -14,6 +14,8 @@ from fiftyops_provider.plugins.errors import InvalidPlugin
 METADATA_FILENAMES = ("fiftyone.yml", "fiftyone.yaml")
 NAME_PATTERN = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
 OPERATOR_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+# Secret keys are looked up as environment variables / Airflow Variables of the same name.
+SECRET_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_METADATA_BYTES = 64 * 1024
 
 
@@ -73,6 +75,10 @@ def parse_definition(root: Path) -> PluginDefinition:
     for op in operators:
         if not OPERATOR_NAME_PATTERN.match(op):
             raise InvalidPlugin(f"{path.name}: operator name {op!r} may use letters, digits, '_' and '-'.")
+    secrets = _str_list(raw, "secrets")
+    for key in secrets:
+        if not SECRET_NAME_PATTERN.match(key):
+            raise InvalidPlugin(f"{path.name}: secret {key!r} must be an environment-variable name (letters, digits, '_').")
     py_entry = raw.get("py_entry") or "__init__.py"
     if not isinstance(py_entry, str):
         raise InvalidPlugin(f"{path.name}: `py_entry` must be a relative path.")
@@ -90,6 +96,6 @@ def parse_definition(root: Path) -> PluginDefinition:
         license=_optional_str(raw, "license"),
         tags=_str_list(raw, "tags"),
         operators=operators,
-        secrets=_str_list(raw, "secrets"),
+        secrets=secrets,
         py_entry=str(entry),
     )

@@ -4,7 +4,9 @@ Metadata lives in ``fiftyops_plugins`` (one document per plugin, replaced atomic
 files in GridFS, code in a local cache per content hash. An install is fully validated (archive
 rules, ``fiftyone.yml``, import of the entry, declared operators) before the single write that
 makes it visible, so a failed install or upgrade changes nothing and the previous version keeps
-running.
+running. That write is a compare-and-set on the document's ``revision`` (bumped by every admin
+change), so two concurrent first installs cannot both "succeed", and an enable/permission change
+made while an upgrade was validating is carried over instead of being overwritten.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
 from fiftyops_provider.config import load_settings
 from fiftyops_provider.plugins.archive import MAX_ARCHIVE_BYTES, content_hash, pack_directory, plugin_root, unpack
@@ -33,11 +36,12 @@ from fiftyops_provider.plugins.loader import LoadedPlugin, load_plugin
 from fiftyops_provider.plugins.operator import Operator
 from fiftyops_provider.plugins.permissions import DatasetPermission, Role, parse_dataset_permission, parse_role
 from fiftyops_provider.plugins.settings import get_organization_settings
-from fiftyops_provider.plugins.storage import PluginFiles, materialize
+from fiftyops_provider.plugins.storage import PluginFiles, PluginFilesMissing, materialize
 from fiftyops_provider.plugins.users import UserStore
 from fiftyops_provider.store.documents import utcnow
 
 PLUGINS_COLLECTION = "fiftyops_plugins"
+WRITE_ATTEMPTS = 5  # compare-and-set retries when admins change the same plugin concurrently
 
 
 @dataclass
@@ -90,16 +94,40 @@ class PluginRegistry:
         data = self._canonical_archive(Path(path))
         digest = content_hash(data)
         loaded = self._load_version(digest, lambda: data)
-        definition = loaded.definition
-        existing = self.collection.find_one({"_id": definition.name})
-        if existing is not None and not overwrite:
-            raise PluginError(f"Plugin {definition.name} is already installed; pass overwrite=True to upgrade it.")
-        self.files.put(digest, data, definition.name)
-        doc = self._plugin_document(loaded, existing, admin.name)
-        self.collection.replace_one({"_id": definition.name}, doc, upsert=True)
+        name = loaded.definition.name
+        existing = self.collection.find_one({"_id": name})
+        self._check_not_installed(name, overwrite, existing)
+        self.files.put(digest, data, name)
+        try:
+            for _ in range(WRITE_ATTEMPTS):
+                doc = self._plugin_document(loaded, existing, admin.name)
+                if existing is None:
+                    try:
+                        self.collection.insert_one(doc)
+                        written = True
+                    except DuplicateKeyError:  # installed concurrently
+                        written = False
+                else:
+                    written = self.collection.replace_one(_same_revision(existing), doc).matched_count == 1
+                if written:
+                    break
+                existing = self.collection.find_one({"_id": name})  # rebuild from the state now stored
+                self._check_not_installed(name, overwrite, existing)
+            else:
+                raise PluginError(f"Plugin {name} kept changing while it was being installed; try again.")
+        except BaseException:
+            self._drop_unused_files(digest)
+            raise
+        # An upgrade that raced us may have removed this very archive as "unused": put it back.
+        self.files.put(digest, data, name)
         if existing is not None and existing.get("content_hash") != digest:
             self._drop_unused_files(existing.get("content_hash"))
-        return self.get_plugin_info(definition.name)
+        return self.get_plugin_info(name)
+
+    @staticmethod
+    def _check_not_installed(name: str, overwrite: bool, existing: dict | None) -> None:
+        if existing is not None and not overwrite:
+            raise PluginError(f"Plugin {name} is already installed; pass overwrite=True to upgrade it.")
 
     def _canonical_archive(self, path: Path) -> bytes:
         if path.is_dir():
@@ -155,6 +183,7 @@ class PluginRegistry:
             "content_hash": loaded.content_hash,
             "enabled": (existing or {}).get("enabled", True),
             "operators": operators,
+            "revision": int((existing or {}).get("revision") or 0) + 1,
             "installed_at": (existing or {}).get("installed_at", now),
             "updated_at": now,
             "installed_by": admin,
@@ -180,7 +209,8 @@ class PluginRegistry:
 
     def set_enabled(self, name: str, enabled: bool, acting_user: str | None = None) -> dict[str, Any]:
         self.users.require_admin(acting_user)
-        if self.collection.update_one({"_id": name}, {"$set": {"enabled": bool(enabled), "updated_at": utcnow()}}).matched_count == 0:
+        update = {"$set": {"enabled": bool(enabled), "updated_at": utcnow()}, "$inc": {"revision": 1}}
+        if self.collection.update_one({"_id": name}, update).matched_count == 0:
             raise PluginNotFound(f"Plugin {name} is not installed; see list_plugins().")
         return self.get_plugin_info(name)
 
@@ -205,7 +235,9 @@ class PluginRegistry:
             changes[f"operators.{operator}.minimum_role"] = int(parse_role(minimum_role))
         if minimum_dataset_permission is not None:
             changes[f"operators.{operator}.minimum_dataset_permission"] = int(parse_dataset_permission(minimum_dataset_permission))
-        self.collection.update_one({"_id": name}, {"$set": changes})
+        if self.collection.update_one({"_id": name, f"operators.{operator}": {"$exists": True}},
+                                      {"$set": changes, "$inc": {"revision": 1}}).matched_count == 0:
+            raise OperatorNotFound(f"Plugin {name} no longer has operator {operator!r} (it was upgraded or removed meanwhile).")
         return self.get_plugin_info(name)
 
     # -- reading -------------------------------------------------------------------------------
@@ -243,18 +275,32 @@ class PluginRegistry:
     def _operator_spec(self, uri: str) -> tuple[dict[str, Any], dict[str, Any]]:
         plugin_name, operator = split_uri(uri)
         doc = self.collection.find_one({"_id": plugin_name})
-        if doc is None or operator not in doc.get("operators", {}):
-            raise OperatorNotFound(f"Operator {uri} does not exist; install its plugin or check the URI.")
+        if doc is None:
+            raise OperatorNotFound(f"Operator {uri} does not exist: plugin {plugin_name} is not installed (see list_plugins()).")
+        if operator not in doc.get("operators", {}):
+            raise OperatorNotFound(
+                f"Operator {uri} does not exist: plugin {plugin_name} has {sorted(doc.get('operators', {}))}; check the URI."
+            )
         return doc, doc["operators"][operator]
 
     # -- what the executor and delegate() need -------------------------------------------------
     def load_operator(self, uri: str) -> Operator:
         """The operator instance from the exact installed version (fetched from GridFS if this
         machine does not have it yet)."""
-        doc, _ = self._operator_spec(uri)
-        digest = doc["content_hash"]
-        loaded = self._load_version(digest, lambda: self.files.get(digest))
-        return loaded.operators[split_uri(uri)[1]]
+        for attempt in range(WRITE_ATTEMPTS):
+            doc, _ = self._operator_spec(uri)
+            digest = doc["content_hash"]
+            try:
+                loaded = self._load_version(digest, lambda digest=digest: self.files.get(digest))
+            except PluginFilesMissing:
+                # An upgrade or uninstall removed this version between our read and the fetch:
+                # re-read the plugin and load what is installed now.
+                current = self.collection.find_one({"_id": doc["_id"]}, {"content_hash": 1})
+                if attempt == WRITE_ATTEMPTS - 1 or (current is not None and current.get("content_hash") == digest):
+                    raise
+                continue
+            return loaded.operators[split_uri(uri)[1]]
+        raise AssertionError("unreachable")
 
     def check_runnable(self, uri: str, user: str | None, dataset_id: Any, dataset_name: str | None) -> None:
         """Raise unless ``user`` may run ``uri`` on that dataset now. A missing user is allowed
@@ -274,6 +320,8 @@ class PluginRegistry:
             raise PermissionDenied(f"Unknown user {user!r}: operator {uri} needs role {min_role.name} or higher.")
         if account.role < min_role:
             raise PermissionDenied(f"User {account.name} is {account.role.name}; operator {uri} needs {min_role.name} or higher.")
+        if dataset_id is None and dataset_name:
+            dataset_id = self._dataset_id(dataset_name)
         permission = account.dataset_permission(dataset_id)
         if permission < min_perm:
             raise PermissionDenied(
@@ -281,9 +329,22 @@ class PluginRegistry:
                 f"operator {uri} needs {min_perm.name} or higher."
             )
 
+    def _dataset_id(self, name: str) -> str | None:
+        """Grants are keyed by dataset id; resolve a name for callers that only have one."""
+        from fiftyops_provider.plugins.datasets import DATASETS_COLLECTION
+
+        doc = self.db[DATASETS_COLLECTION].find_one({"name": name}, {"_id": 1})
+        return str(doc["_id"]) if doc else None
+
     def declared_secrets(self, uri: str) -> list[str]:
         doc, _ = self._operator_spec(uri)
         return list(doc.get("secrets") or [])
+
+
+def _same_revision(doc: dict[str, Any]) -> dict[str, Any]:
+    """A filter matching ``doc`` only if nobody changed it since it was read."""
+    revision = doc.get("revision")
+    return {"_id": doc["_id"], "revision": revision if revision is not None else {"$exists": False}}
 
 
 def load_operator(uri: str) -> Operator:

@@ -21,6 +21,10 @@ BUCKET = "fiftyops_plugin_files"
 COMPLETE_MARKER = ".fiftyops-complete"
 
 
+class PluginFilesMissing(PluginError):
+    """The archive of a plugin version is not in GridFS (uninstalled or upgraded meanwhile)."""
+
+
 class PluginFiles:
     def __init__(self, db: Database) -> None:
         self.bucket = gridfs.GridFSBucket(db, bucket_name=BUCKET)
@@ -34,7 +38,7 @@ class PluginFiles:
         try:
             return self.bucket.open_download_stream_by_name(digest).read()
         except gridfs.errors.NoFile:
-            raise PluginError(f"The files of plugin version {digest[:12]} are missing from the database; upload the plugin again.") from None
+            raise PluginFilesMissing(f"The files of plugin version {digest[:12]} are missing from the database; upload the plugin again.") from None
 
     def delete(self, digest: str) -> None:
         for doc in self.files.find({"filename": digest}, {"_id": 1}):

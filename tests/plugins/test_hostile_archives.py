@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
+import struct
+import warnings
 import zipfile
 
 import pytest
 
 from fiftyops_provider.plugins import InvalidPlugin, archive
 from tests.plugins.conftest import write_plugin
-
 
 
 def _zip(tmp_path, entries: dict[str, bytes | str], symlinks: dict[str, str] | None = None) -> str:
@@ -59,6 +61,8 @@ ARCHIVE_CASES = {
     "register raises": lambda g: {**g, "__init__.py": "def register(p):\n    raise RuntimeError('nope')\n"},
     "registers a non-operator": lambda g: {**g, "__init__.py": "def register(p):\n    p.register(dict)\n"},
     "exits the process": lambda g: {**g, "__init__.py": "import sys\nsys.exit(3)\n"},
+    "secret is not a variable name": lambda g: {**g, "fiftyone.yml": 'name: "@test/demo"\noperators: [double]\nsecrets: ["A B=1"]\n'},
+    "file where a folder is needed": lambda g: {**g, "pkg": "x", "pkg/mod.py": "x = 1"},
 }
 
 
@@ -115,3 +119,61 @@ def test_import_errors_carry_the_traceback(registry, tmp_path):
     entries = {**_good_entries(tmp_path), "__init__.py": "raise ValueError('boom at import')\n"}
     with pytest.raises(InvalidPlugin, match="(?s)Traceback.*ValueError: boom at import"):
         registry.install(_zip(tmp_path, entries))
+
+
+def _patched_zip(tmp_path, entries: dict[str, str], patch) -> str:
+    """A zip whose local and central headers of every entry are altered by ``patch(raw, local, central)``."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in entries.items():
+            zf.writestr(name, content)
+    raw = bytearray(buffer.getvalue())
+    local = central = 0
+    while (local := raw.find(b"PK\x03\x04", local)) != -1 and (central := raw.find(b"PK\x01\x02", central)) != -1:
+        patch(raw, local, central)
+        local, central = local + 4, central + 4
+    path = tmp_path / "patched.zip"
+    path.write_bytes(bytes(raw))
+    return str(path)
+
+
+def _encrypt_flag(raw, local, central):
+    raw[local + 6] |= 0x1
+    raw[central + 8] |= 0x1
+
+
+def _unknown_method(raw, local, central):
+    struct.pack_into("<H", raw, local + 8, 99)
+    struct.pack_into("<H", raw, central + 10, 99)
+
+
+@pytest.mark.parametrize("patch,message", [(_encrypt_flag, "encrypted"), (_unknown_method, "unsupported compression")])
+def test_entries_zipfile_cannot_read_safely_are_refused_as_invalid_plugins(registry, tmp_path, patch, message):
+    with pytest.raises(InvalidPlugin, match=message):
+        registry.install(_patched_zip(tmp_path, _good_entries(tmp_path), patch))
+    _assert_nothing_installed(registry)
+
+
+def test_duplicate_entries_are_refused(registry, tmp_path):
+    """With two ``__init__.py`` entries, what a reviewer lists is not what would run."""
+    path = tmp_path / "dup.zip"
+    good = _good_entries(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name: that is the point
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("fiftyone.yml", good["fiftyone.yml"])
+            zf.writestr("__init__.py", good["__init__.py"])
+            zf.writestr("__init__.py", "import os\n" + good["__init__.py"])
+    with pytest.raises(InvalidPlugin, match="appears twice"):
+        registry.install(path)
+    _assert_nothing_installed(registry)
+
+
+def test_a_refused_upgrade_archive_leaves_the_installed_version_alone(registry, tmp_path):
+    registry.install(write_plugin(tmp_path / "v1"))
+    before = registry.collection.find_one({"_id": "@test/demo"})
+    entries = {**_good_entries(tmp_path), "../evil.py": "x = 1"}
+    with pytest.raises(InvalidPlugin, match="escapes"):
+        registry.install(_zip(tmp_path, entries), overwrite=True)
+    assert registry.collection.find_one({"_id": "@test/demo"}) == before
+    assert registry.files.files.count_documents({}) == 1

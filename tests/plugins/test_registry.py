@@ -146,3 +146,74 @@ def test_zip_with_a_top_level_folder_installs_like_its_directory(registry, tmp_p
     info = registry.install(archive)
     assert info["name"] == "@test/demo"
     assert info["content_hash"] == registry.install(source, overwrite=True)["content_hash"]
+
+
+def _between_read_and_write(registry, action):
+    """Run ``action`` once, after ``registry.install`` read the plugin document and before it writes."""
+    original = registry._plugin_document
+    done = []
+
+    def hooked(loaded, existing, admin):
+        if not done:
+            done.append(True)
+            action()
+        return original(loaded, existing, admin)
+
+    registry._plugin_document = hooked
+
+
+def test_concurrent_first_installs_cannot_both_succeed(registry, tmp_path):
+    other = PluginRegistry(registry.db, cache_dir=tmp_path / "admin-b")
+    _between_read_and_write(registry, lambda: other.install(write_plugin(tmp_path / "b", version="B")))
+    with pytest.raises(PluginError, match="already installed"):
+        registry.install(write_plugin(tmp_path / "a", version="A"))
+    assert registry.get_plugin_info("@test/demo")["version"] == "B"
+    assert registry.files.files.count_documents({}) == 1  # the loser's archive is not left behind
+
+
+def test_an_admin_change_made_during_an_upgrade_is_kept(registry, tmp_path):
+    registry.install(write_plugin(tmp_path / "v1"))
+    revision = registry.collection.find_one({"_id": "@test/demo"})["revision"]
+    other = PluginRegistry(registry.db, cache_dir=tmp_path / "admin-b")
+    _between_read_and_write(registry, lambda: other.set_operator("@test/demo", "double", enabled=False, minimum_role="ADMIN"))
+    info = registry.install(write_plugin(tmp_path / "v2", version="2.0"), overwrite=True)
+    assert info["version"] == "2.0"
+    assert (info["operators"]["double"]["enabled"], info["operators"]["double"]["minimum_role"]) == (False, "ADMIN")
+    assert info["revision"] == revision + 2  # the admin change, then the upgrade
+
+
+def test_a_worker_racing_an_upgrade_loads_the_new_version(registry, tmp_path):
+    """The worker read v1's hash, then the upgrade removed v1's archive before the worker fetched it."""
+    registry.install(write_plugin(tmp_path / "v1", version="1.0"))
+    worker = PluginRegistry(registry.db, cache_dir=tmp_path / "worker-b")
+    real_get = worker.files.get
+    upgraded = []
+
+    def get(digest):
+        if not upgraded:
+            upgraded.append(True)
+            registry.install(write_plugin(tmp_path / "v2", version="2.0"), overwrite=True)
+        return real_get(digest)
+
+    worker.files.get = get
+    assert worker.load_operator("@test/demo/double").execute(_ctx(n=1)) == {"version": "2.0", "n": 1}
+
+
+def test_not_found_messages_say_which_part_is_missing(registry, tmp_path):
+    registry.install(write_plugin(tmp_path / "p"))
+    with pytest.raises(OperatorNotFound, match="plugin @test/nope is not installed"):
+        registry.load_operator("@test/nope/double")
+    with pytest.raises(OperatorNotFound, match=r"has \['double'\]"):
+        registry.check_runnable("@test/demo/nope", "root", None, None)
+
+
+def test_check_runnable_resolves_a_dataset_given_by_name(registry, db, tmp_path):
+    from fiftyops_provider.plugins.datasets import create_dataset
+
+    registry.install(write_plugin(tmp_path / "p"))
+    dataset = create_dataset(db, "named")
+    registry.users.create("editor", "MEMBER")
+    registry.users.grant("editor", dataset.id, "EDIT")
+    registry.check_runnable("@test/demo/double", "editor", None, "named")
+    with pytest.raises(PermissionDenied, match="NO_ACCESS"):
+        registry.check_runnable("@test/demo/double", "editor", None, "unknown")
