@@ -39,6 +39,8 @@ def get_provider_info() -> dict[str, Any]:
                             "schema": {"type": ["boolean", "null"], "default": None}},
                     "allow_insecure": {"label": "Allow invalid certificates", "description": "Only with TLS.",
                                        "schema": {"type": ["boolean", "null"], "default": None}},
+                    "directConnection": {"label": "Direct connection", "description": "Talk to this one server, without replica-set discovery.",
+                                         "schema": {"type": ["boolean", "null"], "default": None}},
                     "srv": {"label": "SRV (mongodb+srv)", "description": "DNS seed list; leave the port empty.",
                             "schema": {"type": ["boolean", "null"], "default": None}},
                 },

@@ -32,3 +32,29 @@ def test_run_page_link(monkeypatch):
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com/")
     assert FiftyOpsRunLink.url_for("abc") == "https://airflow.example.com/fiftyops/runs/abc"
     assert FiftyOpsRunLink().name == "FiftyOps run"
+
+
+class _TI:
+    def __init__(self, run_id: str, try_number: int, map_index: int = -1) -> None:
+        self.dag_id, self.run_id, self.task_id, self.try_number, self.map_index = "dag", run_id, "task", try_number, map_index
+
+
+def test_equals_airflows_own_log_url_property(monkeypatch):
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://airflow.test:9090/")
+    monkeypatch.delenv("AIRFLOW__FIFTYOPS__BASE_URL", raising=False)
+    from fiftyops_provider.links import task_url_for
+
+    for ti in (_TI(RUN_ID, 1), _TI("scheduled__2026-01-01T00:00:00+00:00", 3, 7), _TI("r", 0), _TI("a b/c", 2, 0)):
+        assert task_url_for(ti) == RuntimeTaskInstance.log_url.fget(ti)
+
+
+def test_fiftyops_base_url_wins_and_log_path_reads_logging_config(monkeypatch):
+    from fiftyops_provider.links import task_log_path_for, task_url_for
+
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://api.test")
+    monkeypatch.setenv("AIRFLOW__FIFTYOPS__BASE_URL", "https://public.test/airflow/")
+    assert task_url_for(_TI("r", 1)) == "https://public.test/airflow/dags/dag/runs/r/tasks/task?try_number=1"
+    monkeypatch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", "/var/log/af")
+    assert task_log_path_for(_TI("r", 2, 1)) == "/var/log/af/dag_id=dag/run_id=r/task_id=task/map_index=1/attempt=2.log"
