@@ -3,10 +3,13 @@
 Work means: a queued operation not yet picked up; a scheduled one while the execution quota has
 room; or a running one whose heartbeat went stale (the sensor's dispatch round reaps it). The
 trigger opens a MongoDB change stream on ``delegated_ops`` first, then checks, then re-checks on
-every change, so nothing that happens in between is missed. While nothing is running it issues no
-queries except the change stream's own long-poll (one ``getMore`` a minute), so an idle
-deployment costs the database almost nothing; while operations run it also wakes every
-``reap_interval`` to notice a dead worker. Without change streams (a standalone mongod) it polls.
+every change that can create work, so nothing that happens in between is missed. The stream is
+filtered on the server (``change_pipeline``): heartbeats, progress and log updates, which are most
+writes while operations run, never wake it. While nothing is running it issues no queries except
+the change stream's own long-poll (one ``getMore`` a minute), so an idle deployment costs the
+database almost nothing; while operations run it also wakes every ``reap_interval`` to notice a
+dead worker. A stream that ends (the collection was dropped or renamed) is reopened. Without
+change streams (a standalone mongod) it polls.
 
 It connects with the URI the sensor gives it (built from the Airflow connection by the hook on
 the worker; trigger kwargs are stored encrypted), so the triggerer's event loop never makes a
@@ -25,6 +28,7 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
 from fiftyops_provider.store.documents import COLLECTION_NAME, utcnow
+from fiftyops_provider.store.states import ExecutionRunState as S
 from fiftyops_provider.store.work import active_filter, pickable_filter, scheduled_filter, scope_filter, stale_running_filter
 
 logger = logging.getLogger(__name__)
@@ -33,9 +37,58 @@ CHANGE_STREAM_AWAIT_MS = 55_000
 APP_NAME = "fiftyops-trigger"  # shows in MongoDB logs, currentOp and the profiler
 DEBOUNCE_SECONDS = 0.05
 MAX_BACKOFF_SECONDS = 30.0
+# OperationFailure codes meaning "this server has no change streams": 40573 (not a replica set),
+# 40324 (unknown pipeline stage: a server or emulator without $changeStream). Any other failure is
+# an error worth seeing, not a reason to poll silently.
+NO_CHANGE_STREAM_CODES = frozenset({40573, 40324})
+# The top-level fields whose update can create work: a state change (also one that frees quota),
+# a pick-up or its release, a move to another operator, target or dataset (inside ``context``).
+WORK_FIELDS = ("run_state", "dispatch", "operator", "delegation_target", "context")
+
+
+def _touches_work_fields(paths: dict[str, Any]) -> dict[str, Any]:
+    """Aggregation expression: does any of ``paths`` (an array of dotted field paths) start with
+    a work field? Dotted paths appear when an update sets a subfield, e.g. ``dispatch.at``."""
+    return {"$anyElementTrue": [{"$map": {
+        "input": paths, "as": "path", "in": {"$in": [{"$first": {"$split": ["$$path", "."]}}, list(WORK_FIELDS)]},
+    }}]}
+
+
+def change_pipeline(scope: dict[str, Any]) -> list[dict[str, Any]]:
+    """The change-stream filter: the changes after which ``has_work`` may have become true.
+
+    Inserts of queued or scheduled operations in ``scope``; updates touching ``WORK_FIELDS``
+    (the update event does not carry the document, so these are re-checked whatever their scope);
+    replaces and deletes (a deleted run frees quota); and the events that end the stream (drop,
+    rename, invalidate), so it is reopened.
+    """
+    updated = {"$map": {"input": {"$objectToArray": {"$ifNull": ["$updateDescription.updatedFields", {}]}},
+                        "as": "field", "in": "$$field.k"}}
+    removed = {"$ifNull": ["$updateDescription.removedFields", []]}
+    return [{"$match": {"$or": [
+        {"operationType": "insert", "fullDocument.run_state": {"$in": [S.QUEUED.value, S.SCHEDULED.value]},
+         **{f"fullDocument.{path}": value for path, value in scope.items()}},
+        {"operationType": "update", "$expr": {"$or": [_touches_work_fields(updated), _touches_work_fields(removed)]}},
+        {"operationType": {"$nin": ["insert", "update"]}},
+    ]}}]
 
 
 class QueuedOperationTrigger(BaseTrigger):
+    """Fires ``{"status": "ready"}`` once the dispatcher has work in its scope; it never picks
+    anything up itself (the resumed sensor does that atomically, so two dispatchers woken by the
+    same change cannot both take an operation).
+
+    :param uri: the MongoDB URI, complete with client options (``FiftyOpsHook.client_uri``).
+    :param database: the database holding ``delegated_ops``.
+    :param operator, delegation_target, dataset_name: the dispatcher's scope (None: any).
+    :param quota: scheduled operations count as work only while fewer than this many are queued
+        or running (None: no quota).
+    :param poll_interval: seconds between checks when the server has no change streams.
+    :param reap_interval: longest wait while an operation runs, to notice a stale heartbeat.
+    :param stale_after: seconds without a heartbeat after which a running operation is work.
+    :param use_change_stream: False polls even on a replica set.
+    """
+
     def __init__(
         self,
         uri: str,
@@ -73,6 +126,7 @@ class QueuedOperationTrigger(BaseTrigger):
         )
 
     async def has_work(self, collection: Any) -> bool:
+        """The same conditions the sensor's dispatch round acts on (``store.work`` filters)."""
         scope = scope_filter(self.operator, self.delegation_target, self.dataset_name)
         now = utcnow()
         if await collection.find_one(pickable_filter(scope, now), {"_id": 1}):
@@ -117,32 +171,52 @@ class QueuedOperationTrigger(BaseTrigger):
     async def _uri(self) -> str:
         return self.uri
 
+    def _stream_await_ms(self) -> int:
+        return int(min(CHANGE_STREAM_AWAIT_MS, self.reap_interval * 1000))
+
+    async def _open_stream(self, collection: Any) -> Any:
+        scope = scope_filter(self.operator, self.delegation_target, self.dataset_name)
+        return await collection.watch(change_pipeline(scope), max_await_time_ms=self._stream_await_ms())
+
     async def _wait_for_change(self, collection: Any) -> None:
-        """After work was announced: wait for the next write (the dispatcher picking it up, or new
-        work) or ``reap_interval``, so one burst of work gives one event, not a loop of them."""
+        """After work was announced: wait for the next relevant write (the dispatcher picking it
+        up, or new work) or ``reap_interval``, so one burst of work gives one event, not a loop of
+        them."""
         if not self.use_change_stream:
             await asyncio.sleep(self.poll_interval)
             return
-        async with await collection.watch(max_await_time_ms=int(min(CHANGE_STREAM_AWAIT_MS, self.reap_interval * 1000))) as stream:
+        async with await self._open_stream(collection) as stream:
             await stream.try_next()
 
     async def _watch(self, collection: Any) -> None:
-        """Return once there is work, re-checking after each change."""
-        try:
-            stream = await collection.watch(max_await_time_ms=int(min(CHANGE_STREAM_AWAIT_MS, self.reap_interval * 1000)))
-        except OperationFailure as exc:  # e.g. 40573: change streams need a replica set
-            logger.warning("FiftyOps trigger: change streams unavailable (%s); polling every %ss", exc, self.poll_interval)
-            self.use_change_stream = False
-            await self._poll(collection)
-            return
-        async with stream:
-            while not await self.has_work(collection):
-                loop = asyncio.get_running_loop()
-                wake_at = loop.time() + self.reap_interval if await self._running(collection) else None
-                while await stream.try_next() is None:
-                    if wake_at is not None and loop.time() >= wake_at:
-                        break
-                await asyncio.sleep(DEBOUNCE_SECONDS)  # let a burst of writes land before re-checking
+        """Return once there is work, re-checking after each relevant change. A stream that ends
+        (an invalidate event: the collection was dropped or renamed) is reopened: a dead stream's
+        ``try_next`` returns None at once, and waiting on it would spin and block the loop."""
+        while True:
+            try:
+                stream = await self._open_stream(collection)
+            except OperationFailure as exc:
+                if exc.code not in NO_CHANGE_STREAM_CODES:
+                    raise
+                logger.warning("FiftyOps trigger: change streams unavailable (%s); polling every %ss", exc, self.poll_interval)
+                self.use_change_stream = False
+                await self._poll(collection)
+                return
+            async with stream:
+                while stream.alive:
+                    if await self.has_work(collection):
+                        return
+                    await self._next_change(collection, stream)
+                    await asyncio.sleep(DEBOUNCE_SECONDS)  # let a burst of writes land before re-checking
+
+    async def _next_change(self, collection: Any, stream: Any) -> None:
+        """Wait for a relevant change or the end of the stream; while an operation runs, for at
+        most ``reap_interval`` (its heartbeat may go stale without any write)."""
+        loop = asyncio.get_running_loop()
+        wake_at = loop.time() + self.reap_interval if await self._running(collection) else None
+        while stream.alive and await stream.try_next() is None:
+            if wake_at is not None and loop.time() >= wake_at:
+                return
 
     async def _poll(self, collection: Any) -> None:
         while not await self.has_work(collection):

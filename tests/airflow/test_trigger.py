@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 
 import pytest
 
@@ -43,8 +44,71 @@ def test_fires_at_once_when_work_is_already_queued(mongod, db, service):
 
 
 def test_fires_within_a_second_of_an_insert(mongod, db, service):
-    elapsed = fires_within(make(mongod, db), 10, during=lambda: service.queue_operation("@o/p/op"))
+    trigger = make(mongod, db)
+    elapsed = fires_within(trigger, 10, during=lambda: service.queue_operation("@o/p/op"))
     assert elapsed is not None and elapsed < 1.0
+    assert trigger.use_change_stream  # it watched; it did not fall back to polling
+
+
+class CountingTrigger(QueuedOperationTrigger):
+    """Counts its work checks: each one is a wake-up of the change stream (or the first check)."""
+
+    checks = 0
+
+    async def has_work(self, collection):
+        self.checks += 1
+        return await super().has_work(collection)
+
+
+def test_heartbeats_and_progress_do_not_wake_it(mongod, db, service):
+    doc = service.queue_operation("@o/p/op", initial_state="queued")
+    service.set_running(doc.id)
+    trigger = CountingTrigger(uri=mongod.uri, database=db.name, reap_interval=60)
+
+    def busy_run():
+        for i in range(10):
+            service.ping(doc.id)
+            service.set_progress(doc.id, i / 10)
+            service.set_log_tail(doc.id, f"line {i}")
+            time.sleep(0.1)
+
+    assert fires_within(trigger, 2, during=busy_run) is None
+    assert trigger.checks == 1  # the check before watching; no write of the running op woke it
+
+
+def test_a_pick_up_released_through_a_subfield_wakes_it(mongod, db, service):
+    """An update of ``dispatch.at`` (a dotted path in the change event) counts as a work change."""
+    doc = service.queue_operation("@o/p/op", initial_state="queued")
+    service.pick_up_queued_operations("a dispatcher that died")
+    elapsed = fires_within(make(mongod, db), 10, during=lambda: db.delegated_ops.update_one(
+        {"_id": doc.id}, {"$set": {"dispatch.at": datetime(2000, 1, 1)}}))
+    assert elapsed is not None and elapsed < 1.0
+
+
+def test_keeps_watching_without_blocking_after_the_collection_is_dropped(mongod, db, service):
+    """A drop ends the change stream; the trigger reopens it instead of spinning on a dead one."""
+    service.queue_operation("@o/p/op", initial_state="queued")
+    service.pick_up_queued_operations("someone")  # the collection exists, with no work in it
+
+    async def scenario():
+        events = QueuedOperationTrigger(uri=mongod.uri, database=db.name).run()
+        fired = asyncio.create_task(events.__anext__())
+        try:
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(db.delegated_ops.drop)
+            lag = 0.0
+            for _ in range(20):  # the loop stays responsive: each 50 ms sleep takes about 50 ms
+                started = time.monotonic()
+                await asyncio.sleep(0.05)
+                lag = max(lag, time.monotonic() - started - 0.05)
+            assert not fired.done()
+            await asyncio.to_thread(service.queue_operation, "@o/p/op", initial_state="queued")
+            await asyncio.wait_for(fired, 5)
+            return lag
+        finally:
+            await events.aclose()
+
+    assert asyncio.run(scenario()) < 0.2
 
 
 def test_ignores_other_operators_and_targets(mongod, db, service):
@@ -97,16 +161,16 @@ def test_falls_back_to_polling_on_a_standalone_mongod(tmp_path, service):
     process = subprocess.Popen([str(mongod_binary()), "--port", str(port), "--bind_ip", "127.0.0.1",
                                 "--dbpath", str(tmp_path / "standalone"), "--wiredTigerCacheSizeGB", "0.25"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    client = MongoClient(uri, serverSelectionTimeoutMS=20_000)
     try:
-        uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-        client = MongoClient(uri, serverSelectionTimeoutMS=20_000)
         client.admin.command("ping")
         trigger = QueuedOperationTrigger(uri=uri, database="solo", poll_interval=0.2)
         elapsed = fires_within(trigger, 10, during=lambda: client.solo.delegated_ops.insert_one(
             {"operator": "@o/p/op", "run_state": "queued", "dispatch": None}))
         assert elapsed is not None and not trigger.use_change_stream
-        client.close()
     finally:
+        client.close()
         process.terminate()
         process.wait(20)
 
