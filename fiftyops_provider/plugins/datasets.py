@@ -1,20 +1,24 @@
 """A small real dataset model: enough for operators to do real work on samples.
 
-``datasets`` holds ``{_id, name, created_at, sample_collection_name}`` (FiftyOne's field names, so
-``cleanup --orphan`` logic recognises our datasets); each dataset's samples live in their own
-collection ``samples.<id>``. Operations find their dataset by id first, so renaming a dataset
-after queueing does not break them.
+``datasets`` holds ``{_id, name, slug, persistent, created_at, sample_collection_name}``
+(FiftyOne's field names, so ``cleanup --orphan`` logic recognises our datasets; ``persistent: true``
+so a FiftyOne process sharing the database never treats them as temporary, and a ``slug`` so
+they never collide with FiftyOne's own datasets on a missing value); each dataset's samples live
+in their own collection ``samples.<id>``. Operations find their dataset by id first, so renaming a
+dataset after queueing does not break them. Reading never writes (no index creation on load), so
+a refused ``delegate()`` leaves the database exactly as it was.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from fiftyops_provider.plugins.errors import PluginError
 from fiftyops_provider.store.documents import utcnow
@@ -67,8 +71,13 @@ class Dataset:
             self.samples.bulk_write(ops, ordered=False)
 
     def rename(self, new_name: str) -> None:
+        coll = _collection(self._db)
+        slug = _check_name(new_name)
+        clash = coll.find_one({"slug": slug, "_id": {"$ne": self._doc["_id"]}}, {"name": 1})
+        if clash is not None:
+            raise PluginError(f"A dataset named {clash['name']!r} already exists (same slug {slug!r}); pick another name.")
         try:
-            self._db[DATASETS_COLLECTION].update_one({"_id": self._doc["_id"]}, {"$set": {"name": new_name}})
+            coll.update_one({"_id": self._doc["_id"]}, {"$set": {"name": new_name, "slug": slug}})
         except DuplicateKeyError:
             raise PluginError(f"A dataset named {new_name!r} already exists.") from None
         self._doc["name"] = new_name
@@ -78,27 +87,49 @@ class Dataset:
         self._db[DATASETS_COLLECTION].delete_one({"_id": self._doc["_id"]})
 
 
+def to_slug(name: str) -> str:
+    """A URL-safe form of a dataset name, unique across datasets (like FiftyOne's ``slug``)."""
+    return re.sub(r"[^a-z0-9_]+", "-", name.lower()).strip("-") or "dataset"
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 256:
+        raise PluginError("A dataset name must be a non-empty string of at most 256 characters.")
+    return to_slug(name)
+
+
 def _collection(db: Database):
+    """The ``datasets`` collection with its unique name index (for writers only). An existing
+    index with other options (created by FiftyOne) is left as it is."""
     coll = db[DATASETS_COLLECTION]
-    coll.create_index("name", unique=True, name="name_1")
+    try:
+        coll.create_index("name", unique=True, name="name_1")
+    except OperationFailure:
+        pass
     return coll
 
 
 def create_dataset(db: Database, name: str) -> Dataset:
-    if not isinstance(name, str) or not name.strip() or len(name) > 256:
-        raise PluginError("A dataset name must be a non-empty string of at most 256 characters.")
+    slug = _check_name(name)
+    coll = _collection(db)
+    clash = coll.find_one({"slug": slug}, {"name": 1})
+    if clash is not None:
+        raise PluginError(f"A dataset named {clash['name']!r} already exists (same slug {slug!r}); pick another name.")
     oid = ObjectId()
-    doc = {"_id": oid, "name": name, "created_at": utcnow(), "sample_collection_name": f"samples.{oid}"}
+    doc = {
+        "_id": oid, "name": name, "slug": slug, "persistent": True,
+        "created_at": utcnow(), "sample_collection_name": f"samples.{oid}",
+    }
     try:
-        _collection(db).insert_one(doc)
+        coll.insert_one(doc)
     except DuplicateKeyError:
         raise PluginError(f"A dataset named {name!r} already exists.") from None
     return Dataset(db, doc)
 
 
 def load_dataset(db: Database, dataset_id: str | ObjectId | None, dataset_name: str | None) -> Dataset:
-    """By id first (survives renames), then by name."""
-    coll = _collection(db)
+    """By id first (survives renames), then by name. Read-only."""
+    coll = db[DATASETS_COLLECTION]
     doc = None
     if dataset_id is not None and ObjectId.is_valid(str(dataset_id)):
         doc = coll.find_one({"_id": ObjectId(str(dataset_id))})
@@ -110,4 +141,4 @@ def load_dataset(db: Database, dataset_id: str | ObjectId | None, dataset_name: 
 
 
 def list_datasets(db: Database) -> list[Dataset]:
-    return [Dataset(db, doc) for doc in _collection(db).find({}).sort("name", 1)]
+    return [Dataset(db, doc) for doc in db[DATASETS_COLLECTION].find({}).sort("name", 1)]

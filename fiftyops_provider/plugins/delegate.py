@@ -2,27 +2,33 @@
 
 Every check happens before anything is written: the operator exists, is enabled and allows
 delegated execution; the user's role and dataset permission meet the operator's minimums; the
-params match the operator's declared inputs. A refusal raises and leaves the store untouched.
+params match the operator's declared inputs; for a pipeline, every stage operator exists, is
+runnable by the same user on the same dataset, is not itself a pipeline, and accepts its stage
+params. A refusal raises and leaves the database untouched (only the local plugin cache may gain
+a copy of the code it had to import to check).
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
+from bson import ObjectId
 from pymongo.database import Database
 
 from fiftyops_provider.config import load_settings
 from fiftyops_provider.plugins.context import ExecutionContext
 from fiftyops_provider.plugins.datasets import Dataset, load_dataset
-from fiftyops_provider.plugins.errors import InvalidParams
-from fiftyops_provider.plugins.operator import PipelineOperator
+from fiftyops_provider.plugins.errors import InvalidParams, InvalidPlugin
+from fiftyops_provider.plugins.inputs import Inputs
+from fiftyops_provider.plugins.operator import Operator, PipelineOperator
+from fiftyops_provider.plugins.pipeline import Pipeline
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, MongoDelegatedOperationRepo
 
 
 def delegate(
     operator_uri: str,
-    dataset: Dataset | str | None = None,
+    dataset: Dataset | str | ObjectId | None = None,
     params: Mapping[str, Any] | None = None,
     user: str | None = None,
     label: str | None = None,
@@ -30,42 +36,40 @@ def delegate(
     *,
     db: Database | None = None,
 ) -> DelegatedOperationDocument:
-    """Queue ``operator_uri`` on ``dataset`` (a Dataset or its name) with ``params`` as ``user``
-    (default ``FIFTYOPS_USER``). Returns the queued operation (state ``scheduled``)."""
+    """Queue ``operator_uri`` on ``dataset`` (a Dataset, its name, or its ObjectId) with ``params``
+    as ``user`` (default ``FIFTYOPS_USER``). Returns the queued operation (state ``scheduled``).
+
+    Raises ``OperatorNotFound``, ``OperatorDisabled``, ``PermissionDenied``, ``InvalidParams``,
+    ``DatasetNotFound`` or ``InvalidPlugin`` (a pipeline that does not resolve to valid stages).
+    """
     if db is None:
         from fiftyops_provider.database import get_database
 
         db = get_database()
     user = user or load_settings().user
     registry = PluginRegistry(db)
-    ds = dataset if isinstance(dataset, Dataset) else (load_dataset(db, None, dataset) if dataset else None)
+    ds = _resolve_dataset(db, dataset)
     dataset_id, dataset_name = (ds.id, ds.name) if ds is not None else (None, None)
     registry.check_runnable(operator_uri, user, dataset_id, dataset_name)
     operator = registry.load_operator(operator_uri)
     if params is not None and not isinstance(params, Mapping):
         raise InvalidParams([("params", "must be a dict of input values")])
-    request_params: dict[str, Any] = {
-        "dataset_name": dataset_name,
-        "dataset_id": dataset_id,
-        "params": dict(params or {}),
-    }
-    ctx = ExecutionContext(request_params, user=user)
-    inputs = operator.resolve_input(ctx)
-    if inputs is not None:
-        request_params["params"] = inputs.validate(params)
-    elif params:
-        raise InvalidParams([(name, f"{operator_uri} takes no inputs") for name in params])
+    # resolve_input sees the raw params (dynamic inputs depend on them); they are then validated.
+    request_params: dict[str, Any] = {"dataset_name": dataset_name, "dataset_id": dataset_id, "params": dict(params or {})}
+
+    def context() -> ExecutionContext:
+        # Operators may look at the dataset while resolving inputs, run name or pipeline.
+        return ExecutionContext(request_params, user=user, dataset_loader=lambda _id, _name: ds)
+
+    inputs = operator.resolve_input(context())
+    request_params["params"] = _validated(operator_uri, inputs, params)
     pipeline = None
     if isinstance(operator, PipelineOperator):
-        pipeline = operator.resolve_pipeline(ExecutionContext(request_params, user=user))
-        for stage in pipeline.stages:
-            registry.check_runnable(stage.operator_uri, user, request_params["dataset_id"], request_params["dataset_name"])
-            if stage.rerunnable is None:
-                stage.rerunnable = registry.load_operator(stage.operator_uri).config.rerunnable
+        pipeline = _checked_pipeline(registry, operator, context(), user, ds)
     service = DelegatedOperationService(MongoDelegatedOperationRepo(db))
     return service.queue_operation(
         operator_uri,
-        label=label or operator.resolve_run_name(ExecutionContext(request_params, user=user)),
+        label=label or operator.resolve_run_name(context()),
         delegation_target=delegation_target,
         context={"request_params": request_params},
         metadata={"inputs_schema": inputs.to_json() if inputs is not None else None},
@@ -75,4 +79,49 @@ def delegate(
     )
 
 
+def _resolve_dataset(db: Database, dataset: Dataset | str | ObjectId | None) -> Dataset | None:
+    if dataset is None or dataset == "":
+        return None
+    if isinstance(dataset, Dataset):
+        return dataset
+    if isinstance(dataset, ObjectId):
+        return load_dataset(db, dataset, None)
+    if isinstance(dataset, str):
+        return load_dataset(db, None, dataset)
+    raise TypeError(f"dataset must be a Dataset, a dataset name or an ObjectId, got {type(dataset).__name__}.")
 
+
+def _validated(uri: str, inputs: Inputs | None, params: Any) -> dict[str, Any]:
+    """The params with defaults filled in; ``InvalidParams`` names every problem."""
+    if params is not None and not isinstance(params, Mapping):
+        raise InvalidParams([("params", "must be a dict of input values")])
+    if inputs is not None:
+        return inputs.validate(params)
+    if params:
+        raise InvalidParams([(str(name), f"{uri} takes no inputs") for name in params])
+    return {}
+
+
+def _checked_pipeline(
+    registry: PluginRegistry, operator: PipelineOperator, ctx: ExecutionContext, user: str | None, ds: Dataset | None
+) -> Pipeline:
+    """The resolved pipeline, with each stage checked as if it were delegated on its own."""
+    pipeline = operator.resolve_pipeline(ctx)
+    if not isinstance(pipeline, Pipeline) or not pipeline.stages:
+        raise InvalidPlugin(f"{operator.uri}: resolve_pipeline must return a Pipeline with at least one stage.")
+    dataset_id, dataset_name = (ds.id, ds.name) if ds is not None else (None, None)
+    for index, stage in enumerate(pipeline.stages):
+        registry.check_runnable(stage.operator_uri, user, dataset_id, dataset_name)
+        stage_operator: Operator = registry.load_operator(stage.operator_uri)
+        if isinstance(stage_operator, PipelineOperator):
+            raise InvalidPlugin(f"{operator.uri}: stage[{index}] {stage.operator_uri} is itself a pipeline; nesting is not supported.")
+        stage_ctx = ExecutionContext(
+            {**ctx.request_params, "params": dict(stage.params or {})}, user=user, dataset_loader=lambda _id, _name: ds
+        )
+        try:
+            _validated(stage.operator_uri, stage_operator.resolve_input(stage_ctx), stage.params)
+        except InvalidParams as exc:
+            raise InvalidParams([(f"stage[{index}] {stage.operator_uri}: {path}", reason) for path, reason in exc.problems]) from None
+        if stage.rerunnable is None:
+            stage.rerunnable = stage_operator.config.rerunnable
+    return pipeline

@@ -38,3 +38,23 @@ def test_datasets_use_fiftyone_field_names(db):
     assert raw["sample_collection_name"] == f"samples.{ds.id}" and raw["created_at"] is not None
     ds.delete()
     assert db.datasets.count_documents({}) == 0
+
+
+def test_documents_carry_slug_and_persistent_and_slugs_are_unique(db):
+    ds = create_dataset(db, "My Animals")
+    raw = db.datasets.find_one({"_id": ds._doc["_id"]})
+    assert (raw["slug"], raw["persistent"]) == ("my-animals", True)
+    with pytest.raises(PluginError, match="same slug 'my-animals'"):
+        create_dataset(db, "my  animals")
+    other = create_dataset(db, "birds")
+    with pytest.raises(PluginError, match="same slug"):
+        other.rename("MY-ANIMALS")
+    ds.rename("My animals!")  # its own slug is no clash
+    assert db.datasets.find_one({"_id": ds._doc["_id"]})["slug"] == "my-animals"
+
+
+def test_loading_never_writes(db):
+    with pytest.raises(DatasetNotFound):
+        load_dataset(db, None, "nothing")
+    assert list_datasets(db) == []
+    assert "datasets" not in db.list_collection_names()
