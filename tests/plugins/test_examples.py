@@ -84,3 +84,23 @@ def test_sleep_stops_at_its_checkpoint_when_terminated(service):
     stopped = service.get(doc.id)
     assert stopped.run_state is S.FAILED and "demo over" in stopped.result.error
     assert "OperationTerminated" in stopped.result.error  # stopped cooperatively, not killed
+
+
+def test_import_from_a_directory_and_a_json_file_then_export_csv(service, db, tmp_path):
+    images = tmp_path / "images"
+    (images / "sub").mkdir(parents=True)
+    for name in ("a.jpg", "sub/b.jpg"):
+        (images / name).write_bytes(b"\xff\xd8")
+    assert run(service, "@fiftyops/io/import_samples", path=str(images)).result.result["imported"] == 2
+    records = tmp_path / "records.json"
+    records.write_text(json.dumps([{"filepath": "/x/c.jpg", "tags": ["new"]}]))
+    assert run(service, "@fiftyops/io/import_samples", path=str(records)).result.result["imported"] == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"not": "a list"}))
+    assert "JSON list of objects" in run(service, "@fiftyops/io/import_samples", path=str(bad)).result.error
+    out = tmp_path / "out.csv"
+    done = run(service, "@fiftyops/io/export_samples", path=str(out), format="csv")
+    assert done.label == "Export to CSV" and done.result.result["exported"] == 3
+    rows = out.read_text().splitlines()
+    assert rows[0] == "_id,filepath,tags" and len(rows) == 4
+    assert {row.split(",")[1] for row in rows[1:]} == {str(images / "a.jpg"), str(images / "sub/b.jpg"), "/x/c.jpg"}
