@@ -22,13 +22,21 @@ RUN_PAGE_PATH = "fiftyops/runs"
 
 
 def task_instance_url(base_url: str, dag_id: str, run_id: str, task_id: str, try_number: int | None, map_index: int = -1) -> str:
+    """The task instance page at one attempt, built as ``RuntimeTaskInstance.log_url`` builds it.
+
+    The run id is quoted with ``urllib.parse.quote``'s defaults, as the SDK does (``:`` and ``+``
+    of manual run ids become ``%3A`` and ``%2B``; ``/`` is left alone, and Airflow's default
+    ``[scheduler] allowed_run_id_pattern`` refuses it anyway), so our link and Airflow's own are
+    the same string. No ``try_number`` (None or 0: not started) links to the latest attempt.
+    """
     mapped = f"/mapped/{map_index}" if map_index is not None and map_index >= 0 else ""
     attempt = f"?try_number={try_number}" if try_number is not None and try_number > 0 else ""
     return f"{base_url.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id)}/tasks/{task_id}{mapped}{attempt}"
 
 
 class _TemplateTI:
-    """The attributes ``log_filename_template`` reads from ``ti``."""
+    """The attributes Airflow's default ``log_filename_template`` reads from ``ti``; a custom
+    template that reads others renders them empty (as Jinja renders undefined names)."""
 
     def __init__(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> None:
         self.dag_id, self.run_id, self.task_id, self.map_index, self.try_number = dag_id, run_id, task_id, map_index, try_number
@@ -36,6 +44,10 @@ class _TemplateTI:
 
 def task_log_path(base_log_folder: str, log_filename_template: str, dag_id: str, run_id: str, task_id: str,
                   try_number: int, map_index: int = -1) -> str:
+    """Where the task's supervisor writes the log of this attempt: ``log_filename_template``
+    rendered with Jinja, with ``ti`` and ``try_number``, as the scheduler renders it for the
+    workload (``airflow.utils.helpers.log_filename_template_renderer``), under
+    ``base_log_folder``. Only meaningful with local or served logs (the file is on the worker)."""
     ti = _TemplateTI(dag_id, run_id, task_id, map_index, try_number)
     relative = jinja2.Template(log_filename_template).render(ti=ti, try_number=try_number)
     return os.path.join(base_log_folder, relative)
@@ -49,10 +61,13 @@ def base_url() -> str:
 
 
 def task_url_for(ti: Any) -> str:
+    """The UI deep link of a runtime task instance (the ``ti`` of a task's context), on
+    ``base_url()``: the same as ``ti.log_url`` unless ``[fiftyops] base_url`` overrides it."""
     return task_instance_url(base_url(), ti.dag_id, ti.run_id, ti.task_id, ti.try_number, ti.map_index)
 
 
 def task_log_path_for(ti: Any) -> str:
+    """The log file of a runtime task instance's current attempt, from ``[logging]`` settings."""
     from airflow.sdk import conf
 
     return task_log_path(conf.get("logging", "base_log_folder"), conf.get("logging", "log_filename_template"),
