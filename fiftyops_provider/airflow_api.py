@@ -58,26 +58,6 @@ class AirflowAPI:
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
         return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-run_after", "limit": 100})["dag_runs"]
 
-    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
-
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})["task_instances"]
-
-    def wait_for_run(self, dag_id: str, run_id: str, states: Iterable[str], timeout: float = 120.0) -> dict[str, Any]:
-        wanted = set(states)
-        deadline = time.monotonic() + timeout
-        run: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            try:
-                run = self.dag_run(dag_id, run_id)
-            except AirflowAPIError:
-                run = {}
-            if run.get("state") in wanted:
-                return run
-            time.sleep(0.5)
-        raise AirflowAPIError(f"{dag_id}/{run_id} is {run.get('state')!r}, not {sorted(wanted)}, after {timeout:.0f}s")
-
     def task_instance(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
         suffix = f"/{map_index}" if map_index >= 0 else ""
         return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}{suffix}")
