@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import percentile, print_table  # noqa: E402
 
-from fiftyops_provider.airflow_api import AirflowAPIError  # noqa: E402
 from fiftyops_provider.embedded import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,25 +45,13 @@ def parse_time(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def trigger_with_retry(api, dag_id: str) -> str:
-    """SQLite under a burst of triggers answers 500 "database is locked" now and then: retry."""
-    for attempt in range(10):
-        try:
-            return api.trigger(dag_id)["dag_run_id"]
-        except AirflowAPIError:
-            if attempt == 9:
-                raise
-            time.sleep(0.5 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
 def floor_runs(api, count: int, concurrent: bool) -> tuple[list[float], list[float], float]:
     """(trigger->start, trigger->done, wall seconds) of ``count`` REST-triggered no-op runs."""
     started = time.time()
     runs = []
     for _ in range(count):
         t0 = time.time()
-        runs.append((t0, trigger_with_retry(api, "bench_noop")))
+        runs.append((t0, api.trigger("bench_noop")["dag_run_id"]))
         if not concurrent:
             api.wait_for_ti("bench_noop", runs[-1][1], "noop", {"success"}, timeout=120)
     to_start, to_done = [], []

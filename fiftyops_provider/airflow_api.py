@@ -12,6 +12,16 @@ class AirflowAPIError(RuntimeError):
     pass
 
 
+DATABASE_BUSY_RETRIES = 6
+"""How often a request answered 500 "Database error" is retried. On SQLite (``airflow
+standalone``) a write can hit "database is locked" while the scheduler holds the write lock; the
+API server rolled that transaction back, so sending the same request again is safe."""
+
+
+def _database_busy(response: requests.Response) -> bool:
+    return response.status_code == 500 and "Database error" in response.text
+
+
 class AirflowAPI:
     def __init__(self, base_url: str, username: str, password: str, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
@@ -29,7 +39,14 @@ class AirflowAPI:
         return response
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._check(self.session.request(method, f"{self.base_url}/api/v2{path}", timeout=self.timeout, **kwargs))
+        url = f"{self.base_url}/api/v2{path}"
+        response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        for attempt in range(DATABASE_BUSY_RETRIES):
+            if not _database_busy(response):
+                break
+            time.sleep(0.25 * 2 ** attempt)
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        self._check(response)
         return response.json() if response.content else None
 
     def list_dags(self) -> list[dict[str, Any]]:

@@ -40,6 +40,9 @@ def test_connection_form_fields_are_declarative():
     manager = ProvidersManager()
     widgets = manager.connection_form_widgets
     assert {f"extra__fiftyops__{name}" for name in ("replicaSet", "tls", "allow_insecure", "directConnection")} <= set(widgets)
-    assert manager.hooks["fiftyops"].hook_class_name == "fiftyops_provider.hooks.fiftyops.FiftyOpsHook"
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    hook = ProvidersManagerTaskRuntime().hooks["fiftyops"]
+    assert hook.hook_class_name == "fiftyops_provider.hooks.fiftyops.FiftyOpsHook"
     assert "fiftyops_provider.links.FiftyOpsRunLink" in manager.extra_links_class_names
     assert manager.field_behaviours["fiftyops"]["relabeling"]["schema"] == "Database"
