@@ -22,10 +22,6 @@ from fiftyops_provider.embedded import free_port
 HEALTH_PATH = "/api/v2/monitor/health"
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
 
-SQLITE_CONNECT_ARGS = {"timeout": 30}
-"""sqlite3 waits 5 s for a lock by default; the scheduler, dag-processor, triggerer and API server
-all write to one SQLite file here, and a burst of REST triggers can wait longer than that."""
-
 
 class StandaloneFailed(RuntimeError):
     """Airflow did not become healthy; the message points at its log."""
@@ -68,9 +64,6 @@ class AirflowStandalone:
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
         }
         env.update(self.extra_env)
-        if env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "sqlite").startswith("sqlite"):
-            env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", f"{__name__}.SQLITE_CONNECT_ARGS")
-            env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC", f"{__name__}.SQLITE_CONNECT_ARGS")
         return env
 
     def start(self, timeout: float = 180.0) -> None:
