@@ -15,12 +15,12 @@ from typing import Any
 
 from pymongo.database import Database
 
-from fiftyops_provider.plugins.permissions import DatasetPermission, Role, parse_dataset_permission, parse_role
+from fiftyops_provider.plugins.permissions import DatasetPermission, Role
 from fiftyops_provider.plugins.registry import OperatorInfo, PluginRegistry
 from fiftyops_provider.plugins.settings import (
     OrganizationSettings,
     get_organization_settings as _get_settings,
-    save_organization_settings,
+    update_organization_settings,
 )
 from fiftyops_provider.plugins.users import User, UserStore
 
@@ -94,12 +94,7 @@ def set_organization_settings(
     """Defaults for operators installed from now on (existing operators keep theirs)."""
     db = _db()
     UserStore(db).require_admin(acting_user)
-    settings = _get_settings(db)
-    if default_operator_minimum_role is not None:
-        settings.default_operator_minimum_role = parse_role(default_operator_minimum_role)
-    if default_operator_minimum_dataset_permission is not None:
-        settings.default_operator_minimum_dataset_permission = parse_dataset_permission(default_operator_minimum_dataset_permission)
-    return save_organization_settings(db, settings)
+    return update_organization_settings(db, default_operator_minimum_role, default_operator_minimum_dataset_permission)
 
 
 def get_organization_settings() -> OrganizationSettings:

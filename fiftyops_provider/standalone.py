@@ -28,6 +28,8 @@ class StandaloneFailed(RuntimeError):
 
 
 class AirflowStandalone:
+    command: tuple[str, ...] = ("airflow", "standalone")
+
     def __init__(self, home: Path, dags_folder: Path, port: int | None = None, parallelism: int = 4,
                  env: dict[str, str] | None = None) -> None:
         self.home = Path(home)
@@ -70,7 +72,7 @@ class AirflowStandalone:
         self.home.mkdir(parents=True, exist_ok=True)
         log = open(self.log_file, "ab")
         self.process = subprocess.Popen(
-            ["airflow", "standalone"], env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+            list(self.command), env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home,
         )
         log.close()

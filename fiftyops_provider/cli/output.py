@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
-from enum import Enum
 from typing import Any, Iterable, Sequence
 
-from bson import ObjectId
-
+from fiftyops_provider.jsonable import json_default
 from fiftyops_provider.store import DelegatedOperationDocument
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, ObjectId):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat() + ("Z" if value.tzinfo is None else "")
-    if isinstance(value, Enum):
-        return value.value
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
 def print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, default=_json_default, indent=2, sort_keys=True)
+    json.dump(value, sys.stdout, default=json_default, indent=2, sort_keys=True)
     sys.stdout.write("\n")
 
 

@@ -14,6 +14,8 @@ from fiftyops_provider.plugins.permissions import (
     DEFAULT_MINIMUM_ROLE,
     DatasetPermission,
     Role,
+    parse_dataset_permission,
+    parse_role,
 )
 
 SETTINGS_COLLECTION = "fiftyops_settings"
@@ -44,3 +46,17 @@ def save_organization_settings(db: Database, settings: OrganizationSettings) -> 
         upsert=True,
     )
     return settings
+
+
+def update_organization_settings(
+    db: Database,
+    default_operator_minimum_role: Role | str | None = None,
+    default_operator_minimum_dataset_permission: DatasetPermission | str | None = None,
+) -> OrganizationSettings:
+    """Change the given defaults (None keeps one); unknown names raise before anything is saved."""
+    settings = get_organization_settings(db)
+    if default_operator_minimum_role is not None:
+        settings.default_operator_minimum_role = parse_role(default_operator_minimum_role)
+    if default_operator_minimum_dataset_permission is not None:
+        settings.default_operator_minimum_dataset_permission = parse_dataset_permission(default_operator_minimum_dataset_permission)
+    return save_organization_settings(db, settings)

@@ -1,0 +1,43 @@
+"""The FastAPI app the api-server mounts: the pages, their static files and the API."""
+
+from __future__ import annotations
+
+import html
+from importlib.resources import files
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from fiftyops_provider.ui.api import DOMAIN_ERRORS, handle_domain_error, router
+
+STATIC = files("fiftyops_provider.ui") / "static"
+
+
+def page(request: Request, name: str, run_id: str = "") -> HTMLResponse:
+    """A page with its mount point filled in, so links work under any ``[api] base_url`` prefix."""
+    text = (STATIC / name).read_text()
+    text = text.replace("__BASE__", html.escape(request.scope.get("root_path", "").rstrip("/"), quote=True))
+    return HTMLResponse(text.replace("__RUN_ID__", html.escape(run_id, quote=True)))
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="FiftyOps", description="Runs, Run and Plugins pages for delegated operations.")
+    app.include_router(router)
+    for error in DOMAIN_ERRORS:
+        app.add_exception_handler(error, handle_domain_error)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.get("/runs", response_class=HTMLResponse, include_in_schema=False)
+    def runs_page(request: Request) -> HTMLResponse:
+        return page(request, "runs.html")
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
+    def run_page(request: Request, run_id: str) -> HTMLResponse:
+        return page(request, "run.html", run_id)
+
+    @app.get("/plugins", response_class=HTMLResponse, include_in_schema=False)
+    def plugins_page(request: Request) -> HTMLResponse:
+        return page(request, "plugins.html")
+
+    return app
