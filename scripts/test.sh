@@ -4,6 +4,6 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/bootstrap.sh"
-bash "$ROOT/scripts/ensure_docker_compose.sh"
+bash "$ROOT/scripts/ensure_system_packages.sh"
 cd "$ROOT"
 exec python -m pytest "$@"

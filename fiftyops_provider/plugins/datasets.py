@@ -143,8 +143,3 @@ def load_dataset(db: Database, dataset_id: str | ObjectId | None, dataset_name: 
 def list_datasets(db: Database) -> list[Dataset]:
     return [Dataset(db, doc) for doc in db[DATASETS_COLLECTION].find({}).sort("name", 1)]
 
-
-def list_datasets(db: Database) -> list[dict[str, str]]:
-    """``{id, name}`` of every dataset, by name. Read-only."""
-    return [{"id": str(doc["_id"]), "name": doc["name"]}
-            for doc in db[DATASETS_COLLECTION].find({}, {"name": 1}).sort("name", 1)]

@@ -86,7 +86,8 @@ def me(user: User = Depends(current_user)) -> dict[str, Any]:
 @router.get("/datasets")
 def datasets(user: User = Depends(current_user)) -> list[dict[str, str]]:
     """The datasets this user may list runs of."""
-    return [d for d in list_datasets(backend().db) if user.dataset_permission(d["id"]) >= DatasetPermission.VIEW]
+    return [{"id": d.id, "name": d.name} for d in list_datasets(backend().db)
+            if user.dataset_permission(d.id) >= DatasetPermission.VIEW]
 
 
 # -- runs ----------------------------------------------------------------------------------------

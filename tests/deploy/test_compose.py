@@ -41,7 +41,7 @@ def resolve(**variables: str) -> dict:
     if binary is None:
         pytest.fail("docker-compose is not installed; this test validates docker-compose.airflow.yml with it. "
                     "Install it with `apt-get update && apt-get install -y docker-compose` "
-                    "(or run scripts/ensure_docker_compose.sh as root).")
+                    "(or run scripts/ensure_system_packages.sh as root).")
     env = {k: v for k, v in os.environ.items() if k not in COMPOSE_VARIABLES and not k.startswith("COMPOSE_")}
     env.update(variables)
     # Compose v2 prints JSON on request; Debian's docker-compose 1.29 has no --format (it prints its

@@ -53,11 +53,12 @@ function showMessage(text, kind = "error") {
   box.hidden = !text;
 }
 
-// Run an action; show its error (the server's message says what to do) instead of failing silently.
+// Run an action; show its error (the server's message says what to do) instead of failing
+// silently, or its success message when it has one (reloads keep the last message up).
 async function attempt(action, success) {
   try {
     const result = await action();
-    showMessage(success || "", "info");
+    if (success) showMessage(success, "info");
     return result;
   } catch (error) {
     showMessage(error.message);

@@ -1,0 +1,169 @@
+"""The pages in a real headless Chromium (Debian's, driven by Playwright) against the real
+api-server: what a user clicks, and what the store holds afterwards. Screenshots of each page go
+to ``test-artifacts/screenshots/`` (not committed)."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+pytestmark = pytest.mark.airflow
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps calling Google hosts this sandbox refuses.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: run scripts/ensure_system_packages.sh (Debian packages chromium and chromium-driver).")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_as(browser: Browser, ui_server, user: str) -> Page:
+    """A browser tab logged in to Airflow as ``user`` (the session cookie the Airflow UI uses)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    context.add_cookies([{"name": "_token", "value": ui_server.token(user), "url": ui_server.base_url}])
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    return page
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def row(page: Page, doc_id) -> object:
+    return page.locator(f'tr[data-run-id="{doc_id}"]')
+
+
+def test_runs_page_filters_searches_and_acts_on_runs(browser, ui_server, seeded):
+    done = seeded.run(seeded.queue("sleep", seconds=1))
+    broken = seeded.run(seeded.queue("fail"))
+    waiting = seeded.queue("count_samples", user="olga")
+    page = open_as(browser, ui_server, "admin")
+    page.goto(ui_server.url("/runs"))
+    expect(page.get_by_test_id("run-row")).to_have_count(3)
+    expect(row(page, broken.id).get_by_test_id("state")).to_have_text("failed")
+    expect(row(page, waiting.id).get_by_test_id("state")).to_have_attribute("title", "scheduled\nposition 1 in the scheduled queue\nqueued by olga")
+    screenshot(page, "runs")
+
+    page.locator('#states input[value="failed"]').check()
+    expect(page.get_by_test_id("run-row")).to_have_count(1)
+    page.locator('#states input[value="failed"]').uncheck()
+    page.get_by_test_id("search").fill("count_")
+    page.get_by_test_id("search").press("Enter")
+    expect(page.get_by_test_id("run-row")).to_have_count(1)
+    page.get_by_test_id("search").fill("")
+    page.get_by_test_id("search").press("Enter")
+    expect(page.get_by_test_id("run-row")).to_have_count(3)
+
+    row(page, done.id).get_by_test_id("pin").click()
+    expect(page.get_by_test_id("pinned-run")).to_have_count(1)
+    assert seeded.service.get(done.id).pinned is True
+
+    row(page, done.id).get_by_test_id("rename").click()
+    page.get_by_test_id("rename-input").fill("Warm-up nap")
+    page.get_by_test_id("rename-input").press("Enter")
+    expect(row(page, done.id).get_by_test_id("run-label")).to_have_text("Warm-up nap")
+    assert seeded.service.get(done.id).label == "Warm-up nap"
+
+    row(page, done.id).get_by_test_id("rerun").click()
+    expect(page.get_by_test_id("run-row")).to_have_count(4)
+    assert seeded.db.delegated_ops.count_documents({"rerun_of": done.id, "queued_by": "admin"}) == 1
+
+    row(page, waiting.id).get_by_test_id("mark-failed").click()
+    expect(row(page, waiting.id).get_by_test_id("state")).to_have_text("failed")
+    assert "marked failed by admin" in seeded.service.get(waiting.id).result.error_message
+    screenshot(page, "runs-after-actions")
+
+
+def test_a_user_sees_only_what_they_may(browser, ui_server, seeded):
+    theirs = seeded.queue("count_samples", user="olga")
+    seeded.queue("count_samples", dataset_id=seeded.other_dataset_id)
+    page = open_as(browser, ui_server, "uma")  # VIEW on birds only
+    page.goto(ui_server.url("/runs"))
+    expect(page.get_by_test_id("scope")).to_have_value("all")
+    expect(page.get_by_test_id("run-row")).to_have_count(1)
+    expect(row(page, theirs.id).get_by_test_id("pin")).to_have_count(0)  # not theirs, no EDIT: no row changes
+    expect(page.locator("#dataset option")).to_have_text(["birds"])
+    screenshot(page, "runs-as-viewer")
+
+
+def test_run_page_shows_input_output_errors_and_logs(browser, ui_server, seeded):
+    done = seeded.run(seeded.queue("sleep", seconds=1))
+    broken = seeded.run(seeded.queue("fail"))
+    page = open_as(browser, ui_server, "admin")
+    page.goto(ui_server.url(f"/runs/{done.id}"))
+    expect(page.get_by_test_id("panel")).to_contain_text("Seconds")
+    page.get_by_test_id("show-raw").check()
+    expect(page.get_by_test_id("raw")).to_contain_text('"seconds": 1')
+    screenshot(page, "run-input")
+    page.get_by_test_id("tab-output").click()
+    expect(page.get_by_test_id("panel")).to_contain_text("slept")
+    screenshot(page, "run-output")
+    page.get_by_test_id("tab-logs").click()
+    expect(page.get_by_test_id("log-table")).to_contain_text("slept 0 of 1 seconds")
+    screenshot(page, "run-logs")
+    page.get_by_test_id("tab-view").click()
+    expect(page.get_by_test_id("panel")).to_contain_text("birds")
+
+    page.goto(ui_server.url(f"/runs/{broken.id}"))
+    expect(page.get_by_test_id("error-message")).not_to_be_empty()
+    expect(page.get_by_test_id("trace")).to_contain_text("Traceback")
+    screenshot(page, "run-errors")
+
+
+def test_plugins_page_installs_and_governs_plugins(browser, ui_server, seeded, tmp_path):
+    archive = tmp_path / "io.zip"
+    source = ROOT / "plugins_repo" / "io"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zf.write(path, path.relative_to(source).as_posix())
+    page = open_as(browser, ui_server, "admin")
+    page.goto(ui_server.url("/plugins"))
+    page.get_by_test_id("upload-file").set_input_files(str(archive))
+    page.get_by_test_id("upload").click()
+    expect(page.locator("#message")).to_contain_text("Installed @fiftyops/io", timeout=60_000)  # a child process installs it
+    expect(page.get_by_test_id("plugin")).to_have_count(2)
+    assert seeded.db.fiftyops_plugins.find_one({"_id": "@fiftyops/io"}) is not None
+
+    utils = page.locator('[data-plugin="@fiftyops/utils"]')
+    utils.locator('[data-operator="sleep"]').get_by_test_id("operator-enabled").uncheck()
+    expect(page.locator("#message")).to_contain_text("sleep disabled")
+    utils = page.locator('[data-plugin="@fiftyops/utils"]')
+    utils.locator('[data-operator="sleep"]').get_by_test_id("minimum-role").select_option("ADMIN")
+    expect(page.locator("#message")).to_contain_text("sleep now needs ADMIN")
+    spec = seeded.db.fiftyops_plugins.find_one({"_id": "@fiftyops/utils"})["operators"]["sleep"]
+    assert spec["enabled"] is False and spec["minimum_role"] == 3
+    screenshot(page, "plugins-admin")
+
+    viewer = open_as(browser, ui_server, "uma")
+    viewer.goto(ui_server.url("/plugins"))
+    expect(viewer.get_by_test_id("plugin")).to_have_count(2)
+    expect(viewer.get_by_test_id("upload-form")).to_be_hidden()
+    expect(viewer.get_by_test_id("minimum-role").first).to_be_disabled()
+    screenshot(viewer, "plugins-non-admin")
+
+
+def test_the_runs_page_opens_inside_the_airflow_ui(browser, ui_server, seeded):
+    seeded.queue("count_samples")
+    page = open_as(browser, ui_server, "admin")
+    page.goto(f"{ui_server.base_url}/plugin/fiftyops-runs")
+    frame = page.frame_locator("iframe").first
+    expect(frame.get_by_test_id("run-row")).to_have_count(1, timeout=30_000)
+    screenshot(page, "airflow-nav-runs")
