@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import psutil
-import pytest
+from executor_fixtures import process_gone
 from sample_operators import SOURCE
 
 from fiftyops_provider.execution import OutcomeState, reap_stale_operations
@@ -24,14 +21,6 @@ def _running(service, doc_id):
 
 def _started(executor):
     return executor.current_pid is not None
-
-
-def _gone(pid: int) -> bool:
-    """Dead (a zombie waiting for init to reap it counts as dead)."""
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def test_terminate_is_honored_at_the_next_checkpoint(service, queue, make_executor, background, wait_for, tmp_path):
@@ -54,7 +43,7 @@ def test_terminate_is_honored_at_the_next_checkpoint(service, queue, make_execut
     assert stored.result.result == {"terminated": True, "requested_by": "bob", "reason": "no longer needed", "forced": False}
     assert "OperationTerminated: no longer needed" in stored.result.error  # the operator's own traceback
     assert "no longer needed" in (tmp_path / "partial").read_text()  # partial work saved at the checkpoint
-    assert _gone(pid)
+    assert process_gone(pid)
 
 
 def test_terminate_kills_the_process_tree_when_the_operator_ignores_it(
@@ -75,7 +64,7 @@ def test_terminate_kills_the_process_tree_when_the_operator_ignores_it(
     stored = service.get(doc.id)
     assert stored.result.result["forced"] is True and stored.result.result["requested_by"] == "carol"
     assert stored.result.error_message.startswith("Terminated by carol: stop now (killed after the 1s grace period")
-    wait_for(lambda: _gone(pid) and _gone(grandchild), timeout=2)
+    wait_for(lambda: process_gone(pid) and process_gone(grandchild), timeout=2)
 
 
 def test_terminate_current_from_the_orchestrator(service, queue, make_executor, background, wait_for):
@@ -172,63 +161,6 @@ def test_timeout_with_on_reset_rerun_until_max_attempts(service, queue, make_exe
     assert stored.result.error_message == "Timed out after 0.8s (execution_timeout) (attempt 2 of 2; on_reset=rerun)"
     log = Path(stored.log_path).read_text()
     assert "attempt 1 of" in log and "attempt 2 of" in log  # both attempts in one log file
-
-
-@pytest.mark.parametrize(("operator", "expected"), [("sleeper", S.FAILED), ("sleeperrerun", S.QUEUED)])
-def test_child_killed_with_sigkill_gets_the_reset_policy(
-    service, queue, make_executor, background, wait_for, operator, expected
-):
-    doc = queue(operator)
-    executor = make_executor()
-    future = background(executor.run, doc.id)
-    pid = wait_for(lambda: executor.current_pid)
-    time.sleep(0.3)
-
-    os.kill(pid, signal.SIGKILL)
-    outcome = future.result(timeout=10)
-
-    stored = service.get(doc.id)
-    assert stored.run_state is expected and outcome.exit_code == -signal.SIGKILL
-    if expected is S.FAILED:
-        assert stored.result.error_message.startswith("The worker process was killed by SIGKILL before reporting a result")
-
-
-def _start_launcher(processes, db, heartbeat: float) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "FIFTYOPS_DATABASE_NAME": db.name}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fiftyops_provider.execution", "--source", SOURCE, "--max-operations", "1",
-         "--heartbeat-interval", str(heartbeat), "--poll-interval", "0.1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    processes.append(process)
-    return process
-
-
-@pytest.mark.parametrize(("operator", "expected"), [("sleeper", S.FAILED), ("sleeperrerun", S.QUEUED)])
-def test_executor_killed_with_sigkill_is_reaped_within_the_bound(
-    service, queue, db, processes, wait_for, operator, expected
-):
-    heartbeat = 0.2
-    stale_after = 3 * heartbeat
-    doc = queue(operator)
-    launcher = _start_launcher(processes, db, heartbeat)
-    wait_for(lambda: _running(service, doc.id), timeout=20)
-    child = wait_for(lambda: psutil.Process(launcher.pid).children())[0]
-    assert reap_stale_operations(service, SOURCE, stale_after=stale_after) == []  # alive: not stale
-
-    launcher.kill()
-    launcher.wait()
-    killed_at = time.monotonic()
-    reaped = wait_for(lambda: reap_stale_operations(service, SOURCE, stale_after=stale_after), timeout=10, interval=0.1)
-
-    assert time.monotonic() - killed_at < stale_after + 1.0
-    assert [(r.operation_id, r.state) for r in reaped] == [(str(doc.id), expected)]
-    stored = service.get(doc.id)
-    assert stored.run_state is expected
-    if expected is S.FAILED:
-        assert stored.result.error_message.startswith("No heartbeat from its executor since")
-        assert "on_reset=failed" in stored.result.error_message
-    wait_for(lambda: _gone(child.pid), timeout=5)  # the child noticed its executor was gone
 
 
 def test_reaper_uses_failed_when_the_operator_cannot_be_loaded(service, db):

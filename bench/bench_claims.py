@@ -1,0 +1,60 @@
+"""Claims per second with concurrent claimers on a large queue, and proof of no duplicates.
+
+    .venv/bin/python bench/bench_claims.py [--ops 100000] [--claimers 8]
+
+Queues ``--ops`` operations on a scratch mongod, then ``--claimers`` processes drain them with the
+dispatcher's and executor's own calls (pick up, then claim queued -> running by compare-and-set;
+see ``_claimers.py``). Prints claims/s, claim latency and the duplicate/lost counts, which must be
+0. Target: >= 2,000 claims/s with 8 claimers on 100k queued operations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _claimers import queue_operations, run_claimers  # noqa: E402
+from _common import print_table, scratch_mongod, summarize_ms  # noqa: E402
+
+from pymongo import MongoClient  # noqa: E402
+
+from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo  # noqa: E402
+
+DATABASE = "bench_claims"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ops", type=int, default=100_000)
+    parser.add_argument("--claimers", type=int, default=8)
+    args = parser.parse_args()
+    with scratch_mongod() as mongod:
+        client = MongoClient(mongod.uri)
+        service = DelegatedOperationService(MongoDelegatedOperationRepo(client[DATABASE]))
+        started = time.perf_counter()
+        queue_operations(service, args.ops)
+        print(f"queued {args.ops} operations in {time.perf_counter() - started:.1f} s")
+        wall, reports = run_claimers(mongod.uri, DATABASE, args.claimers, complete=False)
+        claims = Counter(doc_id for report in reports for doc_id in report.claimed)
+        duplicates = sum(n - 1 for n in claims.values() if n > 1)
+        running = service.repo.collection.count_documents({"run_state": "running", "attempt": 1})
+        lost = args.ops - len(claims)
+        latencies = [t for report in reports for t in report.latencies]
+        p50, p95, _ = summarize_ms(latencies)
+        print_table(
+            ["ops", "claimers", "wall s", "claims/s", "claim p50 ms", "claim p95 ms", "lost races", "duplicates", "lost", "running (attempt 1)"],
+            [[args.ops, args.claimers, f"{wall:.1f}", f"{len(claims) / wall:.0f}", f"{p50:.2f}", f"{p95:.2f}",
+              sum(r.lost_races for r in reports), duplicates, lost, running]],
+        )
+        client.close()
+        if duplicates or lost or running != args.ops:
+            raise SystemExit("FAILED: an operation was claimed twice or not at all")
+
+
+if __name__ == "__main__":
+    main()
