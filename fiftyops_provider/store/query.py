@@ -195,6 +195,10 @@ def build_search(search: str | Mapping[str, Iterable[str]] | None) -> dict[str, 
     return {"$or": clauses}
 
 
+# A quantified group whose body holds a quantifier: the shape of catastrophic backtracking.
+NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,)")
+
+
 def _check_regex(pattern: object) -> None:
     if not isinstance(pattern, str) or not pattern:
         raise InvalidQuery("A search pattern must be a non-empty string.")
@@ -204,6 +208,11 @@ def _check_regex(pattern: object) -> None:
         re.compile(pattern)
     except re.error as exc:
         raise InvalidQuery(f"Search pattern {pattern!r} is not a valid regex: {exc}.") from None
+    if NESTED_QUANTIFIER.search(pattern):
+        raise InvalidQuery(
+            f"Search pattern {pattern!r} repeats a group that itself repeats (like '(a+)+'), which can make MongoDB "
+            "backtrack for minutes; search for a plain substring or a simpler pattern."
+        )
 
 
 def combine(*parts: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,8 @@ HOSTILE_LIST_ARGS = [
     ({"paging": {"evil": 1}}, "Unknown paging keys"),
     ({"search": {"(": ["operator"]}}, "not a valid regex"),
     ({"search": {"a" * 300: ["operator"]}}, "limit is 256"),
+    ({"search": {"(a+)+$": ["operator"]}}, "repeats a group"),
+    ({"search": {"(x|y*){2,}z": ["label"]}}, "repeats a group"),
     ({"search": {"x": ["context"]}}, "Invalid search field"),
     ({"search": {"x": "operator"}}, "list of fields"),
     ({"search": 5}, "search must be"),

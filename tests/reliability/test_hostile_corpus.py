@@ -1,0 +1,88 @@
+"""The hostile-input corpus in one place: every case is refused with a clear error of the
+project's own types, and a snapshot of the whole store (every collection's documents and indexes,
+GridFS included, and the plugin cache directory) proves nothing changed.
+
+The cases come from the focused tests of each layer (imported, not copied) plus ids, permissions
+and oversized values; one installation serves them all, snapshotted around each case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from fiftyops_provider.plugins import InvalidPlugin, PermissionDenied, PluginError
+from fiftyops_provider.plugins.delegate import delegate
+from fiftyops_provider.store import InvalidQuery, StoreError
+from tests.plugins.conftest import admin, registry  # noqa: F401 (fixtures)
+from tests.plugins.test_delegate import REFUSALS, _snapshot, setup  # noqa: F401 (setup is the fixture)
+from tests.plugins.test_hostile_archives import ARCHIVE_CASES, _good_entries, _zip
+from tests.store.test_bad_input import BAD_QUEUE_ARGS, HOSTILE_LIST_ARGS
+
+Case = tuple[str, Callable[[Any], Any], type[Exception], str]  # (name, action(ctx), error, message)
+
+
+class Context:
+    def __init__(self, registry, db, service, tmp_path) -> None:
+        self.registry, self.db, self.service, self.tmp_path = registry, db, service, tmp_path
+
+
+def corpus() -> list[Case]:
+    cases: list[Case] = []
+    for name in sorted(ARCHIVE_CASES):
+        cases.append((f"archive: {name}", lambda c, n=name: c.registry.install(
+            _zip(c.tmp_path, ARCHIVE_CASES[n](_good_entries(c.tmp_path))), overwrite=True), InvalidPlugin, ""))
+    for kwargs, message in HOSTILE_LIST_ARGS:
+        cases.append((f"filter: {str(kwargs)[:60]}", lambda c, k=kwargs: c.service.list_operations(**k), InvalidQuery, message))
+    for kwargs, message in BAD_QUEUE_ARGS:
+        cases.append((f"queue: {str(kwargs)[:60]}", lambda c, k=kwargs: c.service.queue_operation(**k), StoreError, message))
+    for kwargs, error, message in REFUSALS:
+        cases.append((f"params/permissions: {str(kwargs)[:60]}",
+                      lambda c, k=kwargs: delegate(**{"dataset": "quickstart", "user": "root", **k}), error, message))
+    cases += [
+        ("id: not an ObjectId", lambda c: c.service.get("not-an-id"), StoreError, "not-an-id"),
+        ("id: a query operator", lambda c: c.service.get({"$gt": ""}), StoreError, "ObjectId"),
+        ("id: unknown", lambda c: c.service.delete_operation("64b7f0000000000000000000"), StoreError, "64b7f0000000000000000000"),
+        ("id: terminate unknown", lambda c: c.service.terminate("64b7f0000000000000000000"), StoreError, "64b7f0000000000000000000"),
+        ("permission: non-admin disables a plugin",
+         lambda c: c.registry.set_enabled("@test/demo", False, acting_user="editor"), PermissionDenied, "not an admin"),
+        ("permission: non-admin uninstalls", lambda c: c.registry.uninstall("@test/demo", acting_user="guest"),
+         PermissionDenied, "not an admin"),
+        ("permission: non-admin lowers an operator's role",
+         lambda c: c.registry.set_operator("@test/demo", "double", minimum_role="GUEST", acting_user="viewer"),
+         PermissionDenied, "not an admin"),
+        ("permission: unknown role", lambda c: c.registry.set_operator("@test/demo", "double", minimum_role="EMPEROR"),
+         PluginError, "Unknown role"),
+        ("oversized: label", lambda c: c.service.queue_operation("@o/p/op", label="x" * 100_000), StoreError, "limit"),
+        ("oversized: search regex", lambda c: c.service.list_operations(search={"a" * 5000: ["label"]}), InvalidQuery, "limit"),
+        ("filter: $where in a count", lambda c: c.service.count({"$where": "1"}, search="x"), InvalidQuery, "Cannot filter"),
+    ]
+    return cases
+
+
+def test_every_hostile_input_is_refused_and_changes_nothing(setup, service, tmp_path):
+    registry, db = setup
+    context = Context(registry, db, service, tmp_path)
+    cases = corpus()
+    assert len(cases) >= 40
+    problems = []
+    for name, action, error, message in cases:
+        before = (_snapshot(db), sorted(p.name for p in registry.cache_dir.glob("*")))
+        try:
+            action(context)
+            problems.append(f"{name}: accepted")
+            continue
+        except error as exc:
+            if message and message not in str(exc) and re.search(message, str(exc)) is None:
+                problems.append(f"{name}: message {str(exc)!r} does not say {message!r}")
+            elif not str(exc).strip():
+                problems.append(f"{name}: no message")
+        except Exception as exc:  # noqa: BLE001 - any other type is a finding, reported below
+            problems.append(f"{name}: {type(exc).__name__} instead of {error.__name__}: {exc}")
+        after = (_snapshot(db), sorted(p.name for p in registry.cache_dir.glob("*")))
+        if after != before:
+            problems.append(f"{name}: the store changed")
+    assert problems == [], "\n".join(problems)
