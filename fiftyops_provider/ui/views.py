@@ -73,10 +73,20 @@ def run_detail(doc: DelegatedOperationDocument, user: User, children: list[Deleg
         "view": jsonable({"dataset_name": request.get("dataset_name"), "dataset_id": request.get("dataset_id"),
                           "view": request.get("view"), "selected": request.get("selected")}),
         "pipeline": jsonable(doc.pipeline),
+        "stages": pipeline_stages(doc),
         "pipeline_run_info": jsonable(doc.pipeline_run_info),
         "children": [run_row(child, user) for child in children],
         "is_admin": is_admin(user),
     }
+
+
+def pipeline_stages(doc: DelegatedOperationDocument) -> list[dict[str, Any]]:
+    """The declared stages of a pipeline run (stored as ``{stages: [...]}`` or, by older
+    writers, a bare list); empty for other runs."""
+    raw = doc.pipeline.get("stages", []) if isinstance(doc.pipeline, dict) else doc.pipeline or []
+    return [{"name": stage.get("name") or stage.get("operator_uri"), "operator": stage.get("operator_uri"),
+             "always_run": bool(stage.get("always_run")), "params": jsonable(stage.get("params") or {})}
+            for stage in raw if isinstance(stage, dict)]
 
 
 def log_entries(text: str) -> list[dict[str, Any]]:

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from bson import ObjectId
+
+from fiftyops_provider.plugins.delegate import delegate
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.airflow
@@ -112,6 +115,21 @@ def test_run_page_shows_inputs_outputs_errors_and_logs(ui_server, seeded):
     refused(call(ui_server, "admin", "GET", "/api/runs/64b7f0000000000000000000"), 404, "64b7f0000000000000000000")
 
 
+def test_a_pipeline_run_lists_its_stages(ui_server, seeded, tmp_path):
+    for plugin in ("io", "pipelines"):
+        seeded.registry.install(ROOT / "plugins_repo" / plugin, acting_user="admin")
+    pipeline = delegate("@fiftyops/pipelines/measure_and_export", ObjectId(seeded.dataset_id),
+                        {"path": str(tmp_path / "export.json")}, user="admin", db=seeded.db)
+    assert seeded.run(pipeline).run_state.value == "completed"
+    detail = ok(call(ui_server, "admin", "GET", f"/api/runs/{pipeline.id}"))
+    assert [(s["name"], s["operator"], s["always_run"]) for s in detail["stages"]] == [
+        ("measure", "@fiftyops/utils/compute_field", False), ("export", "@fiftyops/io/export_samples", False),
+        ("cleanup", "@fiftyops/pipelines/report_cleanup", True)]
+    assert detail["run_state"] == "completed" and detail["children"] == []  # stages ran inside the one operation
+    assert ok(call(ui_server, "admin", "GET", f"/api/runs/{seeded.queue('count_samples').id}"))["stages"] == []
+
+
+
 def test_row_actions_and_their_refusals(ui_server, seeded):
     doc = seeded.queue("count_samples", user="olga")
     before = seeded.db.delegated_ops.find_one({"_id": doc.id})
@@ -168,6 +186,7 @@ def test_plugins_are_managed_by_admins_only(ui_server, seeded):
     assert ok(call(ui_server, "admin", "POST", "/api/plugins/enabled", json={"name": "@fiftyops/utils", "enabled": False}))["enabled"] is False
     settings = ok(call(ui_server, "admin", "PUT", "/api/org-settings", json={"default_operator_minimum_dataset_permission": "VIEW"}))
     assert settings == {"default_operator_minimum_role": "MEMBER", "default_operator_minimum_dataset_permission": "VIEW"}
+    assert ok(call(ui_server, "uma", "GET", "/api/org-settings")) == settings
 
     installed = ok(call(ui_server, "admin", "POST", "/api/plugins", data=zip_of(ROOT / "plugins_repo" / "io")))
     assert installed["name"] == "@fiftyops/io"

@@ -33,9 +33,14 @@ const TABS = {
     el("pre", { class: "trace", "data-testid": "trace" }, run.error || "")]],
   logs: ["Logs", () => el("div", { id: "logs" }, el("p", { class: "muted" }, "Loading logs…"))],
   view: ["View", (run) => keyValueTable(Object.fromEntries(Object.entries(run.view).filter(([, v]) => v !== null && v !== undefined)))],
-  stages: ["Stages", (run) => el("table", { class: "kv", "data-testid": "stages" }, el("tbody", {}, run.children.map((child) =>
-    el("tr", {}, el("td", {}, stateBadge(child)), el("td", {}, el("a", { href: `${FIFTYOPS_BASE}/runs/${child.id}` }, child.label)),
-      el("td", { class: "muted" }, child.operator))))) ],
+  stages: ["Stages", (run) => [
+    el("table", { class: "kv", "data-testid": "stages" }, el("tbody", {}, run.stages.map((stage, i) =>
+      el("tr", {}, el("th", {}, `${i + 1}. ${stage.name}`), el("td", {}, stage.operator),
+        el("td", { class: "muted" }, stage.always_run ? "always runs" : ""), el("td", { class: "muted" }, JSON.stringify(stage.params)))))),
+    run.children.length ? el("table", { class: "kv", "data-testid": "children" }, el("tbody", {}, run.children.map((child) =>
+      el("tr", {}, el("td", {}, stateBadge(child)), el("td", {}, el("a", { href: `${FIFTYOPS_BASE}/runs/${child.id}` }, child.label)),
+        el("td", { class: "muted" }, child.operator))))) : null,
+  ]],
 };
 
 function visibleTabs(run) {
