@@ -29,8 +29,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, MutableMapping
 
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, Asset, AssetWatcher, Param, conf
+from airflow.sdk import DAG, Asset, AssetWatcher, Param, conf, get_parsing_context
 
 from fiftyops_provider.config import load_settings
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
@@ -124,6 +123,10 @@ def build_operator_dag(info: OperatorInfo, conn_id: str = FiftyOpsHook.default_c
 
 
 def _start_operation_runs(picked: QueuedOperationSensor) -> None:
+    # Imported here: it pulls in Airflow's ORM (a quarter of a second), which the operator DAGs'
+    # task starts, parsing only their own DAG, do not need.
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
     TriggerDagRunOperator.partial(
         task_id="start_operation", logical_date=None, skip_when_already_exists=True, wait_for_completion=False,
     ).expand_kwargs(picked.output)
@@ -203,9 +206,20 @@ def load_operator_infos(conn_id: str = FiftyOpsHook.default_conn_name) -> list[O
 
 def register_dags(namespace: MutableMapping[str, Any], conn_id: str = FiftyOpsHook.default_conn_name,
                   operators: Iterable[OperatorInfo] | None = None) -> list[str]:
-    """Build every FiftyOps DAG into ``namespace`` (a DAG file's ``globals()``); returns the ids."""
-    dags = [build_dispatcher(conn_id)]
-    dags += [build_operator_dag(info, conn_id) for info in sorted(operators if operators is not None else load_operator_infos(conn_id), key=lambda i: i.uri)]
+    """Build the FiftyOps DAGs into ``namespace`` (a DAG file's ``globals()``); returns the ids.
+
+    When a task starts, Airflow parses the file only to find that task's DAG and says which one
+    (``get_parsing_context().dag_id``, Airflow's advice for dynamic DAG files). Then only that DAG
+    is built: every operation costs several task starts, and none should build every other DAG.
+    """
+    wanted = get_parsing_context().dag_id
+    dags = []
+    if wanted is None or wanted in (DISPATCHER_DAG_ID, EVENT_DISPATCHER_DAG_ID):
+        dags.append(build_dispatcher(conn_id))
+    if wanted not in (DISPATCHER_DAG_ID, EVENT_DISPATCHER_DAG_ID):
+        infos = operators if operators is not None else load_operator_infos(conn_id)
+        dags += [build_operator_dag(info, conn_id) for info in sorted(infos, key=lambda i: i.uri)
+                 if wanted is None or operator_dag_id(info.uri) == wanted]
     for dag in dags:
         namespace[dag.dag_id] = dag
     return [dag.dag_id for dag in dags]

@@ -8,7 +8,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 import fiftyops_provider.management as fom
-from fiftyops_provider.dag_factory import build_operator_dag, load_operator_infos
+from fiftyops_provider.dag_factory import build_operator_dag, load_operator_infos, register_dags
 from fiftyops_provider.naming import DISPATCHER_DAG_ID, OPERATOR_TASK_ID, POOL_NAME, operator_dag_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +29,14 @@ def test_dagbag_imports_the_dag_file_without_errors(installed):
     assert bag.import_errors == {}
     expected = {DISPATCHER_DAG_ID} | {operator_dag_id(f"@fiftyops/utils/{op}") for op in ("count_samples", "compute_field", "sleep", "fail")}
     assert expected <= set(bag.dags)
+
+
+@pytest.mark.parametrize("task_dag", [DISPATCHER_DAG_ID, operator_dag_id("@fiftyops/utils/sleep")])
+def test_a_task_start_builds_only_its_own_dag(installed, monkeypatch, task_dag):
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", task_dag)  # what Airflow sets when a task parses the file
+    namespace: dict = {}
+    assert register_dags(namespace) == [task_dag]
+    assert [name for name in namespace if name.startswith("fiftyops__")] == [task_dag]
 
 
 def test_operator_config_maps_to_airflow(installed, monkeypatch):
