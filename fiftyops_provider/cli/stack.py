@@ -50,6 +50,7 @@ def _start(args: argparse.Namespace) -> Stack:
         stack.stop()
         raise
     print(f"Airflow UI:   {stack.airflow.base_url}  (user admin, password in {stack.password_file})")
+    print(f"Runs page:    {stack.airflow.base_url}/plugin/fiftyops-runs  (FiftyOps Runs in the Airflow nav)")
     print(f"MongoDB:      {stack.uri}  database {stack.settings.database_name}")
     return stack
 
