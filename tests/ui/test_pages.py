@@ -5,6 +5,8 @@ to ``test-artifacts/screenshots/`` (not committed)."""
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,6 +127,26 @@ def test_run_page_shows_input_output_errors_and_logs(browser, ui_server, seeded)
     expect(page.get_by_test_id("error-message")).not_to_be_empty()
     expect(page.get_by_test_id("trace")).to_contain_text("Traceback")
     screenshot(page, "run-errors")
+
+
+def test_the_logs_tab_tails_a_running_operation(browser, ui_server, seeded):
+    doc = seeded.queue("sleep", seconds=6)
+    runner = threading.Thread(target=seeded.run, args=(doc,))
+    runner.start()
+    try:
+        page = open_as(browser, ui_server, "admin")
+        deadline = time.monotonic() + 30
+        while seeded.service.get(doc.id).run_state.value != "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        page.goto(ui_server.url(f"/runs/{doc.id}"))
+        page.get_by_test_id("tab-logs").click()
+        expect(page.get_by_test_id("log-table")).to_contain_text("slept 0 of 6 seconds", timeout=15_000)
+        expect(page.get_by_test_id("log-table")).to_contain_text("slept 4 of 6 seconds", timeout=15_000)  # new lines, no reload
+        expect(page.locator("#logs")).to_contain_text("live")
+        screenshot(page, "run-logs-live")
+    finally:
+        runner.join(60)
+    assert seeded.service.get(doc.id).run_state.value == "completed"
 
 
 def test_plugins_page_installs_and_governs_plugins(browser, ui_server, seeded, tmp_path):
