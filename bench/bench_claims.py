@@ -6,11 +6,16 @@ Queues ``--ops`` operations on a scratch mongod, then ``--claimers`` processes d
 dispatcher's and executor's own calls (pick up, then claim queued -> running by compare-and-set;
 see ``_claimers.py``). Prints claims/s, claim latency and the duplicate/lost counts, which must be
 0. Target: >= 2,000 claims/s with 8 claimers on 100k queued operations.
+
+Next to it, the machine's ceiling for the claim's one unavoidable write: the same number of
+processes each making single-document findAndModify calls by ``_id`` on documents of their own
+(no contention, no pick-up), with the store's write concern (majority: journaled).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
 from collections import Counter
@@ -26,6 +31,25 @@ from pymongo import MongoClient  # noqa: E402
 from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo  # noqa: E402
 
 DATABASE = "bench_claims"
+CEILING_WRITES = 2_000
+
+
+def durable_writes(uri: str, writes: int) -> float:
+    """Seconds for ``writes`` findAndModify calls by _id on this process's own documents."""
+    collection = MongoClient(uri)[DATABASE]["write_ceiling"]
+    ids = collection.insert_many([{"state": "queued"} for _ in range(writes)]).inserted_ids
+    started = time.perf_counter()
+    for doc_id in ids:
+        collection.find_one_and_update({"_id": doc_id, "state": "queued"}, {"$set": {"state": "running"}})
+    return time.perf_counter() - started
+
+
+def write_ceiling(uri: str, processes: int) -> float:
+    """Durable single-document writes per second with ``processes`` writers at once."""
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        started = time.perf_counter()
+        pool.starmap(durable_writes, [(uri, CEILING_WRITES)] * processes)
+        return processes * CEILING_WRITES / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -51,6 +75,9 @@ def main() -> None:
             [[args.ops, args.claimers, f"{wall:.1f}", f"{len(claims) / wall:.0f}", f"{p50:.2f}", f"{p95:.2f}",
               sum(r.lost_races for r in reports), duplicates, lost, running]],
         )
+        ceiling = write_ceiling(mongod.uri, args.claimers)
+        print(f"\nCeiling: {args.claimers} processes, one durable findAndModify by _id each, no contention: "
+              f"{ceiling:.0f} writes/s (claims reach {len(claims) / wall / ceiling:.0%} of it)")
         client.close()
         if duplicates or lost or running != args.ops:
             raise SystemExit("FAILED: an operation was claimed twice or not at all")

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/bench_idle_cost.py [--minutes 2]
 
-Starts the stack (scratch mongod + airflow standalone, sensor dispatch mode), waits until the
-dispatcher's sensor is deferred, then turns on the database profiler and counts, per client
+Starts the stack (scratch mongod + airflow standalone, direct dispatch mode), waits until the
+dispatcher task is deferred, then turns on the database profiler and counts, per client
 ``appName``, the operations issued during the idle window. The trigger identifies itself as
 ``fiftyops-trigger``; DAG parsing (the dag-processor reading the plugin registry every few
 seconds) is reported separately. Target: <= 1 trigger operation per minute.
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table  # noqa: E402
 
 from fiftyops_provider.embedded import free_port  # noqa: E402
-from fiftyops_provider.naming import DISPATCHER_DAG_ID  # noqa: E402
+from fiftyops_provider.naming import DISPATCH_TASK_ID, DISPATCHER_DAG_ID  # noqa: E402
 
 
 def main() -> None:
@@ -42,10 +42,10 @@ def main() -> None:
         deadline = time.time() + 180
         while True:
             runs = stack.api.dag_runs(DISPATCHER_DAG_ID)
-            tis = [stack.api.task_instance(DISPATCHER_DAG_ID, r["dag_run_id"], "wait_for_operations") for r in runs[:1]]
+            tis = [stack.api.task_instance(DISPATCHER_DAG_ID, r["dag_run_id"], DISPATCH_TASK_ID) for r in runs[:1]]
             if tis and tis[0].get("state") == "deferred":
                 break
-            assert time.time() < deadline, "the dispatcher sensor never deferred"
+            assert time.time() < deadline, "the dispatcher task never deferred"
             time.sleep(1)
         time.sleep(5)
         db = stack.database

@@ -7,7 +7,7 @@ api-server and their workers), summed as PSS (shared pages split between sharers
 what the tree really costs):
 1. Airflow alone: a standalone with an empty DAGs folder;
 2. FiftyOps idle: the FiftyOps DAGs (dispatcher + one DAG per operator) with the dispatcher's
-   sensor deferred in the triggerer;
+   dispatcher task deferred in the triggerer;
 3. one operation running: the same, while a ``sleep`` operation runs (its Airflow task process and
    the operator's child process).
 Each standalone runs on its own, one after the other (they share fixed log-server ports).
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table  # noqa: E402
 
 from fiftyops_provider.embedded import free_port  # noqa: E402
-from fiftyops_provider.naming import DISPATCHER_DAG_ID  # noqa: E402
+from fiftyops_provider.naming import DISPATCH_TASK_ID, DISPATCHER_DAG_ID  # noqa: E402
 from fiftyops_provider.standalone import AirflowStandalone  # noqa: E402
 
 MIB = 1024 * 1024
@@ -80,12 +80,12 @@ def with_fiftyops(home: Path, settle: float) -> tuple[tuple[float, int], tuple[f
     try:
         stack.start(port=free_port())
 
-        def sensor_deferred() -> bool:
+        def dispatcher_deferred() -> bool:
             runs = stack.api.dag_runs(DISPATCHER_DAG_ID)
             return bool(runs) and stack.api.task_instance(
-                DISPATCHER_DAG_ID, runs[0]["dag_run_id"], "wait_for_operations").get("state") == "deferred"
+                DISPATCHER_DAG_ID, runs[0]["dag_run_id"], DISPATCH_TASK_ID).get("state") == "deferred"
 
-        wait_until(sensor_deferred, 180, "the dispatcher sensor to defer")
+        wait_until(dispatcher_deferred, 180, "the dispatcher task to defer")
         time.sleep(settle)
         idle = tree_pss(stack.airflow.process.pid)
         dataset = create_dataset(stack.database, "memory")
@@ -110,7 +110,7 @@ def main() -> None:
     print("\nPSS of the airflow standalone process tree")
     print_table(["configuration", "processes", "PSS MiB", "added by FiftyOps MiB"], [
         ["Airflow alone (no DAGs)", alone[1], f"{alone[0]:.0f}", "-"],
-        ["FiftyOps DAGs, idle (sensor deferred)", idle[1], f"{idle[0]:.0f}", f"{idle[0] - alone[0]:+.0f}"],
+        ["FiftyOps DAGs, idle (dispatcher deferred)", idle[1], f"{idle[0]:.0f}", f"{idle[0] - alone[0]:+.0f}"],
         ["one operation running", running[1], f"{running[0]:.0f}", f"{running[0] - alone[0]:+.0f}"],
     ])
     print(f"\none running operation costs {running[0] - idle[0]:.0f} MiB over idle ({running[1] - idle[1]} more processes)")

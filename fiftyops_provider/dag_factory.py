@@ -1,14 +1,16 @@
 """Builds the FiftyOps DAGs from the plugin registry (called by ``dags/fiftyops_dags.py``).
 
-* ``fiftyops__dispatcher`` (``[fiftyops] dispatch_mode = sensor``, the default): a continuous DAG.
-  ``QueuedOperationSensor`` (deferred on a MongoDB change stream) picks up queued operations; a
-  mapped ``TriggerDagRunOperator`` starts one run of the operator's DAG per operation, with
-  ``{"operation_id": ...}`` as conf.
-* ``fiftyops__dispatcher_events`` (``dispatch_mode = asset``): the same two tasks, but the DAG is
-  scheduled on an asset whose ``AssetWatcher`` (``QueuedOperationEventTrigger``) fires when work
-  appears, so no sensor waits between bursts. The sensor is the default because it also works
-  where asset watchers are not an option (Airflow < 3.0 habits, triggerer-less deployments, DAG
-  bundles whose triggers cannot be imported) and its runs show each pick-up in the UI.
+* ``fiftyops__dispatcher``: a continuous DAG that hands each queued operation to a run of its
+  operator's DAG (``{"operation_id": ...}`` as conf). How, is ``[fiftyops] dispatch_mode``:
+
+  - ``direct`` (default): one deferred task, ``DispatchOperationsOperator``; its trigger watches a
+    MongoDB change stream and starts the runs through the REST API (connection
+    ``fiftyops_airflow_api``). An operation costs one task start, like any REST-triggered run.
+  - ``sensor``: ``QueuedOperationSensor`` (deferred on the change stream) picks operations up and
+    a mapped ``TriggerDagRunOperator`` starts the runs. Needs no API access; costs two more task
+    starts per pick-up, and shows each pick-up as a run in the UI.
+* ``fiftyops__dispatcher_events`` (``dispatch_mode = asset``): the sensor's two tasks, scheduled
+  on an asset whose ``AssetWatcher`` (``QueuedOperationEventTrigger``) fires when work appears.
 * ``fiftyops__<plugin>__<operator>``: one DAG per enabled, delegation-capable operator. Its task
   runs one operation. The operator's config maps to Airflow: ``execution_timeout``, retries from
   ``on_reset``/``max_attempts``, the ``fiftyops`` pool (its slots are the execution quota), and a
@@ -32,8 +34,10 @@ from typing import Any, Iterable, MutableMapping
 from airflow.sdk import DAG, Asset, AssetWatcher, Param, conf, get_parsing_context
 
 from fiftyops_provider.config import load_settings
+from fiftyops_provider.dispatch_settings import admission_limit, dispatch_mode
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.naming import (
+    DISPATCH_TASK_ID,
     DISPATCHER_DAG_ID,
     EVENT_DISPATCHER_DAG_ID,
     OPERATOR_TASK_ID,
@@ -44,8 +48,6 @@ from fiftyops_provider.naming import (
 )
 from fiftyops_provider.operators.execute_operation import ExecuteDelegatedOperationOperator, mark_operation_failed
 from fiftyops_provider.plugins.registry import OperatorInfo
-from fiftyops_provider.sensors.queued_operation import QueuedOperationSensor
-from fiftyops_provider.triggers.queued_operation import QueuedOperationEventTrigger
 
 logger = logging.getLogger(__name__)
 
@@ -122,9 +124,13 @@ def build_operator_dag(info: OperatorInfo, conn_id: str = FiftyOpsHook.default_c
     return dag
 
 
-def _start_operation_runs(picked: QueuedOperationSensor) -> None:
-    # Imported here: it pulls in Airflow's ORM (a quarter of a second), which the operator DAGs'
-    # task starts, parsing only their own DAG, do not need.
+# The dispatchers' classes are imported in their builders: TriggerDagRunOperator pulls in Airflow's
+# ORM (a quarter of a second), the others the REST client and the dispatch machinery, none of
+# which an operator DAG's task start (parsing only its own DAG) needs.
+
+
+def _start_operation_runs(picked: Any) -> None:
+    """A mapped ``TriggerDagRunOperator``: one run per operation a ``QueuedOperationSensor`` picked."""
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
     TriggerDagRunOperator.partial(
@@ -147,7 +153,17 @@ def _dispatcher(dag_id: str, display_name: str, schedule: Any) -> DAG:
     )
 
 
-def build_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
+def build_direct_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
+    from fiftyops_provider.operators.dispatch_operations import DispatchOperationsOperator
+
+    with _dispatcher(DISPATCHER_DAG_ID, "FiftyOps dispatcher", "@continuous") as dag:
+        DispatchOperationsOperator(task_id=DISPATCH_TASK_ID, fiftyops_conn_id=conn_id)
+    return dag
+
+
+def build_sensor_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
+    from fiftyops_provider.sensors.queued_operation import QueuedOperationSensor
+
     with _dispatcher(DISPATCHER_DAG_ID, "FiftyOps dispatcher", "@continuous") as dag:
         _start_operation_runs(QueuedOperationSensor(
             task_id="wait_for_operations", fiftyops_conn_id=conn_id, timeout=SENSOR_TIMEOUT.total_seconds(),
@@ -157,11 +173,13 @@ def build_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
 
 
 def build_event_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
-    quota = conf.getint("fiftyops", "execution_quota", fallback=4)
+    from fiftyops_provider.sensors.queued_operation import QueuedOperationSensor
+    from fiftyops_provider.triggers.queued_operation import QueuedOperationEventTrigger
+
     queue = Asset(
         name=QUEUE_ASSET_NAME, uri=QUEUE_ASSET_URI,
         watchers=[AssetWatcher(name=f"{QUEUE_ASSET_NAME}_watcher",
-                               trigger=QueuedOperationEventTrigger(conn_id=conn_id, quota=quota))],
+                               trigger=QueuedOperationEventTrigger(conn_id=conn_id, quota=admission_limit()))],
     )
     with _dispatcher(EVENT_DISPATCHER_DAG_ID, "FiftyOps dispatcher (event-driven)", [queue]) as dag:
         # One poke: the watcher only fires when there is work; nothing to take (another run took
@@ -174,11 +192,9 @@ def build_event_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) ->
 
 
 def build_dispatcher(conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
-    """The dispatcher of the configured ``[fiftyops] dispatch_mode`` ("sensor" or "asset")."""
-    mode = conf.get("fiftyops", "dispatch_mode", fallback="sensor")
-    if mode not in ("sensor", "asset"):
-        raise ValueError(f"[fiftyops] dispatch_mode must be 'sensor' or 'asset', not {mode!r}.")
-    return build_event_dispatcher_dag(conn_id) if mode == "asset" else build_dispatcher_dag(conn_id)
+    """The dispatcher of the configured ``[fiftyops] dispatch_mode``."""
+    builders = {"direct": build_direct_dispatcher_dag, "sensor": build_sensor_dispatcher_dag, "asset": build_event_dispatcher_dag}
+    return builders[dispatch_mode()](conn_id)
 
 
 def _cache_file() -> Path:

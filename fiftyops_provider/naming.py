@@ -7,6 +7,7 @@ import re
 DAG_PREFIX = "fiftyops__"
 DISPATCHER_DAG_ID = f"{DAG_PREFIX}dispatcher"
 EVENT_DISPATCHER_DAG_ID = f"{DAG_PREFIX}dispatcher_events"
+DISPATCH_TASK_ID = "dispatch_operations"  # the dispatcher's task in dispatch_mode "direct"
 QUEUE_ASSET_NAME = "fiftyops_operation_queue"
 QUEUE_ASSET_URI = "fiftyops://operation-queue"
 OPERATOR_TASK_ID = "run_operation"
@@ -31,3 +32,10 @@ def dispatch_run_id(operation_id: str, attempt: int) -> str:
     """The operator DAG run started for one dispatch of an operation: the same operation and
     attempt always give the same run id, so a repeated dispatch is refused by Airflow."""
     return f"fiftyops__{operation_id}__attempt{attempt + 1}"
+
+
+def operation_run(operation_id: str, operator_uri: str, attempt: int) -> dict:
+    """The operator DAG run one dispatch of an operation starts, as ``TriggerDagRunOperator``
+    kwargs: its DAG, its run id and the conf naming the operation."""
+    return {"trigger_dag_id": operator_dag_id(operator_uri), "trigger_run_id": dispatch_run_id(operation_id, attempt),
+            "conf": {"operation_id": operation_id}}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from fiftyops_provider.embedded import free_port
 
 HEALTH_PATH = "/api/v2/monitor/health"
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
+ADMIN = "admin"
 
 
 class StandaloneFailed(RuntimeError):
@@ -64,12 +66,24 @@ class AirflowStandalone:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+            # The FiftyOps dispatcher starts operation runs through the REST API, as the admin.
+            "AIRFLOW_CONN_FIFTYOPS_AIRFLOW_API": json.dumps({
+                "conn_type": "http", "host": "127.0.0.1", "port": self.port, "login": ADMIN, "password": self.password,
+            }),
         }
         env.update(self.extra_env)
         return env
 
+    def _ensure_admin_password(self) -> None:
+        """Choose the admin's password before Airflow starts (the simple auth manager keeps a
+        password it finds in its file), so the dispatcher's API connection can carry it."""
+        file = self.home / PASSWORD_FILE
+        if not file.exists():
+            file.write_text(json.dumps({ADMIN: secrets.token_urlsafe(12)}))
+
     def start(self, timeout: float = 180.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
+        self._ensure_admin_password()
         log = open(self.log_file, "ab")
         self.process = subprocess.Popen(
             list(self.command), env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
@@ -94,7 +108,7 @@ class AirflowStandalone:
 
     @property
     def password(self) -> str:
-        return json.loads((self.home / PASSWORD_FILE).read_text())["admin"]
+        return json.loads((self.home / PASSWORD_FILE).read_text())[ADMIN]
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGINT to standalone, then clean up whatever of its process group is left, by PID."""

@@ -6,9 +6,12 @@ temporary directory and stopped by PID at the end of the session.
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -51,6 +54,55 @@ def service(db: Database):
     from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
 
     return DelegatedOperationService(MongoDelegatedOperationRepo(db))
+
+
+class ScriptedAPIState:
+    """What the scripted API server answers next (``answers``, then 200) and what it was sent
+    (``requests``: (path, JSON body), the token requests included)."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[int, dict]] = []
+        self.requests: list[tuple[str, dict]] = []
+
+    @property
+    def posts(self) -> int:
+        return sum(1 for path, _ in self.requests if path != "/auth/token")
+
+
+@pytest.fixture
+def api_server() -> Iterator[tuple[str, ScriptedAPIState]]:
+    """A real HTTP server on loopback answering POSTs the way Airflow's API server does, scripted
+    per test: for the failures a real Airflow cannot be made to produce on cue."""
+    state = ScriptedAPIState()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def reply(self, status: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            state.requests.append((self.path, body))
+            if self.path == "/auth/token":
+                return self.reply(201, {"access_token": "t"})
+            status, answer = state.answers.pop(0) if state.answers else (200, {"dag_run_id": body.get("dag_run_id", "r1")})
+            self.reply(status, answer)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def pytest_configure(config: pytest.Config) -> None:

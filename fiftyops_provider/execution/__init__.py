@@ -2,34 +2,45 @@
 
 The store imports this package lazily (``DelegatedOperationService.execute_operation``); no
 Airflow import here. The Airflow operator uses ``Executor`` directly.
+
+The names below are imported on first use (PEP 562): the operation's child process,
+``python -m fiftyops_provider.execution.child``, starts once per operation and needs none of the
+executor side, whose imports would add a tenth of a second to every run.
 """
 
-from fiftyops_provider.execution.api import execute_operation, execute_queued_operations, make_executor
-from fiftyops_provider.execution.executor import Executor, OutcomeState, RunOutcome, echo_to_stdout
-from fiftyops_provider.execution.launcher import run_launcher
-from fiftyops_provider.execution.logcapture import LOG_VIEW_LIMIT_BYTES, default_log_path, log_is_download_only
-from fiftyops_provider.execution.reaper import ReapedOperation, reap_stale_operations
-from fiftyops_provider.execution.secrets import SecretsSource, resolve_secrets
-from fiftyops_provider.execution.sources import DEFAULT_OPERATOR_SOURCE, OperatorSource, RegistrySource, build_source
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_OPERATOR_SOURCE",
-    "LOG_VIEW_LIMIT_BYTES",
-    "Executor",
-    "OperatorSource",
-    "OutcomeState",
-    "ReapedOperation",
-    "RegistrySource",
-    "RunOutcome",
-    "SecretsSource",
-    "build_source",
-    "default_log_path",
-    "echo_to_stdout",
-    "execute_operation",
-    "execute_queued_operations",
-    "log_is_download_only",
-    "make_executor",
-    "reap_stale_operations",
-    "resolve_secrets",
-    "run_launcher",
-]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "execute_operation": "api",
+    "execute_queued_operations": "api",
+    "make_executor": "api",
+    "Executor": "executor",
+    "OutcomeState": "executor",
+    "RunOutcome": "executor",
+    "echo_to_stdout": "executor",
+    "run_launcher": "launcher",
+    "LOG_VIEW_LIMIT_BYTES": "logcapture",
+    "default_log_path": "logcapture",
+    "log_is_download_only": "logcapture",
+    "ReapedOperation": "reaper",
+    "reap_stale_operations": "reaper",
+    "SecretsSource": "secrets",
+    "resolve_secrets": "secrets",
+    "DEFAULT_OPERATOR_SOURCE": "sources",
+    "OperatorSource": "sources",
+    "RegistrySource": "sources",
+    "build_source": "sources",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

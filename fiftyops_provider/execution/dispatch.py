@@ -14,10 +14,16 @@ from collections.abc import Container
 
 from fiftyops_provider.execution.reaper import reap_stale_operations
 from fiftyops_provider.execution.sources import OperatorSource
+from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, ExecutionResult
 from fiftyops_provider.store.states import ExecutionRunState as S
 
 logger = logging.getLogger(__name__)
+
+
+def runnable_operators(registry: PluginRegistry) -> set[str]:
+    """The operator URIs a dispatcher may hand to runs: enabled and delegation-capable."""
+    return {info.uri for info in registry.list_operators(enabled_only=True) if info.delegation_capable}
 
 
 def dispatch_round(

@@ -9,8 +9,10 @@ task instance and the try, so a later try can recognise a claim left by an earli
 * running under an earlier try of the same task instance: that try's process is gone (Airflow
   starts a new try only after the old one ended), so its claim is released and taken over.
 * running under anyone else: refused (never two runs of one operation).
-* completed or failed: the task was cleared to run again. Terminal states are final, so the rerun
-  is a new operation (``rerun_of`` = the original), which this try runs.
+* completed or failed, on a later try: the task was cleared to run again. Terminal states are
+  final, so the rerun is a new operation (``rerun_of`` = the original), which this try runs.
+* completed or failed on the first try: it finished while its run waited to start (terminated,
+  or failed by an admin); there is nothing to run.
 
 Nothing here imports Airflow; the Airflow operator passes the identifiers.
 """
@@ -23,8 +25,16 @@ from typing import Callable
 from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, ExecutionRunState as S
 
 
-class OperationBusy(RuntimeError):
+class NothingToRun(RuntimeError):
+    """This try has no operation to run (the task skips, saying why)."""
+
+
+class OperationBusy(NothingToRun):
     """The operation is running under another executor; this try must not run it too."""
+
+
+class OperationAlreadyFinished(NothingToRun):
+    """The operation finished before its run's first try started."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,11 @@ def operation_for_attempt(
             )
         service.requeue(doc.id, claim_token=doc.claim_token, keep_dispatch=True)
     elif doc.is_terminal:
+        if attempt.try_number <= 1:
+            raise OperationAlreadyFinished(
+                f"Operation {doc.id} was already {doc.run_state.value} when this run started (terminated or failed "
+                "while it waited); nothing to run. Clear this task to run it again as a new operation."
+            )
         doc = service.rerun_operation(doc.id, queued_by=user or doc.queued_by)
     current = service.get(doc.id)
     if current.run_state is S.SCHEDULED:

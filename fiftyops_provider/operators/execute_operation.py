@@ -22,7 +22,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from fiftyops_provider.execution import Executor, OutcomeState
-from fiftyops_provider.execution.task_attempts import OperationBusy, TaskAttempt, claimed_by, operation_for_attempt
+from fiftyops_provider.execution.task_attempts import NothingToRun, TaskAttempt, claimed_by, operation_for_attempt
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.links import FiftyOpsRunLink, task_log_path_for, task_url_for
 from fiftyops_provider.store import ExecutionResult, StoreError
@@ -83,7 +83,7 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
                 if self.operator_uri else None,
                 user=user,
             )
-        except OperationBusy as exc:
+        except NothingToRun as exc:
             raise AirflowSkipException(str(exc)) from exc
         except (StoreError, ValueError) as exc:
             raise AirflowFailException(str(exc)) from exc
@@ -119,11 +119,19 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
 
 def mark_operation_failed(context: Context) -> None:
     """Failure callback: a try that ended without recording (worker lost, heartbeat timeout, marked
-    failed before the run started) leaves its operation failed instead of stuck in running."""
+    failed before the run started) leaves its operation failed instead of stuck. A try that died
+    before it even claimed its operation fails the waiting operation too: its run will not start
+    again, and a later dispatch would find this run's id taken."""
     service = FiftyOpsHook(context["task"].fiftyops_conn_id).get_service()
-    doc = claimed_by(service, _attempt(context))
-    if doc is None:
-        return
     reason = f"the Airflow task ended without finishing it: {context.get('exception') or 'task failed'}"
-    service.set_failed(doc.id, ExecutionResult(error=reason, error_message=reason),
-                       required_state=S.RUNNING, claim_token=doc.claim_token, update_pipeline=doc.parent_id)
+    failure = ExecutionResult(error=reason, error_message=reason)
+    doc = claimed_by(service, _attempt(context))
+    if doc is not None:
+        service.set_failed(doc.id, failure, required_state=S.RUNNING, claim_token=doc.claim_token, update_pipeline=doc.parent_id)
+        return
+    waiting = (context.get("params") or {}).get("operation_id")
+    if waiting:
+        try:
+            service.set_failed(waiting, failure, required_state=S.QUEUED)
+        except StoreError:  # not an operation id: nothing was waiting
+            pass

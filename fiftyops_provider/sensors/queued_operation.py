@@ -16,9 +16,10 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException
 
-from fiftyops_provider.execution.dispatch import dispatch_round
+from fiftyops_provider.dispatch_settings import admission_limit
+from fiftyops_provider.execution.dispatch import dispatch_round, runnable_operators
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
-from fiftyops_provider.naming import dispatch_run_id, operator_dag_id
+from fiftyops_provider.naming import operation_run
 from fiftyops_provider.triggers.queued_operation import QueuedOperationTrigger
 
 
@@ -26,7 +27,8 @@ class QueuedOperationSensor(BaseSensorOperator):
     """Succeeds with ``[{"trigger_dag_id", "trigger_run_id", "conf": {"operation_id"}}, ...]``.
 
     :param max_operations: most operations picked up per success (default: the execution quota).
-    :param quota: most queued + running operations (default ``[fiftyops] execution_quota``).
+    :param quota: most queued + running operations (default: the pool's slots plus
+        ``[fiftyops] dispatch_ahead``, see ``dispatch_settings``).
     """
 
     template_fields = ("operator", "delegation_target", "dataset_name")
@@ -49,25 +51,21 @@ class QueuedOperationSensor(BaseSensorOperator):
         self.operator = operator
         self.delegation_target = delegation_target
         self.dataset_name = dataset_name
-        self.quota = quota if quota is not None else conf.getint("fiftyops", "execution_quota", fallback=4)
+        self.quota = quota if quota is not None else admission_limit()
         self.max_operations = max_operations or self.quota
         self.fiftyops_conn_id = fiftyops_conn_id
         self.deferrable = deferrable
 
     def poke(self, context: Context) -> PokeReturnValue:
         hook = FiftyOpsHook(self.fiftyops_conn_id)
-        runnable = {info.uri for info in hook.get_registry().list_operators(enabled_only=True) if info.delegation_capable}
+        runnable = runnable_operators(hook.get_registry())
         ti = context["ti"]
         picked = dispatch_round(
             hook.get_service(), f"airflow:{ti.dag_id}:{ti.run_id}", limit=self.max_operations, quota=self.quota,
             runnable=runnable, operator=self.operator, delegation_target=self.delegation_target,
             dataset_name=self.dataset_name,
         )
-        runs = [
-            {"trigger_dag_id": operator_dag_id(doc.operator), "trigger_run_id": dispatch_run_id(str(doc.id), doc.attempt),
-             "conf": {"operation_id": str(doc.id)}}
-            for doc in picked
-        ]
+        runs = [operation_run(str(doc.id), doc.operator, doc.attempt) for doc in picked]
         if runs:
             self.log.info("Picked up %d operation(s): %s", len(runs), [r["conf"]["operation_id"] for r in runs])
         return PokeReturnValue(is_done=bool(runs), xcom_value=runs)

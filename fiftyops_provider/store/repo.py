@@ -110,6 +110,10 @@ class MongoDelegatedOperationRepo:
         )
         return DelegatedOperationDocument.from_pymongo(raw) if raw else None
 
+    def update_many(self, query: Mapping[str, Any], set_fields: Mapping[str, Any]) -> int:
+        """Set ``set_fields`` on every matching document (each one atomically); how many changed."""
+        return self.collection.update_many(dict(query), {"$set": dict(set_fields)}).modified_count
+
     def transition(
         self,
         query: Mapping[str, Any],

@@ -383,12 +383,11 @@ class DelegatedOperationService:
         claim_token: str | None = None,
     ) -> DelegatedOperationDocument | None:
         """Claim: queued -> running, counting the attempt. Only one caller can win it."""
-        now = utcnow()
         fields = {
             **self._run_fields(progress, run_link, log_path),
             "monitored": monitored,
             "claim_token": claim_token or uuid.uuid4().hex,
-            "heartbeat_at": now,
+            "heartbeat_at": utcnow(),
             "termination": None,
             "result": None,
         }
@@ -498,22 +497,33 @@ class DelegatedOperationService:
     ) -> list[DelegatedOperationDocument]:
         """Mark up to ``limit`` queued operations (oldest first) as dispatched by ``picker``, so a
         dispatcher hands each to exactly one run. A pick-up that was never claimed expires after
-        ``PICKUP_EXPIRY`` and the operation becomes pickable again."""
+        ``PICKUP_EXPIRY`` and the operation becomes pickable again.
+
+        One write picks up the whole batch (read the oldest ``limit``, mark those still pickable
+        with a token of this round, read back what carries it): a busy dispatcher's cost per
+        operation is then its claim, not its pick-up. A concurrent picker may take some of the
+        batch; each operation still goes to exactly one."""
         if limit < 1:
             return []
         now = utcnow()
         pickable = pickable_filter(scope_filter(operator, delegation_target, dataset_name), now)
-        picked = []
-        for _ in range(limit):
-            doc = self.repo.update(
-                pickable,
-                {"dispatch": {"by": picker, "at": now}},
-                sort=[("queued_at", 1), ("_id", 1)],
-            )
-            if doc is None:
-                break
-            picked.append(doc)
-        return picked
+        order = [("queued_at", 1), ("_id", 1)]
+        if limit == 1:
+            doc = self.repo.update(pickable, {"dispatch": {"by": picker, "at": now}}, sort=order)
+            return [doc] if doc is not None else []
+        candidates = [doc.id for doc in self.repo.find(pickable, order, limit=limit)]
+        if not candidates:
+            return []
+        round_token = uuid.uuid4().hex
+        self.repo.update_many({**pickable, "_id": {"$in": candidates}},
+                              {"dispatch": {"by": picker, "at": now, "round": round_token}})
+        return self.repo.find({"_id": {"$in": candidates}, "dispatch.round": round_token}, order)
+
+    def release_pick_up(self, doc_id: object, picker: str) -> bool:
+        """Undo ``picker``'s pick-up of a still-queued operation (it could not hand it to a run),
+        so the next dispatch round takes it at once instead of after ``PICKUP_EXPIRY``."""
+        query = {"_id": _oid(doc_id), "run_state": S.QUEUED.value, "dispatch.by": picker}
+        return self.repo.update(query, {"dispatch": None}) is not None
 
     # -- other fields --------------------------------------------------------------------------
     def _set(self, doc_id: object, fields: Mapping[str, Any], query: Mapping[str, Any] | None = None) -> DelegatedOperationDocument:

@@ -89,6 +89,9 @@ class QueuedOperationTrigger(BaseTrigger):
     :param use_change_stream: False polls even on a replica set.
     """
 
+    # After a change, wait this long before re-checking, so a burst of writes gives one event.
+    debounce_seconds = DEBOUNCE_SECONDS
+
     def __init__(
         self,
         uri: str,
@@ -143,9 +146,12 @@ class QueuedOperationTrigger(BaseTrigger):
         async for _ in self._work_events(once=True):
             yield TriggerEvent({"status": "ready"})
 
-    async def _work_events(self, once: bool) -> AsyncIterator[None]:
-        """Yield each time there is work; with ``once``, after the first time. A database outage
-        is waited out with backoff (the sensor's timeout bounds the wait)."""
+    async def _work_events(self, once: bool, settle: bool = True) -> AsyncIterator[None]:
+        """Yield each time there is work; with ``once``, after the first time. ``settle``: after
+        a yield, wait for the next relevant change before checking again (the consumer acts
+        later, elsewhere); without it, the consumer has acted when the generator resumes, so
+        work that is left is announced at once. A database outage is waited out with backoff
+        (the sensor's timeout bounds the wait)."""
         backoff = 1.0
         while True:
             client: AsyncMongoClient = AsyncMongoClient(await self._uri(), serverSelectionTimeoutMS=10_000, appname=APP_NAME)
@@ -159,7 +165,8 @@ class QueuedOperationTrigger(BaseTrigger):
                     yield
                     if once:
                         return
-                    await self._wait_for_change(collection)
+                    if settle:
+                        await self._wait_for_change(collection)
                     backoff = 1.0
             except PyMongoError as exc:  # the database is down or failing over: wait, then retry
                 logger.warning("FiftyOps trigger: %s; retrying in %.0fs", exc, backoff)
@@ -207,7 +214,7 @@ class QueuedOperationTrigger(BaseTrigger):
                     if await self.has_work(collection):
                         return
                     await self._next_change(collection, stream)
-                    await asyncio.sleep(DEBOUNCE_SECONDS)  # let a burst of writes land before re-checking
+                    await asyncio.sleep(self.debounce_seconds)
 
     async def _next_change(self, collection: Any, stream: Any) -> None:
         """Wait for a relevant change or the end of the stream; while an operation runs, for at

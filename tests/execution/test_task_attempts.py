@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fiftyops_provider.execution.task_attempts import OperationBusy, TaskAttempt, claimed_by, operation_for_attempt
+from fiftyops_provider.execution.task_attempts import OperationAlreadyFinished, OperationBusy, TaskAttempt, claimed_by, operation_for_attempt
 from fiftyops_provider.store import ExecutionRunState as S
 
 TRY1 = TaskAttempt.for_airflow("fiftyops__p__op", "manual__2026-11-22T09:05:19+00:00", "run_operation", -1, 1)
@@ -42,6 +42,16 @@ def test_clearing_a_finished_task_reruns_it_as_a_new_operation(service):
     assert ready.id != doc.id and ready.rerun_of == doc.id and ready.run_state is S.QUEUED
     assert ready.queued_by == "alice"
     assert service.get(doc.id).run_state is S.COMPLETED
+
+
+def test_an_operation_terminated_while_its_run_waited_is_not_rerun(service):
+    """A dispatched run whose operation was terminated before its first try started has nothing
+    to run: it must not bring the operation back as a new one."""
+    doc = service.queue_operation("@o/p/op", initial_state="queued")
+    service.terminate(doc.id, reason="not needed", requested_by="alice")
+    with pytest.raises(OperationAlreadyFinished, match="already failed when this run started"):
+        operation_for_attempt(service, TRY1, operation_id=str(doc.id))
+    assert service.count() == 1 and service.get(doc.id).run_state is S.FAILED
 
 
 def test_rerun_of_and_launch(service):

@@ -1,0 +1,59 @@
+"""``AirflowAPIHook``: the Airflow REST API the dispatcher starts operation runs through.
+
+The dispatcher (``dispatch_mode = direct``) runs in the triggerer, which has no public way to
+create DAG runs except the REST API; this hook turns an Airflow connection (default
+``fiftyops_airflow_api``) into the API's base URL and credentials. Any connection type works:
+``http``/``https`` set the scheme, the host may also be a whole URL, the schema is a path prefix
+(an API server behind a proxy), login and password are a user allowed to trigger DAG runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+from fiftyops_provider.airflow_api import AirflowAPI
+
+
+@dataclass(frozen=True)
+class APICredentials:
+    base_url: str
+    username: str
+    password: str
+
+    def client(self) -> AirflowAPI:
+        return AirflowAPI(self.base_url, self.username, self.password)
+
+
+class AirflowAPIHook(BaseHook):
+    conn_name_attr = "airflow_api_conn_id"
+    default_conn_name = "fiftyops_airflow_api"
+    conn_type = "http"
+    hook_name = "Airflow REST API (FiftyOps dispatcher)"
+
+    def __init__(self, airflow_api_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.airflow_api_conn_id = airflow_api_conn_id
+
+    def get_credentials(self) -> APICredentials:
+        try:
+            conn = self.get_connection(self.airflow_api_conn_id)
+        except AirflowNotFoundException as exc:
+            raise AirflowNotFoundException(
+                f"The FiftyOps dispatcher starts operation runs through Airflow's REST API and needs the connection "
+                f"{self.airflow_api_conn_id!r}: the API server's URL and a user allowed to trigger DAG runs, e.g. "
+                f"AIRFLOW_CONN_{self.airflow_api_conn_id.upper()}='http://user:password@airflow-apiserver:8080'. "
+                "Or set [fiftyops] dispatch_mode = sensor, which needs no API access."
+            ) from exc
+        if not conn.host or not conn.login:
+            raise ValueError(f"Connection {self.airflow_api_conn_id!r} needs a host (the API server) and a login.")
+        scheme = conn.conn_type if conn.conn_type in ("http", "https") else "http"
+        base = conn.host if "://" in conn.host else f"{scheme}://{conn.host}" + (f":{conn.port}" if conn.port else "")
+        if conn.schema:
+            base = f"{base.rstrip('/')}/{conn.schema.strip('/')}"
+        return APICredentials(base, conn.login, conn.password or "")
+
+    def get_conn(self) -> AirflowAPI:
+        return self.get_credentials().client()

@@ -1,0 +1,69 @@
+"""``DispatchOperationsOperator``: the dispatcher task of ``dispatch_mode = direct``.
+
+It defers at once to ``OperationDispatchTrigger``, which starts one operator DAG run per queued
+operation from the triggerer for ``run_for`` seconds, then resumes here to report how many it
+started. It holds no worker slot while it dispatches. Its connections are read on the worker
+and handed to the trigger (trigger kwargs are stored encrypted), so the triggerer's event loop
+never blocks on a connection lookup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowException
+
+from fiftyops_provider.dispatch_settings import admission_limit
+from fiftyops_provider.hooks.airflow_api import AirflowAPIHook
+from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
+from fiftyops_provider.triggers.operation_dispatch import OperationDispatchTrigger
+
+DEFAULT_RUN_FOR = 3600.0
+
+
+class DispatchOperationsOperator(BaseOperator):
+    """Start an operator DAG run for each queued operation, for ``run_for`` seconds.
+
+    :param quota: most queued + running operations (default: ``dispatch_settings.admission_limit``).
+    :param max_operations: most operations picked up per dispatch round.
+    :param run_for: seconds before the task completes (a continuous DAG then starts it again).
+    """
+
+    ui_color = "#e8f0ff"
+
+    def __init__(
+        self,
+        *,
+        fiftyops_conn_id: str = FiftyOpsHook.default_conn_name,
+        airflow_api_conn_id: str = AirflowAPIHook.default_conn_name,
+        quota: int | None = None,
+        max_operations: int = 32,
+        run_for: float = DEFAULT_RUN_FOR,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.fiftyops_conn_id = fiftyops_conn_id
+        self.airflow_api_conn_id = airflow_api_conn_id
+        self.quota = quota
+        self.max_operations = max_operations
+        self.run_for = run_for
+
+    def execute(self, context: Context) -> None:
+        store = FiftyOpsHook(self.fiftyops_conn_id)
+        api = AirflowAPIHook(self.airflow_api_conn_id).get_credentials()
+        ti = context["ti"]
+        self.defer(
+            trigger=OperationDispatchTrigger(
+                uri=store.client_uri, database=store.database_name, quota=self.quota if self.quota is not None else admission_limit(),
+                api_url=api.base_url, api_username=api.username, api_password=api.password,
+                picker=f"airflow:{ti.dag_id}:{ti.run_id}", max_operations=self.max_operations, run_for=self.run_for,
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> int:
+        if not event or event.get("status") != "done":
+            raise AirflowException(f"The dispatcher trigger ended unexpectedly: {event}")
+        self.log.info("Started %d operation run(s)", event["started"])
+        return event["started"]

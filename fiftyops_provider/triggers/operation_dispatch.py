@@ -1,0 +1,134 @@
+"""``OperationDispatchTrigger``: the dispatcher itself, running in the triggerer.
+
+It watches the operation store like ``QueuedOperationTrigger`` (a change stream, filtered on the
+server) and, whenever there is work, runs a dispatch round (reap dead runs, admit scheduled
+operations, pick up queued ones) and starts each picked operation's operator DAG run through
+Airflow's REST API. An operation then costs one task start, the operator task's, exactly like a
+REST-triggered DAG run: no sensor resumes and no ``TriggerDagRunOperator`` runs in between.
+
+Safe to run twice (a triggerer handing over): a pick-up is atomic, and the run id is fixed by the
+operation and its attempt, so a second start of the same run is refused by Airflow (409) and
+counted as started. A run that cannot be started (API server down) has its pick-up released and
+is retried with backoff; nothing is lost.
+
+Store and API calls are blocking, so each round runs in a worker thread, never on the
+triggerer's event loop. The trigger ends after ``run_for`` seconds, with the number of runs it
+started; the continuous dispatcher DAG then starts a fresh run, so the dispatcher's history stays
+readable in the Airflow UI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, AsyncIterator
+
+from airflow.triggers.base import TriggerEvent
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+from requests import RequestException
+
+from fiftyops_provider.airflow_api import AirflowAPI, AirflowAPIError
+from fiftyops_provider.hooks.airflow_api import APICredentials
+from fiftyops_provider.execution.dispatch import dispatch_round, runnable_operators
+from fiftyops_provider.naming import operation_run
+from fiftyops_provider.plugins.registry import PluginRegistry
+from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.triggers.queued_operation import APP_NAME, MAX_BACKOFF_SECONDS, QueuedOperationTrigger
+
+logger = logging.getLogger(__name__)
+
+DISPATCH_FAILURES = (AirflowAPIError, RequestException, PyMongoError)
+
+
+class RunStarter:
+    """One dispatch round and the runs it starts (blocking; the trigger calls it in a thread)."""
+
+    def __init__(self, uri: str, database: str, api: APICredentials, picker: str, quota: int | None, limit: int) -> None:
+        self.client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=10_000, appname=f"{APP_NAME}-dispatch")
+        db = self.client[database]
+        self.service = DelegatedOperationService(MongoDelegatedOperationRepo(db))
+        self.registry = PluginRegistry(db)
+        self.credentials = api
+        self._api: AirflowAPI | None = None
+        self.picker = picker
+        self.quota = quota
+        self.limit = limit
+
+    def round(self) -> int:
+        """Runs started this round. If one cannot be started, the pick-ups not yet handed over
+        are released and the error is raised (the caller backs off and tries again)."""
+        if self._api is None:  # logged in on first use, so an API server still starting is retried
+            self._api = self.credentials.client()
+        picked = dispatch_round(self.service, self.picker, limit=self.limit, quota=self.quota,
+                                runnable=runnable_operators(self.registry))
+        for index, doc in enumerate(picked):
+            run = operation_run(str(doc.id), doc.operator, doc.attempt)
+            try:
+                created = self._api.start_run(run["trigger_dag_id"], run["trigger_run_id"], run["conf"])
+            except DISPATCH_FAILURES:
+                for left in picked[index:]:
+                    self.service.release_pick_up(left.id, self.picker)
+                raise
+            logger.info("Operation %s (%s): %s run %s", doc.id, doc.operator,
+                        "started" if created else "already has", run["trigger_run_id"])
+        return len(picked)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class OperationDispatchTrigger(QueuedOperationTrigger):
+    """Starts one operator DAG run per queued operation until ``run_for`` seconds have passed,
+    then fires ``{"status": "done", "started": n}``.
+
+    :param api_url, api_username, api_password: the Airflow REST API (``AirflowAPIHook``).
+    :param picker: the name pick-ups are recorded under (the dispatcher task).
+    :param max_operations: most operations picked up per round.
+    :param run_for: seconds before the trigger ends (the dispatcher DAG then runs again).
+    Other parameters: as ``QueuedOperationTrigger`` (``quota`` is the admission limit).
+    """
+
+    # No debounce: every millisecond here is dispatch latency, and a burst costs at most a few
+    # extra rounds, each of which takes everything there is.
+    debounce_seconds = 0.0
+
+    def __init__(self, *, api_url: str, api_username: str, api_password: str, picker: str,
+                 max_operations: int = 32, run_for: float = 3600.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.api_url = api_url
+        self.api_username = api_username
+        self.api_password = api_password
+        self.picker = picker
+        self.max_operations = max_operations
+        self.run_for = run_for
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        classpath, kwargs = super().serialize()
+        return classpath, {
+            **kwargs, "api_url": self.api_url, "api_username": self.api_username, "api_password": self.api_password,
+            "picker": self.picker, "max_operations": self.max_operations, "run_for": self.run_for,
+        }
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        started = 0
+        starter: RunStarter | None = None
+        try:
+            async with asyncio.timeout(self.run_for):
+                starter = RunStarter(self.uri, self.database, APICredentials(self.api_url, self.api_username, self.api_password),
+                                     self.picker, self.quota, self.max_operations)
+                backoff = 1.0
+                async for _ in self._work_events(once=False, settle=False):
+                    try:
+                        started += await asyncio.to_thread(starter.round)
+                        backoff = 1.0
+                    except DISPATCH_FAILURES as exc:
+                        logger.warning("FiftyOps dispatcher: cannot start runs (%s); retrying in %.0fs", exc, backoff)
+                        await asyncio.sleep(backoff)
+                        backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        except TimeoutError:
+            pass
+        finally:
+            if starter is not None:
+                starter.close()
+        yield TriggerEvent({"status": "done", "started": started})
