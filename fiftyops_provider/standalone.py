@@ -79,11 +79,11 @@ class AirflowStandalone:
         password it finds in its file), so the dispatcher's API connection can carry it."""
         file = self.home / PASSWORD_FILE
         if not file.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
             file.write_text(json.dumps({ADMIN: secrets.token_urlsafe(12)}))
 
     def start(self, timeout: float = 180.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        self._ensure_admin_password()
         log = open(self.log_file, "ab")
         self.process = subprocess.Popen(
             list(self.command), env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
@@ -108,6 +108,7 @@ class AirflowStandalone:
 
     @property
     def password(self) -> str:
+        self._ensure_admin_password()
         return json.loads((self.home / PASSWORD_FILE).read_text())[ADMIN]
 
     def stop(self, timeout: float = 30.0) -> None:
