@@ -53,7 +53,8 @@ def test_operation_completes_with_a_working_run_link_and_log_path(airflow_stack)
     assert done.run_link.startswith(airflow_stack.standalone.base_url + "/dags/")
     dag_id, run_id, task_id, try_number = ti_of(done.run_link)
     assert (dag_id, task_id, try_number) == (operator_dag_id(doc.operator), OPERATOR_TASK_ID, 1)
-    ti = airflow_stack.api.task_instance(dag_id, run_id, task_id)
+    # The store records the outcome first; the task then pushes its XComs and reports success.
+    ti = airflow_stack.api.wait_for_ti(dag_id, run_id, task_id, {"success", "failed"}, timeout=60)
     assert ti["state"] == "success"
     log = Path(done.log_path).read_text()
     assert f"Dataset {E2E_DATASET} has {E2E_SAMPLES} samples" in log
