@@ -17,9 +17,7 @@ from airflow.sdk.exceptions import AirflowException
 from fiftyops_provider.dispatch_settings import admission_limit
 from fiftyops_provider.hooks.airflow_api import AirflowAPIHook
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
-from fiftyops_provider.triggers.operation_dispatch import OperationDispatchTrigger
-
-DEFAULT_RUN_FOR = 3600.0
+from fiftyops_provider.triggers.operation_dispatch import MAX_OPERATIONS_PER_ROUND, RUN_FOR_SECONDS, OperationDispatchTrigger
 
 
 class DispatchOperationsOperator(BaseOperator):
@@ -38,8 +36,8 @@ class DispatchOperationsOperator(BaseOperator):
         fiftyops_conn_id: str = FiftyOpsHook.default_conn_name,
         airflow_api_conn_id: str = AirflowAPIHook.default_conn_name,
         quota: int | None = None,
-        max_operations: int = 32,
-        run_for: float = DEFAULT_RUN_FOR,
+        max_operations: int = MAX_OPERATIONS_PER_ROUND,
+        run_for: float = RUN_FOR_SECONDS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

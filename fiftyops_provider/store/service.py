@@ -383,11 +383,12 @@ class DelegatedOperationService:
         claim_token: str | None = None,
     ) -> DelegatedOperationDocument | None:
         """Claim: queued -> running, counting the attempt. Only one caller can win it."""
+        now = utcnow()
         fields = {
             **self._run_fields(progress, run_link, log_path),
             "monitored": monitored,
             "claim_token": claim_token or uuid.uuid4().hex,
-            "heartbeat_at": utcnow(),
+            "heartbeat_at": now,
             "termination": None,
             "result": None,
         }

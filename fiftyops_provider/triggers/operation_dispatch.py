@@ -29,16 +29,18 @@ from pymongo.errors import PyMongoError
 from requests import RequestException
 
 from fiftyops_provider.airflow_api import AirflowAPI, AirflowAPIError
-from fiftyops_provider.hooks.airflow_api import APICredentials
 from fiftyops_provider.execution.dispatch import dispatch_round, runnable_operators
+from fiftyops_provider.hooks.airflow_api import APICredentials
 from fiftyops_provider.naming import operation_run
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
-from fiftyops_provider.triggers.queued_operation import APP_NAME, MAX_BACKOFF_SECONDS, QueuedOperationTrigger
+from fiftyops_provider.triggers.queued_operation import APP_NAME, Backoff, QueuedOperationTrigger
 
 logger = logging.getLogger(__name__)
 
 DISPATCH_FAILURES = (AirflowAPIError, RequestException, PyMongoError)
+MAX_OPERATIONS_PER_ROUND = 32
+RUN_FOR_SECONDS = 3600.0
 
 
 class RunStarter:
@@ -94,7 +96,7 @@ class OperationDispatchTrigger(QueuedOperationTrigger):
     debounce_seconds = 0.0
 
     def __init__(self, *, api_url: str, api_username: str, api_password: str, picker: str,
-                 max_operations: int = 32, run_for: float = 3600.0, **kwargs: Any) -> None:
+                 max_operations: int = MAX_OPERATIONS_PER_ROUND, run_for: float = RUN_FOR_SECONDS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.api_url = api_url
         self.api_username = api_username
@@ -117,15 +119,13 @@ class OperationDispatchTrigger(QueuedOperationTrigger):
             async with asyncio.timeout(self.run_for):
                 starter = RunStarter(self.uri, self.database, APICredentials(self.api_url, self.api_username, self.api_password),
                                      self.picker, self.quota, self.max_operations)
-                backoff = 1.0
+                backoff = Backoff()
                 async for _ in self._work_events(once=False, settle=False):
                     try:
                         started += await asyncio.to_thread(starter.round)
-                        backoff = 1.0
+                        backoff.reset()
                     except DISPATCH_FAILURES as exc:
-                        logger.warning("FiftyOps dispatcher: cannot start runs (%s); retrying in %.0fs", exc, backoff)
-                        await asyncio.sleep(backoff)
-                        backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                        await backoff.wait("FiftyOps dispatcher: cannot start runs", exc)
         except TimeoutError:
             pass
         finally:

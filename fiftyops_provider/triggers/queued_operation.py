@@ -46,6 +46,22 @@ NO_CHANGE_STREAM_CODES = frozenset({40573, 40324})
 WORK_FIELDS = ("run_state", "dispatch", "operator", "delegation_target", "context")
 
 
+class Backoff:
+    """Waits between retries of a failing call: 1 s, doubling up to ``MAX_BACKOFF_SECONDS``,
+    back to 1 s after a success."""
+
+    def __init__(self) -> None:
+        self.delay = 1.0
+
+    def reset(self) -> None:
+        self.delay = 1.0
+
+    async def wait(self, what: str, exc: Exception) -> None:
+        logger.warning("%s: %s; retrying in %.0fs", what, exc, self.delay)
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, MAX_BACKOFF_SECONDS)
+
+
 def _touches_work_fields(paths: dict[str, Any]) -> dict[str, Any]:
     """Aggregation expression: does any of ``paths`` (an array of dotted field paths) start with
     a work field? Dotted paths appear when an update sets a subfield, e.g. ``dispatch.at``."""
@@ -152,7 +168,7 @@ class QueuedOperationTrigger(BaseTrigger):
         later, elsewhere); without it, the consumer has acted when the generator resumes, so
         work that is left is announced at once. A database outage is waited out with backoff
         (the sensor's timeout bounds the wait)."""
-        backoff = 1.0
+        backoff = Backoff()
         while True:
             client: AsyncMongoClient = AsyncMongoClient(await self._uri(), serverSelectionTimeoutMS=10_000, appname=APP_NAME)
             try:
@@ -167,11 +183,9 @@ class QueuedOperationTrigger(BaseTrigger):
                         return
                     if settle:
                         await self._wait_for_change(collection)
-                    backoff = 1.0
+                    backoff.reset()
             except PyMongoError as exc:  # the database is down or failing over: wait, then retry
-                logger.warning("FiftyOps trigger: %s; retrying in %.0fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                await backoff.wait("FiftyOps trigger", exc)
             finally:
                 await client.close()
 
