@@ -5,7 +5,7 @@
 Three measurements of the whole standalone process tree (scheduler, dag-processor, triggerer,
 api-server and their workers), summed as PSS (shared pages split between sharers, so the sum is
 what the tree really costs):
-1. Airflow alone: a standalone with an empty DAGs folder;
+1. Airflow alone: a standalone with an empty DAGs folder and without the provider's preload;
 2. FiftyOps idle: the FiftyOps DAGs (dispatcher + one DAG per operator) with the dispatcher's
    dispatcher task deferred in the triggerer;
 3. one operation running: the same, while a ``sleep`` operation runs (its Airflow task process and
@@ -51,7 +51,7 @@ def tree_pss(root_pid: int) -> tuple[float, int]:
 def airflow_alone(home: Path, settle: float) -> tuple[float, int]:
     empty = home / "empty-dags"
     empty.mkdir(parents=True)
-    standalone = AirflowStandalone(home / "airflow-alone", empty, port=free_port())
+    standalone = AirflowStandalone(home / "airflow-alone", empty, port=free_port(), preload=False)
     standalone.start()
     try:
         time.sleep(settle)

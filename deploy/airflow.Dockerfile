@@ -13,6 +13,10 @@ RUN pip install --no-cache-dir -c /opt/fiftyops/constraints.txt \
         apache-airflow-providers-celery \
         apache-airflow-providers-postgres
 
+# Every Airflow component imports the provider's task modules at start, so each forked task
+# process has them already (fiftyops_provider/preload.py).
+COPY --chown=airflow:root deploy/airflow_local_settings.py /opt/airflow/config/airflow_local_settings.py
+
 # Mount point of the airflow-auth volume (the simple auth manager's passwords file): created here
 # so the named volume starts owned by the airflow user.
 RUN mkdir -p /opt/airflow/auth /opt/airflow/fiftyops

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 from pymongo import MongoClient
@@ -12,6 +13,17 @@ from fiftyops_provider.embedded import EmbeddedMongo
 
 _clients: dict[str, MongoClient] = {}
 _lock = threading.Lock()
+
+
+def _forget_clients_after_fork() -> None:
+    """pymongo clients do not survive a fork: a forked process (an operation's child) starts with
+    none, and with a fresh lock (another thread of the parent may have held it)."""
+    global _lock
+    _lock = threading.Lock()
+    _clients.clear()
+
+
+os.register_at_fork(after_in_child=_forget_clients_after_fork)
 
 
 def embedded_server(settings: Settings | None = None) -> EmbeddedMongo:

@@ -23,6 +23,18 @@ from fiftyops_provider.embedded import free_port
 HEALTH_PATH = "/api/v2/monitor/health"
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
 ADMIN = "admin"
+LOCAL_SETTINGS = "import fiftyops_provider.preload  # noqa: F401  (see its docstring)\n"
+
+
+def write_local_settings(airflow_home: Path) -> Path:
+    """``$AIRFLOW_HOME/config/airflow_local_settings.py`` preloading the provider in every Airflow
+    component, so the task processes LocalExecutor forks start with it imported
+    (``fiftyops_provider.preload``). A file the deployment already has is left alone."""
+    settings = Path(airflow_home) / "config" / "airflow_local_settings.py"
+    if not settings.exists():
+        settings.parent.mkdir(parents=True, exist_ok=True)
+        settings.write_text(LOCAL_SETTINGS)
+    return settings
 
 
 class StandaloneFailed(RuntimeError):
@@ -33,12 +45,13 @@ class AirflowStandalone:
     command: tuple[str, ...] = ("airflow", "standalone")
 
     def __init__(self, home: Path, dags_folder: Path, port: int | None = None, parallelism: int = 4,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, preload: bool = True) -> None:
         self.home = Path(home)
         self.dags_folder = Path(dags_folder)
         self.port = port or free_port()
         self.parallelism = parallelism
         self.extra_env = dict(env or {})
+        self.preload = preload
         self.process: subprocess.Popen | None = None
 
     @property
@@ -84,6 +97,8 @@ class AirflowStandalone:
 
     def start(self, timeout: float = 180.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
+        if self.preload:
+            write_local_settings(self.home)
         log = open(self.log_file, "ab")
         self.process = subprocess.Popen(
             list(self.command), env=self.environment(), stdout=log, stderr=subprocess.STDOUT,

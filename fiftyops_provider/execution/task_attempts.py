@@ -90,8 +90,9 @@ def operation_for_attempt(
                 "while it waited); nothing to run. Clear this task to run it again as a new operation."
             )
         doc = service.rerun_operation(doc.id, queued_by=user or doc.queued_by)
-    current = service.get(doc.id)
-    if current.run_state is S.SCHEDULED:
+    if doc.run_state is S.QUEUED:  # the dispatched case: no further read before the claim
+        return doc
+    if service.get(doc.id).run_state is S.SCHEDULED:
         service.set_queued(doc.id, required_state=S.SCHEDULED)
     return service.get(doc.id)
 

@@ -12,9 +12,11 @@ from typing import Any
 from urllib.parse import quote_plus, urlencode
 
 from airflow.providers.mongo.hooks.mongo import MongoHook
+from pymongo import MongoClient
 from pymongo.database import Database
 
 from fiftyops_provider.config import DEFAULT_DATABASE_NAME
+from fiftyops_provider.database import get_client
 from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, MongoDelegatedOperationRepo
 
 RUN_PARAM_NAMES = ("operation_id", "rerun_of", "dataset")
@@ -96,6 +98,20 @@ class FiftyOpsHook(MongoHook):
         """The same server and options as ``get_conn()``, as one URI."""
         conn = self.connection
         return mongo_client_uri(conn.host, conn.port, conn.login, conn.password, conn.schema, conn.extra_dejson)
+
+    def get_conn(self) -> MongoClient:
+        """The process's one client for this connection's URI, shared by every hook on it.
+
+        An operation task makes a hook while its DAG file is parsed (the operator list) and
+        another when it runs; sharing the client spares the second a connection handshake and
+        server discovery before the claim (pymongo's advice: one client per process)."""
+        if self.client is None:
+            self.client = get_client(self.client_uri)
+        return self.client
+
+    def close(self) -> None:
+        """Let go of the shared client without closing it: other hooks in this process use it."""
+        self.client = None
 
     def get_database(self) -> Database:
         return self.get_conn()[self.database_name]

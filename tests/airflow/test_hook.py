@@ -93,3 +93,12 @@ def test_credentials_round_trip_through_pymongo():
     parsed = parse_uri(mongo_client_uri("h", 1, "us@r:x", "p/ss w@rd%", "db", {"replicaSet": "rs0"}))
     assert (parsed["username"], parsed["password"], parsed["database"]) == ("us@r:x", "p/ss w@rd%", "db")
     assert parsed["options"]["replicaSet"] == "rs0"
+
+
+def test_hooks_on_one_connection_share_the_processs_client(conn):
+    """A task's parse-time hook and its run-time hook: one handshake, not two."""
+    parse_time, run_time = FiftyOpsHook(), FiftyOpsHook()
+    assert parse_time.get_conn() is run_time.get_conn()
+    parse_time.close()  # MongoHook's close: the other hook's client must stay usable
+    assert run_time.get_database().command("ping")["ok"] == 1
+    assert parse_time.get_conn() is run_time.get_conn()

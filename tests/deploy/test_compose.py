@@ -236,6 +236,9 @@ def test_image_is_airflow_3_3_2_with_this_provider_pinned(services):
     install = " ".join(text.replace("\\\n", " ").split())
     assert re.search(r"pip install .*-c /opt/fiftyops/constraints\.txt .*/opt/fiftyops\b", install)
     assert "apache-airflow-providers-celery" in install
+    # Celery's workers fork tasks with the provider already imported (fiftyops_provider/preload.py).
+    assert re.search(r"^COPY .*deploy/airflow_local_settings\.py /opt/airflow/config/airflow_local_settings\.py$", text, re.M)
+    assert "import fiftyops_provider.preload" in (ROOT / "deploy" / "airflow_local_settings.py").read_text()
     # Every COPY source exists and the BuildKit ignore file next to the Dockerfile lets it through.
     ignore = (ROOT / "deploy" / "airflow.Dockerfile.dockerignore").read_text().split()
     for line in re.findall(r"^COPY\s+(?:--\S+\s+)*(.+)$", text, re.M):
