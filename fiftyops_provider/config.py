@@ -15,6 +15,7 @@ class Settings:
     """Where FiftyOps keeps its data.
 
     ``database_uri`` is None when the user configured no MongoDB: the embedded mongod is used then.
+    ``child_start`` is None when unset: the executor forks where it can.
     """
 
     database_uri: str | None
@@ -25,6 +26,7 @@ class Settings:
     embedded_db_path: Path
     embedded_port: int
     user: str | None
+    child_start: str | None  # FIFTYOPS_CHILD_START; validated by execution.child_process.start_method
 
 
 def load_settings() -> Settings:
@@ -39,4 +41,5 @@ def load_settings() -> Settings:
         embedded_db_path=Path(os.environ.get("FIFTYOPS_DB_PATH") or home / "db").expanduser(),
         embedded_port=int(os.environ.get("FIFTYOPS_DB_PORT") or DEFAULT_EMBEDDED_PORT),
         user=os.environ.get("FIFTYOPS_USER") or None,
+        child_start=os.environ.get("FIFTYOPS_CHILD_START") or None,
     )

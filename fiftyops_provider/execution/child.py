@@ -1,4 +1,5 @@
-"""The child process that runs one operation: ``python -m fiftyops_provider.execution.child``.
+"""The child process that runs one operation: ``main()``, in a fork of the executor's process or
+as ``python -m fiftyops_provider.execution.child`` (see ``child_process``).
 
 It is started by ``Executor`` in a session (process group) of its own, so the executor can kill
 the operator and everything it spawned without touching itself. It never writes the operation

@@ -10,7 +10,8 @@ A run:
    and does nothing (``OutcomeState.NOT_CLAIMED``).
 2. **Re-check** that the operator (and each pipeline stage) still exists, is enabled and that the
    user who queued it may still run it; otherwise the run fails with that reason.
-3. **Child process** in its own session, with the declared secrets in its environment. Its
+3. **Child process** in its own session, with the declared secrets in its environment, started by
+   forking this process (``FIFTYOPS_CHILD_START=spawn``: a fresh interpreter; see ``child_process``). Its
    output is captured to the operation's log file (secrets masked) and, when an orchestrator
    passes its own ``log_path``, echoed to this process's stdout so it lands in the task log.
 4. **Watch**: every ``heartbeat_interval`` ping the document (``heartbeat_at``/``updated_at``, only
@@ -32,7 +33,6 @@ import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -49,7 +49,9 @@ from bson import ObjectId
 from bson.errors import InvalidDocument
 from pymongo.errors import PyMongoError
 
+from fiftyops_provider.config import load_settings
 from fiftyops_provider.execution.channel import OUTCOME, PROGRESS, SPEC, TERMINATE, read_message, write_message
+from fiftyops_provider.execution.child_process import ChildProcess, start_child, start_method
 from fiftyops_provider.execution.logcapture import LogCapture, default_log_path
 from fiftyops_provider.execution.policy import ResetPolicy, apply_reset_policy
 from fiftyops_provider.execution.secrets import Masker, SecretsSource, resolve_secrets
@@ -151,7 +153,7 @@ class _ActiveRun:
     log_path: str
     grace: float
     plan: _Plan | None = None
-    process: subprocess.Popen | None = None
+    process: ChildProcess | None = None
     threads: list[threading.Thread] = field(default_factory=list)
     progress: tuple[float | None, str | None] | None = None
     outcome_message: Mapping[str, Any] | None = None
@@ -183,7 +185,7 @@ class _ActiveRun:
             self.send_terminate(process)
         self.wake.set()
 
-    def send_terminate(self, process: subprocess.Popen) -> None:
+    def send_terminate(self, process: ChildProcess) -> None:
         try:
             write_message(process.stdin, TERMINATE, reason=self.stop.reason)
         except (OSError, ValueError):  # the child already exited
@@ -228,6 +230,8 @@ class Executor:
     ``FIFTYOPS_DATABASE_URI`` (the database name always follows the service's).
     ``keep_dispatch_on_requeue``: an operation requeued by its ``on_reset`` policy stays with this
     orchestrator run (Airflow retries the task itself) instead of returning to the dispatchers.
+    How children start comes from ``FIFTYOPS_CHILD_START`` (``fork`` by default, ``spawn``), read
+    here so a wrong value fails when the executor is configured, not at its first run.
     Readers' stale bound is 3 x ``heartbeat_interval``: every executor sharing a database must use
     an interval below a third of the reaper's ``stale_after``.
     """
@@ -258,6 +262,7 @@ class Executor:
         self.database_uri = database_uri
         self.executor_id = executor_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.keep_dispatch_on_requeue = keep_dispatch_on_requeue
+        self.child_start = start_method(load_settings().child_start)
         self._source: OperatorSource | None = None
         self._current: _ActiveRun | None = None
         self._closing: tuple[str, str | None, float | None] | None = None  # set by shutdown()
@@ -479,11 +484,7 @@ class Executor:
                 os.close(write_fd)
                 return False
             try:
-                run.process = subprocess.Popen(
-                    [sys.executable, "-m", "fiftyops_provider.execution.child"],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                    pass_fds=(write_fd,), start_new_session=True, env=env,
-                )
+                run.process = start_child(self.child_start, env, write_fd)
             finally:
                 os.close(write_fd)
             messages = os.fdopen(read_fd, "rb")
@@ -701,7 +702,7 @@ class Executor:
         )
 
 
-def _exited(process: subprocess.Popen, until: float) -> bool:
+def _exited(process: ChildProcess, until: float) -> bool:
     """Poll until ``process`` exits or the monotonic time ``until``; True if it exited."""
     while process.poll() is None:
         if time.monotonic() >= until:

@@ -1,0 +1,198 @@
+"""Starting the child process that runs one operation: by ``fork`` (default) or ``spawn``.
+
+Why fork: the parent (an Airflow task process, the local launcher) has already imported pymongo,
+psutil, the provider and the operator's plugin module. A spawned child is a fresh interpreter that
+imports all of it again, which on a small machine is most of the CPU an operation costs. A forked
+child starts with those modules in memory and goes straight to ``child.main()``.
+
+Why spawn stays: a forked child inherits the state plugin modules built at import time. A plugin
+that is not fork-safe (one that initialises CUDA, or opens a connection pool, at import) must run
+in a fresh interpreter: ``FIFTYOPS_CHILD_START=spawn``.
+
+Both give the child the same isolation: a session (process group) of its own, so the executor can
+kill the operator's whole tree; stdin = the executor's requests; stdout and stderr merged = the
+operation's log; no other file descriptor than the message pipe, so the child can never write to
+Airflow's supervisor sockets or the parent's MongoDB connections; only the environment the executor
+built. The forked child replaces what it inherited from the parent (standard streams, signal
+and log handlers; ``database`` drops its cached clients at the fork), uses nothing the parent's
+other threads own (they do not exist in it), and never returns into the parent's code.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import gc
+import io
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+from typing import IO, Mapping, NoReturn, Protocol
+
+from fiftyops_provider.execution import child
+
+FORK = "fork"
+SPAWN = "spawn"
+START_METHODS = (FORK, SPAWN)
+CHILD_START_VARIABLE = "FIFTYOPS_CHILD_START"
+
+# What a fresh interpreter has for the signals it does not leave at SIG_DFL.
+_FRESH_HANDLERS = {signal.SIGINT: signal.default_int_handler, signal.SIGPIPE: signal.SIG_IGN, signal.SIGXFSZ: signal.SIG_IGN}
+# Parent objects a forked child stops using, kept referenced so they are never finalized there:
+# finalizing them would close or flush file descriptor numbers the child may have reused.
+_PARENT_OBJECTS: list[object] = []
+
+
+class ChildProcess(Protocol):
+    """What the executor uses of a child process (a subset of ``subprocess.Popen``)."""
+
+    pid: int
+    stdin: IO[bytes]  # the child's fd 0
+    stdout: IO[bytes]  # the child's fds 1 and 2, merged
+    returncode: int | None  # negative signal number when killed by a signal
+
+    def poll(self) -> int | None: ...
+
+    def wait(self) -> int: ...
+
+
+def start_method(configured: str | None) -> str:
+    """The start method ``FIFTYOPS_CHILD_START`` names: ``fork`` where ``os.fork`` exists unless set."""
+    method = configured or (FORK if hasattr(os, "fork") else SPAWN)
+    if method not in START_METHODS:
+        raise ValueError(
+            f"{CHILD_START_VARIABLE}={configured!r} is not a child start method: set it to 'fork' (the default, "
+            "fastest) or 'spawn' (a fresh interpreter per operation, for plugins that are not fork-safe), or unset it."
+        )
+    if method == FORK and not hasattr(os, "fork"):
+        raise ValueError(f"{CHILD_START_VARIABLE}=fork: this platform has no os.fork; set it to 'spawn' or unset it.")
+    return method
+
+
+def start_child(method: str, env: Mapping[str, str], message_fd: int) -> ChildProcess:
+    """Start ``child.main()`` in a new session with ``env``, keeping ``message_fd`` open in it."""
+    if method == FORK:
+        return ForkedChild(env, message_fd)
+    return subprocess.Popen(
+        [sys.executable, "-m", child.__name__],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        pass_fds=(message_fd,), start_new_session=True, env=env,
+    )
+
+
+class ForkedChild:
+    """A child started by ``os.fork()`` without exec, with ``Popen``'s returncode semantics."""
+
+    def __init__(self, env: Mapping[str, str], message_fd: int) -> None:
+        stdin_read, stdin_write = os.pipe()
+        stdout_read, stdout_write = os.pipe()
+        for stream in (sys.stdout, sys.stderr):  # else the child would write the parent's buffered output again
+            try:
+                stream.flush()
+            except (AttributeError, OSError, ValueError):
+                pass
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (stdin_read, stdin_write, stdout_read, stdout_write):
+                os.close(fd)
+            raise
+        if pid == 0:
+            _run_forked_child(stdin_read, stdout_write, message_fd, env)
+        os.close(stdin_read)
+        os.close(stdout_write)
+        self.pid = pid
+        self.stdin: IO[bytes] = open(stdin_write, "wb")
+        self.stdout: IO[bytes] = open(stdout_read, "rb")
+        self.returncode: int | None = None
+        self._wait_lock = threading.Lock()  # one waitpid at a time (the watch loop and a terminating thread both poll)
+
+    def poll(self) -> int | None:
+        """The exit code if the child has exited (it is reaped then), else None."""
+        if self.returncode is None and self._wait_lock.acquire(blocking=False):  # busy: another thread is waiting
+            try:
+                self._reap(os.WNOHANG)
+            finally:
+                self._wait_lock.release()
+        return self.returncode
+
+    def wait(self) -> int:
+        with self._wait_lock:
+            self._reap(0)
+        return self.returncode
+
+    def _reap(self, options: int) -> None:
+        if self.returncode is not None:
+            return
+        try:
+            pid, status = os.waitpid(self.pid, options)
+        except ChildProcessError:  # reaped by someone else (SIGCHLD ignored): the status is lost, as Popen says 0
+            self.returncode = 0
+            return
+        if pid == self.pid:
+            self.returncode = os.waitstatus_to_exitcode(status)
+
+
+def _run_forked_child(stdin_fd: int, stdout_fd: int, message_fd: int, env: Mapping[str, str]) -> NoReturn:
+    """Turn the fork into what a spawned child is, then run ``child.main()``; never returns, so
+    the parent's frames (finally blocks, context managers) and atexit handlers never run here.
+    Only this thread survived the fork: nothing the parent's threads own is used."""
+    try:
+        gc.freeze()  # parent garbage is never collected here (see _PARENT_OBJECTS)
+        os.setsid()
+        os.dup2(stdin_fd, 0)
+        os.dup2(stdout_fd, 1)
+        os.dup2(stdout_fd, 2)
+        os.closerange(3, message_fd)
+        os.closerange(message_fd + 1, os.sysconf("SC_OPEN_MAX"))
+        _reset_signals()
+        os.environ.clear()
+        os.environ.update(env)
+        _fresh_standard_streams()
+        _forget_parent_state()
+        child.main()  # exits the process itself
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        os._exit(1)  # reached only when setting up or main() failed
+
+
+def _reset_signals() -> None:
+    """The handlers a fresh interpreter has, instead of the parent's (Airflow's SIGTERM, ...)."""
+    signal.set_wakeup_fd(-1)
+    for signum in signal.valid_signals():
+        if signum in _FRESH_HANDLERS or callable(signal.getsignal(signum)):
+            signal.signal(signum, _FRESH_HANDLERS.get(signum, signal.SIG_DFL))
+
+
+def _fresh_standard_streams() -> None:
+    """Unbuffered text streams on fds 1 and 2 (the log is live); ``child.main`` sets up stdin."""
+    _PARENT_OBJECTS.extend((sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__))
+    sys.stdout = sys.__stdout__ = _text_writer(1, "strict")
+    sys.stderr = sys.__stderr__ = _text_writer(2, "backslashreplace")
+
+
+def _text_writer(fd: int, errors: str) -> io.TextIOWrapper:
+    raw = io.FileIO(fd, "w", closefd=False)
+    return io.TextIOWrapper(raw, encoding="utf-8", errors=errors, line_buffering=True, write_through=True)
+
+
+def _forget_parent_state() -> None:
+    """Drop what points at the parent's file descriptors: log handlers (Airflow's write to its
+    supervisor), structlog's configuration and faulthandler's file. (The cached MongoDB clients are
+    dropped by ``database``'s own at-fork hook: a pymongo client must never cross a fork.)"""
+    loggers = [logging.getLogger()] + [
+        item for item in logging.Logger.manager.loggerDict.values() if isinstance(item, logging.Logger)
+    ]
+    for logger in loggers:
+        if logger.handlers:
+            _PARENT_OBJECTS.extend(logger.handlers)
+            logger.handlers.clear()
+            logger.propagate = True  # its records reach the operation's log through the root logger
+    if "structlog" in sys.modules:
+        sys.modules["structlog"].reset_defaults()
+    if faulthandler.is_enabled():
+        faulthandler.enable(sys.stderr)
