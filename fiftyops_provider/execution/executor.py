@@ -75,6 +75,7 @@ DEFAULT_HEARTBEAT_INTERVAL = 5.0
 DEFAULT_TERMINATION_GRACE = 10.0
 DEFAULT_PROGRESS_INTERVAL = 1.0
 POLL_SECONDS = 0.2  # how often the watch loop notices a child exit or a due action
+EXITING_POLL_SECONDS = 0.005  # once the child reported its outcome it is exiting: look again soon
 PUMP_JOIN_SECONDS = 5.0
 RECORD_SECONDS = 10.0  # terminate_current waits this long past the grace period for the record
 FINALIZE_WAIT_SECONDS = 60.0
@@ -299,6 +300,7 @@ class Executor:
         run_link: str | None = None,
         log_path: str | None = None,
         claim_token: str | None = None,
+        on_claimed: Callable[[DelegatedOperationDocument], None] | None = None,
     ) -> RunOutcome:
         """Claim ``operation`` and run it to the end.
 
@@ -306,9 +308,13 @@ class Executor:
         the document's ``log_path`` records; the executor still captures the output to its own
         per-operation file (``log_tail``/``log_size`` come from it) and echoes it to stdout.
         Without it, ``log_path`` is the capture file.
+
+        A document is used as given (the claim's compare-and-set checks it is still queued); an
+        id is read first. ``on_claimed(doc)`` runs once the claim is won, before the operator
+        starts (an orchestrator publishing its links off the claim's path); if it raises, the run
+        fails like any executor error.
         """
-        doc_id = operation.id if isinstance(operation, DelegatedOperationDocument) else operation
-        doc = self.service.get(doc_id)
+        doc = operation if isinstance(operation, DelegatedOperationDocument) else self.service.get(operation)
         capture_path = default_log_path(doc.id)
         stored_log_path = log_path or str(capture_path)
         token = claim_token or self.claim_token_for(doc)
@@ -332,7 +338,7 @@ class Executor:
             if closing is not None:  # shutdown() came while we were claiming
                 run.request_stop(StopKind.TERMINATE, *closing)
             try:
-                return self._run_claimed(run)
+                return self._run_claimed(run, on_claimed)
             finally:
                 self._current = None
         finally:
@@ -401,11 +407,13 @@ class Executor:
         except Exception:  # run() records it through its own error path
             logger.exception("Recording the termination of operation %s failed", run.doc.id)
 
-    def _run_claimed(self, run: _ActiveRun) -> RunOutcome:
+    def _run_claimed(self, run: _ActiveRun, on_claimed: Callable[[DelegatedOperationDocument], None] | None) -> RunOutcome:
         doc = run.doc
         run.capture.open()
         run.note(f"attempt {doc.attempt} of {doc.operator} (operation {doc.id}) claimed by {self.executor_id}")
         try:
+            if on_claimed is not None:
+                on_claimed(doc)
             try:
                 run.plan = self._plan(doc)
             except Exception as exc:
@@ -537,7 +545,7 @@ class Executor:
                 run.request_stop(StopKind.TIMEOUT, f"Timed out after {run.plan.timeout:g}s (execution_timeout)")
             if run.stop is not None and now >= run.stop.kill_at:
                 run.kill()
-            run.wake.wait(POLL_SECONDS)
+            run.wake.wait(EXITING_POLL_SECONDS if run.outcome_message is not None else POLL_SECONDS)
             run.wake.clear()
 
     def _heartbeat(self, run: _ActiveRun) -> None:

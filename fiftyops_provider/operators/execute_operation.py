@@ -25,10 +25,9 @@ from fiftyops_provider.execution import Executor, OutcomeState
 from fiftyops_provider.execution.task_attempts import NothingToRun, TaskAttempt, claimed_by, operation_for_attempt
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.links import FiftyOpsRunLink, task_log_path_for, task_url_for
-from fiftyops_provider.store import ExecutionResult, StoreError
+from fiftyops_provider.store import DelegatedOperationDocument, ExecutionResult, StoreError
 from fiftyops_provider.store.states import ExecutionRunState as S
 
-OPERATION_ID_XCOM = "operation_id"
 ON_KILL_GRACE = 3.0
 
 
@@ -88,16 +87,20 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
         except (StoreError, ValueError) as exc:
             raise AirflowFailException(str(exc)) from exc
         ti = context["ti"]
-        ti.xcom_push(key=OPERATION_ID_XCOM, value=str(doc.id))
-        ti.xcom_push(key=FiftyOpsRunLink().xcom_key, value=FiftyOpsRunLink.url_for(str(doc.id)))
         self.log.info("Running delegated operation %s (%s), attempt %d", doc.id, doc.operator, doc.attempt + 1)
+
+        def publish_run_link(claimed: DelegatedOperationDocument) -> None:
+            """The "FiftyOps run" button, pushed once claimed: an XCom is a round trip to the API
+            server that need not delay the claim (queued -> running)."""
+            ti.xcom_push(key=FiftyOpsRunLink().xcom_key, value=FiftyOpsRunLink.url_for(str(claimed.id)))
 
         self._executor = hook.get_executor(
             service, heartbeat_interval=self.heartbeat_interval, termination_grace=self.termination_grace,
             executor_id=attempt.task_key, keep_dispatch_on_requeue=True,
         )
         outcome = self._executor.run(
-            doc.id, run_link=task_url_for(ti), log_path=task_log_path_for(ti), claim_token=attempt.claim_token
+            doc, run_link=task_url_for(ti), log_path=task_log_path_for(ti), claim_token=attempt.claim_token,
+            on_claimed=publish_run_link,
         )
         if outcome.state is OutcomeState.COMPLETED:
             return {"operation_id": outcome.operation_id, "result": outcome.result}

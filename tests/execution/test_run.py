@@ -152,3 +152,28 @@ def test_context_has_the_dataset_by_id_the_user_and_the_run_doc(service, make_ex
     assert make_executor().run(doc.id).result == {
         "dataset": {"id": dataset_id, "name": "old-name"}, "user": "dora", "run_doc": str(doc.id),
     }
+
+
+def test_on_claimed_sees_the_claim_before_the_operator_starts(service, queue, make_executor, tmp_path):
+    doc = queue("quick", {"a": 1, "dir": str(tmp_path)})
+    seen = []
+
+    def on_claimed(claimed):
+        seen.append((claimed.id, service.get(doc.id).run_state, (tmp_path / "quick").exists()))
+
+    outcome = make_executor().run(doc, on_claimed=on_claimed)  # the document as given: no re-read
+    assert outcome.state is OutcomeState.COMPLETED
+    assert seen == [(doc.id, S.RUNNING, False)]
+
+
+def test_a_failing_on_claimed_fails_the_run_instead_of_leaving_it_running(service, queue, make_executor, tmp_path):
+    doc = queue("quick", {"a": 1, "dir": str(tmp_path)})
+
+    def on_claimed(claimed):
+        raise ConnectionError("the orchestrator's API is down")
+
+    outcome = make_executor().run(doc.id, on_claimed=on_claimed)
+    assert outcome.state is OutcomeState.FAILED
+    stored = service.get(doc.id)
+    assert stored.run_state is S.FAILED and "the orchestrator's API is down" in stored.result.error_message
+    assert not (tmp_path / "quick").exists()  # the operator never ran
