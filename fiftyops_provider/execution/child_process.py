@@ -11,11 +11,12 @@ in a fresh interpreter: ``FIFTYOPS_CHILD_START=spawn``.
 
 Both give the child the same isolation: a session (process group) of its own, so the executor can
 kill the operator's whole tree; stdin = the executor's requests; stdout and stderr merged = the
-operation's log; no other file descriptor than the message pipe, so the child can never write to
-Airflow's supervisor sockets or the parent's MongoDB connections; only the environment the executor
-built. The forked child replaces what it inherited from the parent (standard streams, signal
-and log handlers; ``database`` drops its cached clients at the fork), uses nothing the parent's
-other threads own (they do not exist in it), and never returns into the parent's code.
+operation's log; no other file descriptor than the message pipe (the parent's others lead to
+/dev/null in a forked child), so the child can never write to Airflow's supervisor sockets or the
+parent's MongoDB connections; only the environment the executor built. The forked child replaces
+what it inherited from the parent (standard streams, signal and log handlers; ``database`` drops
+its cached clients at the fork), uses nothing the parent's other threads own (they do not exist
+in it), and never returns into the parent's code.
 """
 
 from __future__ import annotations
@@ -146,8 +147,7 @@ def _run_forked_child(stdin_fd: int, stdout_fd: int, message_fd: int, env: Mappi
         os.dup2(stdin_fd, 0)
         os.dup2(stdout_fd, 1)
         os.dup2(stdout_fd, 2)
-        os.closerange(3, message_fd)
-        os.closerange(message_fd + 1, os.sysconf("SC_OPEN_MAX"))
+        _blank_inherited_fds(keep=message_fd)
         _reset_signals()
         os.environ.clear()
         os.environ.update(env)
@@ -158,6 +158,19 @@ def _run_forked_child(stdin_fd: int, stdout_fd: int, message_fd: int, env: Mappi
         traceback.print_exc()
     finally:
         os._exit(1)  # reached only when setting up or main() failed
+
+
+def _blank_inherited_fds(keep: int) -> None:
+    """Point every inherited descriptor but 0-2 and ``keep`` at /dev/null rather than closing it.
+    A parent object the child still holds (a plugin's module-level connection, Airflow's
+    supervisor channel) then writes into /dev/null and reads end of file; a closed number could be
+    reused by a descriptor the child opens later (its MongoDB socket) and receive those writes."""
+    listing = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (int(name) for name in os.listdir(listing)):
+        if fd > 2 and fd not in (keep, devnull):
+            os.dup2(devnull, fd, inheritable=False)
+    os.close(devnull)
 
 
 def _reset_signals() -> None:
