@@ -75,8 +75,10 @@ def task_log_path_for(ti: Any) -> str:
 
 
 class FiftyOpsRunLink(BaseOperatorLink):
-    """The task's "FiftyOps run" button: the operation's Run page. The task pushes the URL when it
-    starts, so the link works while the operation runs, not only after."""
+    """The task's "FiftyOps run" button: the operation's Run page. A task whose operation runs for
+    a while pushes the URL early, so the link works while the operation runs, not only after.
+    When the task ends, Airflow asks ``get_link`` in the task process: the operator already knows
+    the URL (``run_page_url``), so no XCom is read back."""
 
     name = "FiftyOps run"
 
@@ -85,4 +87,4 @@ class FiftyOpsRunLink(BaseOperatorLink):
         return f"{base_url().rstrip('/')}/{RUN_PAGE_PATH}/{operation_id}"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        return XCom.get_value(ti_key=ti_key, key=self.xcom_key) or ""
+        return getattr(operator, "run_page_url", None) or XCom.get_value(ti_key=ti_key, key=self.xcom_key) or ""

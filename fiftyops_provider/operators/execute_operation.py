@@ -16,6 +16,7 @@ timeout policy). Airflow conventions map onto the store:
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
@@ -29,6 +30,7 @@ from fiftyops_provider.store import DelegatedOperationDocument, ExecutionResult,
 from fiftyops_provider.store.states import ExecutionRunState as S
 
 ON_KILL_GRACE = 3.0
+LINK_PUBLISH_DELAY = 2.0  # seconds after the claim before a running operation's button is pushed
 
 
 def _attempt(context: Context) -> TaskAttempt:
@@ -44,6 +46,12 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
     :param operator_uri: the plugin operator this task runs; with neither id given, the task
         queues a new operation of it from the DAG run's params (the Airflow "Trigger" form).
     :param fiftyops_conn_id: the FiftyOps connection (MongoDB holding the operation store).
+    :param do_xcom_push: False by default: the operation's result lives in the store (Run page,
+        SDK), and Airflow's metadata database need not hold it (results can be large; on SQLite
+        every write contends). True pushes ``{"operation_id", "result"}`` as the return value.
+
+    The "FiftyOps run" button: an operation still running ``LINK_PUBLISH_DELAY`` seconds after
+    its claim gets it then; a shorter one gets it from Airflow's own push when the task ends.
     """
 
     template_fields = ("operation_id", "rerun_of")
@@ -59,9 +67,10 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
         fiftyops_conn_id: str = FiftyOpsHook.default_conn_name,
         heartbeat_interval: float = 5.0,
         termination_grace: float = 10.0,
+        do_xcom_push: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(do_xcom_push=do_xcom_push, **kwargs)
         self.operation_id = operation_id
         self.rerun_of = rerun_of
         self.operator_uri = operator_uri
@@ -69,6 +78,7 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
         self.heartbeat_interval = heartbeat_interval
         self.termination_grace = termination_grace
         self._executor: Executor | None = None
+        self.run_page_url: str | None = None  # the operation's Run page, once this try claimed it
 
     def execute(self, context: Context) -> dict[str, Any]:
         hook = FiftyOpsHook(self.fiftyops_conn_id)
@@ -89,19 +99,30 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
         ti = context["ti"]
         self.log.info("Running delegated operation %s (%s), attempt %d", doc.id, doc.operator, doc.attempt + 1)
 
+        publisher: threading.Timer | None = None
+
         def publish_run_link(claimed: DelegatedOperationDocument) -> None:
-            """The "FiftyOps run" button, pushed once claimed: an XCom is a round trip to the API
-            server that need not delay the claim (queued -> running)."""
-            ti.xcom_push(key=FiftyOpsRunLink().xcom_key, value=FiftyOpsRunLink.url_for(str(claimed.id)))
+            """Off the claim's path, and only for a run that lasts: each XCom is a write to
+            Airflow's metadata database."""
+            nonlocal publisher
+            self.run_page_url = FiftyOpsRunLink.url_for(str(claimed.id))
+            publisher = threading.Timer(LINK_PUBLISH_DELAY, ti.xcom_push,
+                                        kwargs={"key": FiftyOpsRunLink().xcom_key, "value": self.run_page_url})
+            publisher.daemon = True
+            publisher.start()
 
         self._executor = hook.get_executor(
             service, heartbeat_interval=self.heartbeat_interval, termination_grace=self.termination_grace,
             executor_id=attempt.task_key, keep_dispatch_on_requeue=True,
         )
-        outcome = self._executor.run(
-            doc, run_link=task_url_for(ti), log_path=task_log_path_for(ti), claim_token=attempt.claim_token,
-            on_claimed=publish_run_link,
-        )
+        try:
+            outcome = self._executor.run(
+                doc, run_link=task_url_for(ti), log_path=task_log_path_for(ti), claim_token=attempt.claim_token,
+                on_claimed=publish_run_link,
+            )
+        finally:
+            if publisher is not None:
+                publisher.cancel()
         if outcome.state is OutcomeState.COMPLETED:
             return {"operation_id": outcome.operation_id, "result": outcome.result}
         if outcome.state is OutcomeState.REQUEUED:

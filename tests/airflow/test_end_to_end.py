@@ -60,6 +60,9 @@ def test_operation_completes_with_a_working_run_link_and_log_path(airflow_stack)
     assert f"Dataset {E2E_DATASET} has {E2E_SAMPLES} samples" in log
     links = airflow_stack.api.extra_links(dag_id, run_id, task_id)
     assert links["FiftyOps run"].endswith(f"/fiftyops/runs/{doc.id}")
+    # The result stays in the store: Airflow's metadata database does not get a copy.
+    xcoms = airflow_stack.api.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries")
+    assert "return_value" not in {entry["key"] for entry in xcoms["xcom_entries"]}
 
 
 def test_failing_operation_fails_its_task_with_the_traceback(airflow_stack):
@@ -74,11 +77,15 @@ def test_failing_operation_fails_its_task_with_the_traceback(airflow_stack):
 def test_terminate_from_the_store_stops_the_task(airflow_stack):
     doc = queue(airflow_stack, "@fiftyops/utils/sleep", seconds=120)
     running = wait_for(airflow_stack, doc.id, {S.RUNNING})
-    time.sleep(2)
+    dag_id, run_id, task_id, _ = ti_of(running.run_link)
+    deadline = time.monotonic() + 30  # a running operation's task shows its "FiftyOps run" button
+    while not airflow_stack.api.extra_links(dag_id, run_id, task_id).get("FiftyOps run"):
+        assert time.monotonic() < deadline, "no FiftyOps run link while the operation runs"
+        time.sleep(0.5)
+    assert airflow_stack.api.extra_links(dag_id, run_id, task_id)["FiftyOps run"].endswith(f"/fiftyops/runs/{doc.id}")
     airflow_stack.service.terminate(doc.id, reason="not needed", requested_by="e2e")
     stopped = wait_for(airflow_stack, doc.id, {S.FAILED, S.COMPLETED}, timeout=30)
     assert stopped.run_state is S.FAILED and "not needed" in stopped.result.error
-    dag_id, run_id, task_id, _ = ti_of(running.run_link)
     assert airflow_stack.api.wait_for_ti(dag_id, run_id, task_id, {"failed"}, timeout=30)["state"] == "failed"
 
 
