@@ -14,6 +14,7 @@ Prints p50/p95 and the ratios. Everything it starts is stopped by PID.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -21,6 +22,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -42,6 +44,7 @@ for dag_id, pool in (("bench_noop", "default_pool"), ("bench_noop_pooled", "benc
         noop()
 '''
 FLOOR_DAG, POOLED_FLOOR_DAG, FLOOR_POOL = "bench_noop", "bench_noop_pooled", "bench_quota"
+OPERATION_DAG = "fiftyops__fiftyops_utils__sleep"
 
 
 def parse_time(value: str) -> float:
@@ -89,12 +92,10 @@ def fiftyops_runs(stack, count: int, concurrent: bool) -> tuple[list[float], lis
     return to_running, to_done, time.time() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--latency-runs", type=int, default=30)
-    parser.add_argument("--throughput-ops", type=int, default=200)
-    parser.add_argument("--quota", type=int, default=4)
-    args = parser.parse_args()
+@contextlib.contextmanager
+def bench_stack(quota: int) -> Iterator[Any]:
+    """A scratch mongod + airflow standalone (``Stack``) with the FiftyOps DAGs, the floor's two
+    no-op DAGs and their pool, warmed by two runs of each; stopped and removed afterwards."""
     home = Path(tempfile.mkdtemp(prefix="fiftyops-bench-"))
     dags = home / "dags"
     dags.mkdir()
@@ -105,17 +106,30 @@ def main() -> None:
     from fiftyops_provider.demo import ensure_demo_dataset
     from fiftyops_provider.stack import Stack
 
-    stack = Stack(quota=args.quota, dags_folder=dags)
+    stack = Stack(quota=quota, dags_folder=dags)
     try:
         stack.start(port=free_port())
         ensure_demo_dataset(stack.database)
         deadline = time.time() + 120
-        stack.api.create_pool(FLOOR_POOL, args.quota, "the floor's runs under the same quota as FiftyOps")
-        while not {FLOOR_DAG, POOLED_FLOOR_DAG, "fiftyops__fiftyops_utils__sleep"} <= {d["dag_id"] for d in stack.api.list_dags()}:
+        stack.api.create_pool(FLOOR_POOL, quota, "the floor's runs under the same quota as FiftyOps")
+        while not {FLOOR_DAG, POOLED_FLOOR_DAG, OPERATION_DAG} <= {d["dag_id"] for d in stack.api.list_dags()}:
             assert time.time() < deadline, "DAGs did not appear"
             time.sleep(1)
         fiftyops_runs(stack, 2, concurrent=False)  # warm the workers, as a user's first run would
         floor_runs(stack.api, 2, concurrent=False)
+        yield stack
+    finally:
+        stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--latency-runs", type=int, default=30)
+    parser.add_argument("--throughput-ops", type=int, default=200)
+    parser.add_argument("--quota", type=int, default=4)
+    args = parser.parse_args()
+    with bench_stack(args.quota) as stack:
         if args.latency_runs:
             # Interleaved, one of each at a time: both sample the same scheduler and machine state
             # (the floor's p50 drifts by 0.3 s between runs of this benchmark).
@@ -145,9 +159,6 @@ def main() -> None:
                 [f"Airflow REST-triggered no-op (a {args.quota}-slot pool)", f"{rate(pooled_wall):.1f}", f"{pooled_wall:.1f}",
                  f"{pooled_wall / ours_wall:.2f}x"],
             ])
-    finally:
-        stack.stop()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
