@@ -16,12 +16,10 @@ connection exists before a fork, so forking stays safe. It imports nothing of Ai
 
 from __future__ import annotations
 
-import gridfs  # noqa: F401  (the plugin registry's archive store)
+# Each of these brings in the rest: pymongo (with its async client, which the triggers use),
+# the executor (the store and the child's modules), the plugin registry (GridFS).
 import pymongo  # noqa: F401
-import pymongo.asynchronous.mongo_client  # noqa: F401  (imported on the claim path, not by ``import pymongo``)
 
-import fiftyops_provider.execution.child  # noqa: F401
 import fiftyops_provider.execution.executor  # noqa: F401
 import fiftyops_provider.execution.task_attempts  # noqa: F401
 import fiftyops_provider.plugins.registry  # noqa: F401
-import fiftyops_provider.store  # noqa: F401
