@@ -79,6 +79,9 @@ class AirflowStandalone:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+            # Wait for SQLite's write lock instead of failing after 5 s (see sqlite_connect).
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "fiftyops_provider.sqlite_connect.SYNC_CONNECT_ARGS",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "fiftyops_provider.sqlite_connect.ASYNC_CONNECT_ARGS",
             # The FiftyOps dispatcher starts operation runs through the REST API, as the admin.
             "AIRFLOW_CONN_FIFTYOPS_AIRFLOW_API": json.dumps({
                 "conn_type": "http", "host": "127.0.0.1", "port": self.port, "login": ADMIN, "password": self.password,
