@@ -36,8 +36,10 @@ def component(process: psutil.Process) -> str:
 
 def cpu_by_component(stack) -> dict[str, float]:
     """CPU seconds so far, with reaped children (a worker's finished task processes), by component."""
-    root = psutil.Process(stack.airflow.process.pid)
-    processes = [root, *root.children(recursive=True)]
+    processes = []
+    for pid in stack.airflow.root_pids:
+        root = psutil.Process(pid)
+        processes += [root, *root.children(recursive=True)]
     mongod = stack.mongo.recorded_pid() if stack.mongo else None
     if mongod is not None:
         processes.append(psutil.Process(mongod))

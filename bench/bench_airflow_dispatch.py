@@ -118,9 +118,12 @@ def bench_stack(quota: int) -> Iterator[Any]:
         fiftyops_runs(stack, 2, concurrent=False)  # warm the workers, as a user's first run would
         floor_runs(stack.api, 2, concurrent=False)
         yield stack
+    except BaseException:
+        print(f"Benchmark failed; the stack's files (Airflow logs, task logs) are kept in {home}", file=sys.stderr)
+        raise
     finally:
         stack.stop()
-        shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def main() -> None:

@@ -35,16 +35,17 @@ from fiftyops_provider.standalone import AirflowStandalone  # noqa: E402
 MIB = 1024 * 1024
 
 
-def tree_pss(root_pid: int) -> tuple[float, int]:
-    """(PSS in MiB, process count) of ``root_pid`` and all its descendants."""
-    root = psutil.Process(root_pid)
+def tree_pss(root_pids: list[int]) -> tuple[float, int]:
+    """(PSS in MiB, process count) of the ``root_pids`` and all their descendants."""
     total, count = 0, 0
-    for process in [root, *root.children(recursive=True)]:
-        try:
-            total += process.memory_full_info().pss
-            count += 1
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
+    for root_pid in root_pids:
+        root = psutil.Process(root_pid)
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                total += process.memory_full_info().pss
+                count += 1
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
     return total / MIB, count
 
 
@@ -55,7 +56,7 @@ def airflow_alone(home: Path, settle: float) -> tuple[float, int]:
     standalone.start()
     try:
         time.sleep(settle)
-        return tree_pss(standalone.process.pid)
+        return tree_pss(standalone.root_pids)
     finally:
         standalone.stop()
 
@@ -87,13 +88,13 @@ def with_fiftyops(home: Path, settle: float) -> tuple[tuple[float, int], tuple[f
 
         wait_until(dispatcher_deferred, 180, "the dispatcher task to defer")
         time.sleep(settle)
-        idle = tree_pss(stack.airflow.process.pid)
+        idle = tree_pss(stack.airflow.root_pids)
         dataset = create_dataset(stack.database, "memory")
         doc = delegate("@fiftyops/utils/sleep", dataset, {"seconds": 60}, user="admin", db=stack.database)
         store = DelegatedOperationService(MongoDelegatedOperationRepo(stack.database))
         wait_until(lambda: store.get(doc.id).run_state.value == "running", 120, "the operation to run")
         time.sleep(5)
-        running = tree_pss(stack.airflow.process.pid)
+        running = tree_pss(stack.airflow.root_pids)
         store.terminate(doc.id, "benchmark done")
         return idle, running
     finally:

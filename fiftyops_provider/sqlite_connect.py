@@ -11,7 +11,7 @@ Airflow imports these by name (``[database] sql_alchemy_connect_args`` and its `
 sibling) while it initialises, so this module imports nothing.
 """
 
-BUSY_TIMEOUT_SECONDS = 60.0
+BUSY_TIMEOUT_SECONDS = 30.0
 
 SYNC_CONNECT_ARGS = {"timeout": BUSY_TIMEOUT_SECONDS}
 """``sqlite3.connect`` arguments of the scheduler, dag-processor, triggerer and API server."""

@@ -1,8 +1,16 @@
 """Running a real ``airflow standalone`` (scheduler, dag-processor, api-server, triggerer with
 LocalExecutor on SQLite) for ``fiftyops up`` and the end-to-end tests.
 
-Started in its own process group and stopped by PID: SIGINT first (standalone shuts its children
-down only on SIGINT), then SIGTERM and SIGKILL for anything of that group still alive.
+Beside it runs an execution API server of its own (``airflow api-server --apps execution``), which
+the tasks, the triggerer and the dag-processor use (``[core] execution_api_server_url``). Airflow's
+REST API writes its audit log synchronously on the api-server's event loop. On SQLite, that write
+waits for the lock; meanwhile a task's write, which holds the lock, waits for that same loop to
+commit. In a single api-server this deadlock lasted SQLite's busy timeout. Under a burst of
+operations it stalled every request and made the scheduler exit. With two servers, the holder's
+loop is never the blocked one.
+
+Both are started in process groups of their own and stopped by PID: SIGINT first (standalone shuts
+its children down only on SIGINT), then SIGTERM and SIGKILL for anything of a group still alive.
 """
 
 from __future__ import annotations
@@ -21,8 +29,10 @@ import requests
 from fiftyops_provider.embedded import free_port
 
 HEALTH_PATH = "/api/v2/monitor/health"
+EXECUTION_HEALTH_PATH = "/execution/health"
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
 ADMIN = "admin"
+JWT_SECRET_FILE = "jwt_secret.generated"
 LOCAL_SETTINGS = "import fiftyops_provider.preload  # noqa: F401  (see its docstring)\n"
 
 
@@ -52,7 +62,9 @@ class AirflowStandalone:
         self.parallelism = parallelism
         self.extra_env = dict(env or {})
         self.preload = preload
+        self.execution_api_port = free_port()
         self.process: subprocess.Popen | None = None
+        self.execution_api: subprocess.Popen | None = None
 
     @property
     def base_url(self) -> str:
@@ -76,6 +88,10 @@ class AirflowStandalone:
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": self.base_url,
+            # Tasks, the triggerer and the dag-processor talk to an execution API server of their own
+            # (see start_execution_api).
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.execution_api_port}/execution/",
+            "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
@@ -98,29 +114,60 @@ class AirflowStandalone:
             self.home.mkdir(parents=True, exist_ok=True)
             file.write_text(json.dumps({ADMIN: secrets.token_urlsafe(12)}))
 
+    @property
+    def jwt_secret(self) -> str:
+        """The secret task tokens are signed with: the scheduler signs them, the execution API
+        server checks them, so both must know it before either starts."""
+        file = self.home / JWT_SECRET_FILE
+        if not file.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            file.write_text(secrets.token_urlsafe(24))
+        return file.read_text()
+
+    def _spawn(self, command: list[str], log_file: Path) -> subprocess.Popen:
+        with open(log_file, "ab") as log:
+            return subprocess.Popen(command, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home)
+
     def start(self, timeout: float = 180.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         if self.preload:
             write_local_settings(self.home)
-        log = open(self.log_file, "ab")
-        self.process = subprocess.Popen(
-            list(self.command), env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home,
-        )
-        log.close()
+        # The execution API server needs a migrated database, and Airflow writes its airflow.cfg on
+        # first use: both done once here, before the two processes below start side by side.
+        with open(self.log_file, "ab") as log:
+            subprocess.run(["airflow", "db", "migrate"], env=self.environment(), cwd=self.home, check=True,
+                           stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
+        self.execution_api = self._spawn(
+            ["airflow", "api-server", "--apps", "execution", "-H", "127.0.0.1", "-p", str(self.execution_api_port)],
+            self.execution_api_log_file)
+        self.process = self._spawn(list(self.command), self.log_file)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise StandaloneFailed(f"airflow standalone exited with {self.process.returncode}; see {self.log_file}")
+            for process, log in ((self.process, self.log_file), (self.execution_api, self.execution_api_log_file)):
+                if process.poll() is not None:
+                    raise StandaloneFailed(f"{' '.join(process.args[:2])} exited with {process.returncode}; see {log}")
             if self.healthy() and (self.home / PASSWORD_FILE).exists():
                 return
             time.sleep(0.5)
         self.stop()
         raise StandaloneFailed(f"Airflow was not healthy within {timeout:.0f}s; see {self.log_file}")
 
+    @property
+    def root_pids(self) -> list[int]:
+        """The PIDs of standalone and of the execution API server: every Airflow process of this
+        deployment is one of them or their descendant."""
+        return [process.pid for process in (self.process, self.execution_api) if process is not None]
+
+    @property
+    def execution_api_log_file(self) -> Path:
+        return self.home / "execution-api.log"
+
     def healthy(self) -> bool:
+        """Both API servers answer their health checks."""
+        checks = (self.base_url + HEALTH_PATH, f"http://127.0.0.1:{self.execution_api_port}{EXECUTION_HEALTH_PATH}")
         try:
-            return requests.get(self.base_url + HEALTH_PATH, timeout=2).status_code == 200
+            return all(requests.get(url, timeout=2).status_code == 200 for url in checks)
         except requests.RequestException:
             return False
 
@@ -130,22 +177,27 @@ class AirflowStandalone:
         return json.loads((self.home / PASSWORD_FILE).read_text())[ADMIN]
 
     def stop(self, timeout: float = 30.0) -> None:
-        """SIGINT to standalone, then clean up whatever of its process group is left, by PID."""
-        if self.process is None:
-            return
-        pgid = self.process.pid
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
-            time.sleep(2)
-        if self.process.poll() is None:
-            self.process.wait(10)
-        self.process = None
+        """SIGINT to standalone and the execution API server, then clean up whatever of their
+        process groups is left, by PID."""
+        for process in (self.process, self.execution_api):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in (self.process, self.execution_api):
+            if process is not None:
+                _stop_group(process, timeout)
+        self.process = self.execution_api = None
+
+
+def _stop_group(process: subprocess.Popen, timeout: float) -> None:
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        time.sleep(2)
+    if process.poll() is None:
+        process.wait(10)

@@ -47,5 +47,5 @@ def test_an_airflow_write_waits_out_a_lock_held_longer_than_five_seconds(tmp_pat
         if writer.poll() is None:
             writer.kill()
     assert writer.returncode == 0, err
-    assert "async busy_timeout 60000" in out
+    assert "async busy_timeout 30000" in out
     assert [row[0] for row in holder.execute("SELECT writer FROM burst")] == ["holder", "scheduler"]

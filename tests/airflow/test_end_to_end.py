@@ -124,3 +124,20 @@ def test_launching_from_the_trigger_form_queues_and_runs_an_operation(airflow_st
                                                      paging={"limit": 100})
     mine = [d for d in launched if d.run_link and unquote(d.run_link).find(run["dag_run_id"]) >= 0]
     assert len(mine) == 1 and mine[0].params == {"seconds": 1} and mine[0].queued_by == E2E_ADMIN
+
+
+def test_tasks_report_to_an_execution_api_server_of_their_own(airflow_stack):
+    """Airflow's REST API writes its audit log on the api-server's event loop; on SQLite that write
+    waits for the lock while a task's state write, holding it, waits for the same loop to commit.
+    In one api-server that deadlock lasted the busy timeout (it made a 200-operation burst stall
+    and the scheduler exit). Tasks therefore talk to an execution API server of their own."""
+    doc = queue(airflow_stack, "@fiftyops/utils/sleep", seconds=0)
+    done = wait_for(airflow_stack, doc.id, {S.COMPLETED, S.FAILED})
+    assert done.run_state is S.COMPLETED, done.result
+    dag_id, run_id, task_id, _ = ti_of(done.run_link)
+    ti = airflow_stack.api.wait_for_ti(dag_id, run_id, task_id, {"success"}, timeout=60)
+    standalone = airflow_stack.standalone
+    assert f"/execution/task-instances/{ti['id']}/run" in standalone.execution_api_log_file.read_text()
+    ui_server_lines = [line for line in standalone.log_file.read_text().splitlines() if line.startswith("api-server")]
+    assert ui_server_lines, "the standalone log has no api-server lines to check"
+    assert not [line for line in ui_server_lines if "/execution/task-instances/" in line]
