@@ -133,15 +133,18 @@ class AirflowStandalone:
         self.home.mkdir(parents=True, exist_ok=True)
         if self.preload:
             write_local_settings(self.home)
-        # The execution API server needs a migrated database, and Airflow writes its airflow.cfg on
-        # first use: both done once here, before the two processes below start side by side.
-        with open(self.log_file, "ab") as log:
-            subprocess.run(["airflow", "db", "migrate"], env=self.environment(), cwd=self.home, check=True,
-                           stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
-        self.execution_api = self._spawn(
-            ["airflow", "api-server", "--apps", "execution", "-H", "127.0.0.1", "-p", str(self.execution_api_port)],
-            self.execution_api_log_file)
+        # Airflow writes a missing airflow.cfg (with generated keys) on first import: once, here,
+        # not by the two processes below racing each other.
+        if not (self.home / "airflow.cfg").exists():
+            subprocess.run([sys.executable, "-c", "import airflow.configuration"], env=self.environment(), cwd=self.home,
+                           check=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
         self.process = self._spawn(list(self.command), self.log_file)
+        # The execution API server refuses to start on an unmigrated database: it waits for
+        # standalone's migration. Tasks that start before it is up retry (the Task SDK does).
+        self.execution_api = self._spawn(
+            ["sh", "-c", f"airflow db check-migrations -t {int(timeout)} && exec airflow api-server --apps execution "
+                         f"-H 127.0.0.1 -p {self.execution_api_port}"],
+            self.execution_api_log_file)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for process, log in ((self.process, self.log_file), (self.execution_api, self.execution_api_log_file)):
