@@ -5,7 +5,8 @@
 Three measurements of the whole standalone process tree (scheduler, dag-processor, triggerer,
 api-server and their workers), summed as PSS (shared pages split between sharers, so the sum is
 what the tree really costs):
-1. Airflow alone: a standalone with an empty DAGs folder and without the provider's preload;
+1. Airflow alone: a standalone with an empty DAGs folder and without the provider's preload (its
+   own process tree only: plain ``airflow standalone`` has no second execution API server);
 2. FiftyOps idle: the FiftyOps DAGs (dispatcher + one DAG per operator) with the dispatcher's
    dispatcher task deferred in the triggerer;
 3. one operation running: the same, while a ``sleep`` operation runs (its Airflow task process and
@@ -56,7 +57,7 @@ def airflow_alone(home: Path, settle: float) -> tuple[float, int]:
     standalone.start()
     try:
         time.sleep(settle)
-        return tree_pss(standalone.root_pids)
+        return tree_pss([standalone.process.pid])
     finally:
         standalone.stop()
 
@@ -69,7 +70,8 @@ def wait_until(predicate, timeout: float, what: str) -> None:
         time.sleep(1)
 
 
-def with_fiftyops(home: Path, settle: float) -> tuple[tuple[float, int], tuple[float, int]]:
+def with_fiftyops(home: Path, settle: float) -> tuple[tuple[float, int], tuple[float, int], float]:
+    """(idle, one running) as (PSS MiB, processes), and the execution API server's PSS at idle."""
     os.environ.update({"FIFTYOPS_HOME": str(home / "fiftyops"), "FIFTYOPS_DB_PORT": str(free_port()), "FIFTYOPS_USER": "admin"})
     os.environ.pop("FIFTYOPS_DATABASE_URI", None)
     from fiftyops_provider.plugins.datasets import create_dataset
@@ -89,6 +91,7 @@ def with_fiftyops(home: Path, settle: float) -> tuple[tuple[float, int], tuple[f
         wait_until(dispatcher_deferred, 180, "the dispatcher task to defer")
         time.sleep(settle)
         idle = tree_pss(stack.airflow.root_pids)
+        execution_api = tree_pss([stack.airflow.execution_api.pid])[0]
         dataset = create_dataset(stack.database, "memory")
         doc = delegate("@fiftyops/utils/sleep", dataset, {"seconds": 60}, user="admin", db=stack.database)
         store = DelegatedOperationService(MongoDelegatedOperationRepo(stack.database))
@@ -96,7 +99,7 @@ def with_fiftyops(home: Path, settle: float) -> tuple[tuple[float, int], tuple[f
         time.sleep(5)
         running = tree_pss(stack.airflow.root_pids)
         store.terminate(doc.id, "benchmark done")
-        return idle, running
+        return idle, running, execution_api
     finally:
         stack.stop()
 
@@ -107,14 +110,15 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="fiftyops-memory-"))
     alone = airflow_alone(home, args.settle)
-    idle, running = with_fiftyops(home, args.settle)
-    print("\nPSS of the airflow standalone process tree")
+    idle, running, execution_api = with_fiftyops(home, args.settle)
+    print("\nPSS of the airflow standalone process tree (with FiftyOps: and its execution API server)")
     print_table(["configuration", "processes", "PSS MiB", "added by FiftyOps MiB"], [
         ["Airflow alone (no DAGs)", alone[1], f"{alone[0]:.0f}", "-"],
         ["FiftyOps DAGs, idle (dispatcher deferred)", idle[1], f"{idle[0]:.0f}", f"{idle[0] - alone[0]:+.0f}"],
         ["one operation running", running[1], f"{running[0]:.0f}", f"{running[0] - alone[0]:+.0f}"],
     ])
-    print(f"\none running operation costs {running[0] - idle[0]:.0f} MiB over idle ({running[1] - idle[1]} more processes)")
+    print(f"\nof which the execution API server beside standalone: {execution_api:.0f} MiB")
+    print(f"one running operation costs {running[0] - idle[0]:.0f} MiB over idle ({running[1] - idle[1]} more processes)")
 
 
 if __name__ == "__main__":
