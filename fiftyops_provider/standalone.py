@@ -145,16 +145,19 @@ class AirflowStandalone:
             ["sh", "-c", f"airflow db check-migrations -t {int(timeout)} && exec airflow api-server --apps execution "
                          f"-H 127.0.0.1 -p {self.execution_api_port}"],
             self.execution_api_log_file)
+        watched = (("airflow standalone", self.process, self.log_file),
+                   ("the execution API server", self.execution_api, self.execution_api_log_file))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for process, log in ((self.process, self.log_file), (self.execution_api, self.execution_api_log_file)):
+            for name, process, log in watched:
                 if process.poll() is not None:
-                    raise StandaloneFailed(f"{' '.join(process.args[:2])} exited with {process.returncode}; see {log}")
+                    self.stop()  # the other one too
+                    raise StandaloneFailed(f"{name} exited with {process.returncode}; see {log}")
             if self.healthy() and (self.home / PASSWORD_FILE).exists():
                 return
             time.sleep(0.5)
         self.stop()
-        raise StandaloneFailed(f"Airflow was not healthy within {timeout:.0f}s; see {self.log_file}")
+        raise StandaloneFailed(f"Airflow was not healthy within {timeout:.0f}s; see {self.log_file} and {self.execution_api_log_file}")
 
     @property
     def root_pids(self) -> list[int]:
