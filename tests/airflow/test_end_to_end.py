@@ -37,6 +37,13 @@ def wait_for(stack, doc_id, states, timeout: float = 120.0):
     raise AssertionError(f"operation {doc_id} is {stack.service.get(doc_id).run_state}, not {states}")
 
 
+def wait_for_run_state(api, dag_id: str, run_id: str, state: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (current := api.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]) != state:
+        assert time.monotonic() < deadline, f"run {run_id} is {current}, not {state}"
+        time.sleep(0.5)
+
+
 def ti_of(run_link: str) -> tuple[str, str, str, int]:
     """(dag_id, run_id, task_id, try_number) from a task-instance deep link."""
     url = urlparse(run_link)
@@ -104,6 +111,9 @@ def test_clearing_a_finished_task_reruns_the_operation(airflow_stack):
     done = wait_for(airflow_stack, doc.id, {S.COMPLETED, S.FAILED})
     assert done.run_state is S.COMPLETED
     dag_id, run_id, task_id, _ = ti_of(done.run_link)
+    # Finished in Airflow too: a clear sent while the scheduler is still marking the run
+    # successful can be overwritten by it (Airflow's own race, whatever the task).
+    wait_for_run_state(airflow_stack.api, dag_id, run_id, "success")
     airflow_stack.api.clear_task(dag_id, run_id, task_id)
     deadline = time.monotonic() + 90
     while not (reruns := airflow_stack.service.list_operations(rerun_of=str(doc.id))):
