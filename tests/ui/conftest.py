@@ -23,7 +23,6 @@ from pymongo.database import Database
 
 from fiftyops_provider.plugins.datasets import create_dataset
 from fiftyops_provider.plugins.delegate import delegate
-from fiftyops_provider.plugins.errors import PluginError
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.plugins.users import UserStore
 from fiftyops_provider.stack import airflow_connection
@@ -128,11 +127,8 @@ def seeded(ui_server: UIServer, mongod, monkeypatch: pytest.MonkeyPatch, tmp_pat
     registry = PluginRegistry(db, cache_dir=tmp_path / "plugin-cache")
     registry.install(ROOT / "plugins_repo" / "utils", acting_user="admin")
     users = UserStore(db)
-    for name, role in (("olga", "MEMBER"), ("uma", "COLLABORATOR")):
-        try:
-            users.create(name, role)
-        except PluginError:  # a request of the previous test's page, still in flight, met them first
-            users.set_role(name, role)
+    users.create("olga", "MEMBER")
+    users.create("uma", "COLLABORATOR")
     birds, cars = create_dataset(db, "birds").id, create_dataset(db, "cars").id
     users.grant("olga", birds, "EDIT")
     users.grant("uma", birds, "VIEW")

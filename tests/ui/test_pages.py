@@ -34,6 +34,15 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+@pytest.fixture(autouse=True)
+def close_tabs(browser: Browser) -> Iterator[None]:
+    """Close each test's tabs after it: an open Runs page keeps polling as its user, and its
+    requests would meet the next test's freshly reset store."""
+    yield
+    for context in browser.contexts:
+        context.close()
+
+
 def open_as(browser: Browser, ui_server, user: str) -> Page:
     """A browser tab logged in to Airflow as ``user`` (the session cookie the Airflow UI uses)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
