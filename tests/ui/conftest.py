@@ -35,7 +35,8 @@ AIRFLOW_USERS = {"admin": "admin", "olga": "op", "uma": "user", "vic": "viewer"}
 
 
 class AirflowAPIServer(AirflowStandalone):
-    """Just the api-server (after ``airflow db migrate``), stopped like standalone: by PID."""
+    """The api-server alone in place of standalone (after ``airflow db migrate``), with the
+    execution API server ``AirflowStandalone`` starts beside it; both stopped by PID."""
 
     command = ("airflow", "api-server")
 
