@@ -45,7 +45,9 @@ def queue_operations(service: DelegatedOperationService, count: int, batch: int 
         service.repo.collection.insert_many([dict(doc) for _ in range(min(batch, remaining - start))], ordered=False)
 
 
-def _claim(service: DelegatedOperationService, doc_id, report: ClaimerReport, overhead: float, complete: bool, tally) -> None:
+def _claim(
+    service: DelegatedOperationService, doc_id, report: ClaimerReport, overhead: float, complete: bool, tally
+) -> None:
     """Claim one operation; ``overhead`` is the seconds already spent getting it (its pick-up share)."""
     token = uuid.uuid4().hex
     started = time.perf_counter()
@@ -71,7 +73,9 @@ def claim_until_drained(uri: str, database: str, claimer: str, complete: bool) -
             rounds += 1
             started = time.perf_counter()
             if rounds % ROGUE_EVERY == 0:
-                oldest = db[service.repo.collection.name].find_one({"run_state": "queued"}, {"_id": 1}, sort=[("_id", 1)])
+                oldest = db[service.repo.collection.name].find_one(
+                    {"run_state": "queued"}, {"_id": 1}, sort=[("_id", 1)]
+                )
                 if oldest is not None:
                     _claim(service, oldest["_id"], report, time.perf_counter() - started, complete, db[TALLY])
                 continue
@@ -92,5 +96,7 @@ def run_claimers(uri: str, database: str, claimers: int, complete: bool) -> tupl
     context = multiprocessing.get_context("spawn")  # a MongoClient must not cross a fork
     with context.Pool(claimers) as pool:
         started = time.perf_counter()
-        reports = pool.starmap(claim_until_drained, [(uri, database, f"claimer-{i}", complete) for i in range(claimers)])
+        reports = pool.starmap(
+            claim_until_drained, [(uri, database, f"claimer-{i}", complete) for i in range(claimers)]
+        )
         return time.perf_counter() - started, reports

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from fiftyops_provider.embedded import EmbeddedMongo, free_port
+from fiftyops_provider.stacks.embedded_mongo import EmbeddedMongo, free_port
 
 
 @contextlib.contextmanager
@@ -25,7 +25,7 @@ def scratch_mongod(cache_gb: float = 1.0) -> Iterator[EmbeddedMongo]:
 
 def percentile(samples: list[float], pct: float) -> float:
     ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, int(round(pct / 100 * (len(ordered) - 1)))))
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
     return ordered[index]
 
 

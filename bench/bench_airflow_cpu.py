@@ -23,8 +23,10 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import print_table  # noqa: E402
-from bench_airflow_dispatch import FLOOR_DAG, OPERATION_DAG, bench_stack, fiftyops_runs, floor_runs, parse_time  # noqa: E402
+import itertools
+
+from _common import print_table
+from bench_airflow_dispatch import FLOOR_DAG, OPERATION_DAG, bench_stack, fiftyops_runs, floor_runs, parse_time
 
 COMPONENTS = ("api_server", "api-server", "scheduler", "triggerer", "dag-processor", "LocalExecutor", "mongod")
 
@@ -55,15 +57,21 @@ def cpu_by_component(stack) -> dict[str, float]:
 
 def run_steps(stack, dag_id: str, since: float) -> list[float]:
     """Mean seconds of: run created -> run started -> task queued -> task started -> task ended."""
-    runs = {r["dag_run_id"]: r for r in stack.api.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 1000})["dag_runs"]}
+    runs = {
+        r["dag_run_id"]: r
+        for r in stack.api.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 1000})["dag_runs"]
+    }
     tis = stack.api.request("GET", f"/dags/{dag_id}/dagRuns/~/taskInstances", params={"limit": 1000})["task_instances"]
     steps = []
     for ti in tis:
         run = runs.get(ti["dag_run_id"])
         if run is None or not ti.get("end_date") or parse_time(ti["start_date"]) < since:
             continue
-        marks = [parse_time(v) for v in (run["run_after"], run["start_date"], ti["queued_when"], ti["start_date"], ti["end_date"])]
-        steps.append([b - a for a, b in zip(marks, marks[1:])])
+        marks = [
+            parse_time(v)
+            for v in (run["run_after"], run["start_date"], ti["queued_when"], ti["start_date"], ti["end_date"])
+        ]
+        steps.append([b - a for a, b in itertools.pairwise(marks)])
     return [statistics.mean(column) for column in zip(*steps)]
 
 
@@ -74,18 +82,44 @@ def main() -> None:
     args = parser.parse_args()
     with bench_stack(args.quota) as stack:
         rows, steps = [], []
-        for name, dag_id, drain in (("FiftyOps", OPERATION_DAG, lambda: fiftyops_runs(stack, args.ops, concurrent=True)),
-                                    ("Airflow floor", FLOOR_DAG, lambda: floor_runs(stack.api, args.ops, concurrent=True))):
+        for name, dag_id, drain in (
+            ("FiftyOps", OPERATION_DAG, lambda: fiftyops_runs(stack, args.ops, concurrent=True)),
+            ("Airflow floor", FLOOR_DAG, lambda: floor_runs(stack.api, args.ops, concurrent=True)),
+        ):
             time.sleep(3)
             before, started = cpu_by_component(stack), time.time()
             drain()
             wall, after = time.time() - started, cpu_by_component(stack)
             cpu = {key: (after[key] - before.get(key, 0.0)) / args.ops for key in after}
-            rows.append([name, f"{60 * args.ops / wall:.1f}", f"{sum(cpu.values()):.3f}",
-                         *(f"{cpu.get(key, 0.0):.3f}" for key in ("LocalExecutor", "api-server", "scheduler", "dag-processor", "triggerer", "mongod"))])
+            rows.append(
+                [
+                    name,
+                    f"{60 * args.ops / wall:.1f}",
+                    f"{sum(cpu.values()):.3f}",
+                    *(
+                        f"{cpu.get(key, 0.0):.3f}"
+                        for key in ("LocalExecutor", "api-server", "scheduler", "dag-processor", "triggerer", "mongod")
+                    ),
+                ]
+            )
             steps.append([name, *(f"{seconds:.2f}" for seconds in run_steps(stack, dag_id, started))])
-        print(f"\n{args.ops} at once (quota {args.quota}, parallelism {stack.airflow.parallelism}): rate and CPU seconds per operation")
-        print_table(["", "per min", "CPU total", "workers+tasks", "api-server", "scheduler", "dag-processor", "triggerer", "mongod"], rows)
+        print(
+            f"\n{args.ops} at once (quota {args.quota}, parallelism {stack.airflow.parallelism}): rate and CPU seconds per operation"
+        )
+        print_table(
+            [
+                "",
+                "per min",
+                "CPU total",
+                "workers+tasks",
+                "api-server",
+                "scheduler",
+                "dag-processor",
+                "triggerer",
+                "mongod",
+            ],
+            rows,
+        )
         print("\nMean seconds per step of a run")
         print_table(["", "created -> run started", "-> task queued", "-> task started", "-> task ended"], steps)
 

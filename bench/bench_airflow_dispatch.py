@@ -20,18 +20,19 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import percentile, print_table  # noqa: E402
+from _common import percentile, print_table
 
-from fiftyops_provider.embedded import free_port  # noqa: E402
+from fiftyops_provider.stacks.embedded_mongo import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-NOOP_DAG = '''
+NOOP_DAG = """
 from datetime import datetime, timezone
 from airflow.sdk import DAG, task
 
@@ -42,7 +43,7 @@ for dag_id, pool in (("bench_noop", "default_pool"), ("bench_noop_pooled", "benc
         def noop():
             return None
         noop()
-'''
+"""
 FLOOR_DAG, POOLED_FLOOR_DAG, FLOOR_POOL = "bench_noop", "bench_noop_pooled", "bench_quota"
 OPERATION_DAG = "fiftyops__fiftyops_utils__sleep"
 
@@ -77,7 +78,9 @@ def fiftyops_runs(stack, count: int, concurrent: bool) -> tuple[list[float], lis
     queued = []
     for _ in range(count):
         t0 = time.time()
-        doc = delegate("@fiftyops/utils/sleep", dataset="fiftyops-demo", params={"seconds": 0}, user=stack.admin, db=stack.database)
+        doc = delegate(
+            "@fiftyops/utils/sleep", dataset="fiftyops-demo", params={"seconds": 0}, user=stack.admin, db=stack.database
+        )
         queued.append((t0, doc.id))
         if not concurrent:
             while not service.get(doc.id).is_terminal:
@@ -87,8 +90,8 @@ def fiftyops_runs(stack, count: int, concurrent: bool) -> tuple[list[float], lis
         while not (doc := service.get(doc_id)).is_terminal:
             time.sleep(0.1)
         assert doc.run_state == "completed", doc.result
-        to_running.append(doc.started_at.replace(tzinfo=timezone.utc).timestamp() - t0)
-        to_done.append(doc.completed_at.replace(tzinfo=timezone.utc).timestamp() - t0)
+        to_running.append(doc.started_at.replace(tzinfo=UTC).timestamp() - t0)
+        to_done.append(doc.completed_at.replace(tzinfo=UTC).timestamp() - t0)
     return to_running, to_done, time.time() - started
 
 
@@ -103,8 +106,8 @@ def bench_stack(quota: int) -> Iterator[Any]:
     (dags / "bench_noop.py").write_text(NOOP_DAG)
     os.environ.update({"FIFTYOPS_HOME": str(home), "FIFTYOPS_DB_PORT": str(free_port()), "FIFTYOPS_USER": "admin"})
     os.environ.pop("FIFTYOPS_DATABASE_URI", None)
-    from fiftyops_provider.demo import ensure_demo_dataset
-    from fiftyops_provider.stack import Stack
+    from fiftyops_provider.stacks.demo import ensure_demo_dataset
+    from fiftyops_provider.stacks.local import Stack
 
     stack = Stack(quota=quota, dags_folder=dags)
     try:
@@ -138,30 +141,58 @@ def main() -> None:
             # (the floor's p50 drifts by 0.3 s between runs of this benchmark).
             f_start, f_done, o_run, o_done = [], [], [], []
             for _ in range(args.latency_runs):
-                for samples, measured in (((f_start, f_done), floor_runs(stack.api, 1, concurrent=False)),
-                                          ((o_run, o_done), fiftyops_runs(stack, 1, concurrent=False))):
+                for samples, measured in (
+                    ((f_start, f_done), floor_runs(stack.api, 1, concurrent=False)),
+                    ((o_run, o_done), fiftyops_runs(stack, 1, concurrent=False)),
+                ):
                     samples[0].extend(measured[0])
                     samples[1].extend(measured[1])
             rows = []
-            for name, ours, floor in (("queue/trigger -> running", o_run, f_start), ("queue/trigger -> done", o_done, f_done)):
-                rows.append([name, f"{percentile(ours, 50):.2f}", f"{percentile(ours, 95):.2f}",
-                             f"{percentile(floor, 50):.2f}", f"{percentile(floor, 95):.2f}",
-                             f"{percentile(ours, 50) / percentile(floor, 50):.2f}x"])
+            for name, ours, floor in (
+                ("queue/trigger -> running", o_run, f_start),
+                ("queue/trigger -> done", o_done, f_done),
+            ):
+                rows.append(
+                    [
+                        name,
+                        f"{percentile(ours, 50):.2f}",
+                        f"{percentile(ours, 95):.2f}",
+                        f"{percentile(floor, 50):.2f}",
+                        f"{percentile(floor, 95):.2f}",
+                        f"{percentile(ours, 50) / percentile(floor, 50):.2f}x",
+                    ]
+                )
             print(f"\nLatency, {args.latency_runs} sequential runs of each, interleaved (seconds)")
-            print_table(["measure", "FiftyOps p50", "FiftyOps p95", "Airflow floor p50", "Airflow floor p95", "p50 ratio"], rows)
+            print_table(
+                ["measure", "FiftyOps p50", "FiftyOps p95", "Airflow floor p50", "Airflow floor p95", "p50 ratio"], rows
+            )
         if args.throughput_ops:
             _, _, ours_wall = fiftyops_runs(stack, args.throughput_ops, concurrent=True)
             print(f"\nFiftyOps drained {args.throughput_ops} operations in {ours_wall:.1f}s", flush=True)
             _, _, floor_wall = floor_runs(stack.api, args.throughput_ops, concurrent=True)
             _, _, pooled_wall = floor_runs(stack.api, args.throughput_ops, concurrent=True, dag_id=POOLED_FLOOR_DAG)
             rate = lambda wall: 60 * args.throughput_ops / wall  # noqa: E731
-            print(f"\nThroughput, {args.throughput_ops} at once (pool/quota {args.quota}, parallelism {stack.airflow.parallelism})")
-            print_table(["", "operations or runs / min", "wall s", "FiftyOps ratio"], [
-                ["FiftyOps (pool `fiftyops`)", f"{rate(ours_wall):.1f}", f"{ours_wall:.1f}", ""],
-                ["Airflow REST-triggered no-op (default pool)", f"{rate(floor_wall):.1f}", f"{floor_wall:.1f}", f"{floor_wall / ours_wall:.2f}x"],
-                [f"Airflow REST-triggered no-op (a {args.quota}-slot pool)", f"{rate(pooled_wall):.1f}", f"{pooled_wall:.1f}",
-                 f"{pooled_wall / ours_wall:.2f}x"],
-            ])
+            print(
+                f"\nThroughput, {args.throughput_ops} at once (pool/quota {args.quota}, parallelism {stack.airflow.parallelism})"
+            )
+            print_table(
+                ["", "operations or runs / min", "wall s", "FiftyOps ratio"],
+                [
+                    ["FiftyOps (pool `fiftyops`)", f"{rate(ours_wall):.1f}", f"{ours_wall:.1f}", ""],
+                    [
+                        "Airflow REST-triggered no-op (default pool)",
+                        f"{rate(floor_wall):.1f}",
+                        f"{floor_wall:.1f}",
+                        f"{floor_wall / ours_wall:.2f}x",
+                    ],
+                    [
+                        f"Airflow REST-triggered no-op (a {args.quota}-slot pool)",
+                        f"{rate(pooled_wall):.1f}",
+                        f"{pooled_wall:.1f}",
+                        f"{pooled_wall / ours_wall:.2f}x",
+                    ],
+                ],
+            )
 
 
 if __name__ == "__main__":

@@ -23,12 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _claimers import queue_operations, run_claimers  # noqa: E402
-from _common import print_table, scratch_mongod, summarize_ms  # noqa: E402
+from _claimers import queue_operations, run_claimers
+from _common import print_table, scratch_mongod, summarize_ms
+from pymongo import MongoClient
 
-from pymongo import MongoClient  # noqa: E402
-
-from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo  # noqa: E402
+from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
 
 DATABASE = "bench_claims"
 CEILING_WRITES = 2_000
@@ -71,13 +70,38 @@ def main() -> None:
         latencies = [t for report in reports for t in report.latencies]
         p50, p95, _ = summarize_ms(latencies)
         print_table(
-            ["ops", "claimers", "wall s", "claims/s", "claim p50 ms", "claim p95 ms", "lost races", "duplicates", "lost", "running (attempt 1)"],
-            [[args.ops, args.claimers, f"{wall:.1f}", f"{len(claims) / wall:.0f}", f"{p50:.2f}", f"{p95:.2f}",
-              sum(r.lost_races for r in reports), duplicates, lost, running]],
+            [
+                "ops",
+                "claimers",
+                "wall s",
+                "claims/s",
+                "claim p50 ms",
+                "claim p95 ms",
+                "lost races",
+                "duplicates",
+                "lost",
+                "running (attempt 1)",
+            ],
+            [
+                [
+                    args.ops,
+                    args.claimers,
+                    f"{wall:.1f}",
+                    f"{len(claims) / wall:.0f}",
+                    f"{p50:.2f}",
+                    f"{p95:.2f}",
+                    sum(r.lost_races for r in reports),
+                    duplicates,
+                    lost,
+                    running,
+                ]
+            ],
         )
         ceiling = write_ceiling(mongod.uri, args.claimers)
-        print(f"\nCeiling: {args.claimers} processes, one durable findAndModify by _id each, no contention: "
-              f"{ceiling:.0f} writes/s (claims reach {len(claims) / wall / ceiling:.0%} of it)")
+        print(
+            f"\nCeiling: {args.claimers} processes, one durable findAndModify by _id each, no contention: "
+            f"{ceiling:.0f} writes/s (claims reach {len(claims) / wall / ceiling:.0%} of it)"
+        )
         client.close()
         if duplicates or lost or running != args.ops:
             raise SystemExit("FAILED: an operation was claimed twice or not at all")

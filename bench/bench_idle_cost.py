@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import print_table  # noqa: E402
+from _common import print_table
 
-from fiftyops_provider.embedded import free_port  # noqa: E402
-from fiftyops_provider.naming import DISPATCH_TASK_ID, DISPATCHER_DAG_ID  # noqa: E402
+from fiftyops_provider.dag_factory.naming import DISPATCH_TASK_ID, DISPATCHER_DAG_ID
+from fiftyops_provider.stacks.embedded_mongo import free_port
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="fiftyops-idle-"))
     os.environ.update({"FIFTYOPS_HOME": str(home), "FIFTYOPS_DB_PORT": str(free_port()), "FIFTYOPS_USER": "admin"})
     os.environ.pop("FIFTYOPS_DATABASE_URI", None)
-    from fiftyops_provider.stack import Stack
+    from fiftyops_provider.stacks.local import Stack
 
     stack = Stack()
     try:

@@ -27,11 +27,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import print_table  # noqa: E402
+from _common import print_table
 
-from fiftyops_provider.embedded import free_port  # noqa: E402
-from fiftyops_provider.naming import DISPATCH_TASK_ID, DISPATCHER_DAG_ID  # noqa: E402
-from fiftyops_provider.standalone import AirflowStandalone  # noqa: E402
+from fiftyops_provider.dag_factory.naming import DISPATCH_TASK_ID, DISPATCHER_DAG_ID
+from fiftyops_provider.stacks.embedded_mongo import free_port
+from fiftyops_provider.stacks.standalone import AirflowStandalone
 
 MIB = 1024 * 1024
 
@@ -72,11 +72,13 @@ def wait_until(predicate, timeout: float, what: str) -> None:
 
 def with_fiftyops(home: Path, settle: float) -> tuple[tuple[float, int], tuple[float, int], float]:
     """(idle, one running) as (PSS MiB, processes), and the execution API server's PSS at idle."""
-    os.environ.update({"FIFTYOPS_HOME": str(home / "fiftyops"), "FIFTYOPS_DB_PORT": str(free_port()), "FIFTYOPS_USER": "admin"})
+    os.environ.update(
+        {"FIFTYOPS_HOME": str(home / "fiftyops"), "FIFTYOPS_DB_PORT": str(free_port()), "FIFTYOPS_USER": "admin"}
+    )
     os.environ.pop("FIFTYOPS_DATABASE_URI", None)
-    from fiftyops_provider.plugins.datasets import create_dataset
+    from fiftyops_provider.datasets.catalog import create_dataset
     from fiftyops_provider.plugins.delegate import delegate
-    from fiftyops_provider.stack import Stack
+    from fiftyops_provider.stacks.local import Stack
     from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
 
     stack = Stack()
@@ -85,8 +87,11 @@ def with_fiftyops(home: Path, settle: float) -> tuple[tuple[float, int], tuple[f
 
         def dispatcher_deferred() -> bool:
             runs = stack.api.dag_runs(DISPATCHER_DAG_ID)
-            return bool(runs) and stack.api.task_instance(
-                DISPATCHER_DAG_ID, runs[0]["dag_run_id"], DISPATCH_TASK_ID).get("state") == "deferred"
+            return (
+                bool(runs)
+                and stack.api.task_instance(DISPATCHER_DAG_ID, runs[0]["dag_run_id"], DISPATCH_TASK_ID).get("state")
+                == "deferred"
+            )
 
         wait_until(dispatcher_deferred, 180, "the dispatcher task to defer")
         time.sleep(settle)
@@ -112,13 +117,18 @@ def main() -> None:
     alone = airflow_alone(home, args.settle)
     idle, running, execution_api = with_fiftyops(home, args.settle)
     print("\nPSS of the airflow standalone process tree (with FiftyOps: and its execution API server)")
-    print_table(["configuration", "processes", "PSS MiB", "added by FiftyOps MiB"], [
-        ["Airflow alone (no DAGs)", alone[1], f"{alone[0]:.0f}", "-"],
-        ["FiftyOps DAGs, idle (dispatcher deferred)", idle[1], f"{idle[0]:.0f}", f"{idle[0] - alone[0]:+.0f}"],
-        ["one operation running", running[1], f"{running[0]:.0f}", f"{running[0] - alone[0]:+.0f}"],
-    ])
+    print_table(
+        ["configuration", "processes", "PSS MiB", "added by FiftyOps MiB"],
+        [
+            ["Airflow alone (no DAGs)", alone[1], f"{alone[0]:.0f}", "-"],
+            ["FiftyOps DAGs, idle (dispatcher deferred)", idle[1], f"{idle[0]:.0f}", f"{idle[0] - alone[0]:+.0f}"],
+            ["one operation running", running[1], f"{running[0]:.0f}", f"{running[0] - alone[0]:+.0f}"],
+        ],
+    )
     print(f"\nof which the execution API server beside standalone: {execution_api:.0f} MiB")
-    print(f"one running operation costs {running[0] - idle[0]:.0f} MiB over idle ({running[1] - idle[1]} more processes)")
+    print(
+        f"one running operation costs {running[0] - idle[0]:.0f} MiB over idle ({running[1] - idle[1]} more processes)"
+    )
 
 
 if __name__ == "__main__":

@@ -19,12 +19,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import print_table, scratch_mongod, summarize_ms  # noqa: E402
-from pymongo import MongoClient  # noqa: E402
+from _common import print_table, scratch_mongod, summarize_ms
+from pymongo import MongoClient
 
-from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo  # noqa: E402
-from fiftyops_provider.store.documents import DelegatedOperationDocument, utcnow  # noqa: E402
-from fiftyops_provider.store.query import SORT_PRESETS, DelegatedOperationPagingParams, build_filter, build_search, combine  # noqa: E402
+from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store.documents import DelegatedOperationDocument, utcnow
+from fiftyops_provider.store.query import (
+    SORT_PRESETS,
+    DelegatedOperationPagingParams,
+    build_filter,
+    build_search,
+    combine,
+)
 
 STATES = ["scheduled"] * 2 + ["queued"] * 2 + ["running"] + ["completed"] * 12 + ["failed"] * 3
 OPERATORS = [f"@org{i % 7}/plugin{i % 13}/op{i}" for i in range(40)]
@@ -51,10 +57,15 @@ def fill(db, count: int) -> None:
     batch = []
     for i in range(count):
         doc = DelegatedOperationDocument(
-            operator=rng.choice(OPERATORS), label=f"run {i}", run_state=rng.choice(STATES),
+            operator=rng.choice(OPERATORS),
+            label=f"run {i}",
+            run_state=rng.choice(STATES),
             context={"request_params": {"dataset_name": rng.choice(DATASETS), "params": {"i": i}}},
-            queued_by=rng.choice(USERS), pinned=rng.random() < 0.001, archived=rng.random() < 0.02,
-            scheduled_at=base + timedelta(milliseconds=i), updated_at=base + timedelta(seconds=rng.randint(0, 10**6)),
+            queued_by=rng.choice(USERS),
+            pinned=rng.random() < 0.001,
+            archived=rng.random() < 0.02,
+            scheduled_at=base + timedelta(milliseconds=i),
+            updated_at=base + timedelta(seconds=rng.randint(0, 10**6)),
         )
         batch.append(doc.to_pymongo())
         if len(batch) == 10_000:
@@ -104,9 +115,19 @@ def main() -> None:
             p50, p95, _ = summarize_ms(page_times)
             c50, c95, _ = summarize_ms(count_times)
             query = combine(build_filter(filters, include_archived=False), build_search(search))
-            rows.append([name, f"{p50:.2f}", f"{p95:.2f}", f"{c50:.2f}", f"{c95:.2f}",
-                         winning_index(db, query, paging.mongo_sort())])
-        print_table(["query", "page p50 ms", "page p95 ms", "page+total p50 ms", "page+total p95 ms", "winning index"], rows)
+            rows.append(
+                [
+                    name,
+                    f"{p50:.2f}",
+                    f"{p95:.2f}",
+                    f"{c50:.2f}",
+                    f"{c95:.2f}",
+                    winning_index(db, query, paging.mongo_sort()),
+                ]
+            )
+        print_table(
+            ["query", "page p50 ms", "page p95 ms", "page+total p50 ms", "page+total p95 ms", "winning index"], rows
+        )
 
 
 if __name__ == "__main__":

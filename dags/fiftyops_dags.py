@@ -5,6 +5,6 @@ connection (MongoDB holding the operation store) and a ``fiftyops`` pool sized t
 quota. See the README.
 """
 
-from fiftyops_provider.dag_factory import register_dags
+from fiftyops_provider.dag_factory.factory import register_dags
 
 register_dags(globals())

@@ -9,7 +9,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from fiftyops_provider.config import Settings, load_settings
-from fiftyops_provider.embedded import EmbeddedMongo
+from fiftyops_provider.stacks.embedded_mongo import EmbeddedMongo
 
 _clients: dict[str, MongoClient] = {}
 _lock = threading.Lock()

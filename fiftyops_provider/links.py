@@ -21,7 +21,9 @@ DEFAULT_BASE_URL = "http://localhost:8080"
 RUN_PAGE_PATH = "fiftyops/runs"
 
 
-def task_instance_url(base_url: str, dag_id: str, run_id: str, task_id: str, try_number: int | None, map_index: int = -1) -> str:
+def task_instance_url(
+    base_url: str, dag_id: str, run_id: str, task_id: str, try_number: int | None, map_index: int = -1
+) -> str:
     """The task instance page at one attempt, built as ``RuntimeTaskInstance.log_url`` builds it.
 
     The run id is quoted with ``urllib.parse.quote``'s defaults, as the SDK does (``:`` and ``+``
@@ -39,11 +41,24 @@ class _TemplateTI:
     template that reads others renders them empty (as Jinja renders undefined names)."""
 
     def __init__(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> None:
-        self.dag_id, self.run_id, self.task_id, self.map_index, self.try_number = dag_id, run_id, task_id, map_index, try_number
+        self.dag_id, self.run_id, self.task_id, self.map_index, self.try_number = (
+            dag_id,
+            run_id,
+            task_id,
+            map_index,
+            try_number,
+        )
 
 
-def task_log_path(base_log_folder: str, log_filename_template: str, dag_id: str, run_id: str, task_id: str,
-                  try_number: int, map_index: int = -1) -> str:
+def task_log_path(
+    base_log_folder: str,
+    log_filename_template: str,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    try_number: int,
+    map_index: int = -1,
+) -> str:
     """Where the task's supervisor writes the log of this attempt: ``log_filename_template``
     rendered with Jinja, with ``ti`` and ``try_number``, as the scheduler renders it for the
     workload (``airflow.utils.helpers.log_filename_template_renderer``), under
@@ -70,8 +85,15 @@ def task_log_path_for(ti: Any) -> str:
     """The log file of a runtime task instance's current attempt, from ``[logging]`` settings."""
     from airflow.sdk import conf
 
-    return task_log_path(conf.get("logging", "base_log_folder"), conf.get("logging", "log_filename_template"),
-                         ti.dag_id, ti.run_id, ti.task_id, ti.try_number, ti.map_index)
+    return task_log_path(
+        conf.get("logging", "base_log_folder"),
+        conf.get("logging", "log_filename_template"),
+        ti.dag_id,
+        ti.run_id,
+        ti.task_id,
+        ti.try_number,
+        ti.map_index,
+    )
 
 
 class FiftyOpsRunLink(BaseOperatorLink):

@@ -15,18 +15,24 @@ from typing import Any
 
 from pymongo.database import Database
 
-from fiftyops_provider.plugins.permissions import DatasetPermission, Role
-from fiftyops_provider.plugins.registry import OperatorInfo, PluginRegistry
-from fiftyops_provider.plugins.settings import (
+from fiftyops_provider.access.org_settings import (
     OrganizationSettings,
-    get_organization_settings as _get_settings,
     update_organization_settings,
 )
-from fiftyops_provider.plugins.users import User, UserStore
+from fiftyops_provider.access.org_settings import (
+    get_organization_settings as _get_settings,
+)
+from fiftyops_provider.access.permissions import DatasetPermission, Role
+from fiftyops_provider.access.users import User, UserStore
+from fiftyops_provider.plugins.registry import OperatorInfo, PluginRegistry
 
 GUEST, COLLABORATOR, MEMBER, ADMIN = Role.GUEST, Role.COLLABORATOR, Role.MEMBER, Role.ADMIN
 NO_ACCESS, VIEW, TAG, EDIT, MANAGE = (
-    DatasetPermission.NO_ACCESS, DatasetPermission.VIEW, DatasetPermission.TAG, DatasetPermission.EDIT, DatasetPermission.MANAGE,
+    DatasetPermission.NO_ACCESS,
+    DatasetPermission.VIEW,
+    DatasetPermission.TAG,
+    DatasetPermission.EDIT,
+    DatasetPermission.MANAGE,
 )
 
 
@@ -113,9 +119,11 @@ def set_user_role(name: str, role: Role | str, acting_user: str | None = None) -
     return users.set_role(name, role)
 
 
-def grant_dataset_permission(name: str, dataset: str, permission: DatasetPermission | str, acting_user: str | None = None) -> User:
+def grant_dataset_permission(
+    name: str, dataset: str, permission: DatasetPermission | str, acting_user: str | None = None
+) -> User:
     """Give ``name`` a permission on the dataset called ``dataset`` (kept across renames)."""
-    from fiftyops_provider.plugins.datasets import load_dataset
+    from fiftyops_provider.datasets.catalog import load_dataset
 
     db = _db()
     users = UserStore(db)

@@ -20,6 +20,6 @@ from __future__ import annotations
 # the executor (the store and the child's modules), the plugin registry (GridFS).
 import pymongo  # noqa: F401
 
-import fiftyops_provider.execution.executor  # noqa: F401
-import fiftyops_provider.execution.task_attempts  # noqa: F401
+import fiftyops_provider.execution.executor
+import fiftyops_provider.execution.task_attempts
 import fiftyops_provider.plugins.registry  # noqa: F401

@@ -17,10 +17,33 @@ def get_provider_info() -> dict[str, Any]:
         "name": "FiftyOps",
         "description": "Runs FiftyOne-style delegated operations from a MongoDB operation store as Airflow tasks.",
         "integrations": [{"integration-name": INTEGRATION, "tags": ["service"]}],
-        "hooks": [{"integration-name": INTEGRATION, "python-modules": ["fiftyops_provider.hooks.fiftyops", "fiftyops_provider.hooks.airflow_api"]}],
-        "sensors": [{"integration-name": INTEGRATION, "python-modules": ["fiftyops_provider.sensors.queued_operation"]}],
-        "operators": [{"integration-name": INTEGRATION, "python-modules": ["fiftyops_provider.operators.execute_operation", "fiftyops_provider.operators.dispatch_operations"]}],
-        "triggers": [{"integration-name": INTEGRATION, "python-modules": ["fiftyops_provider.triggers.queued_operation", "fiftyops_provider.triggers.operation_dispatch"]}],
+        "hooks": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["fiftyops_provider.hooks.fiftyops", "fiftyops_provider.hooks.airflow_api"],
+            }
+        ],
+        "sensors": [
+            {"integration-name": INTEGRATION, "python-modules": ["fiftyops_provider.sensors.queued_operation"]}
+        ],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "fiftyops_provider.operators.execute_operation",
+                    "fiftyops_provider.operators.dispatch_operations",
+                ],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "fiftyops_provider.triggers.queued_operation",
+                    "fiftyops_provider.triggers.operation_dispatch",
+                ],
+            }
+        ],
         "extra-links": ["fiftyops_provider.links.FiftyOpsRunLink"],
         "connection-types": [
             {
@@ -33,16 +56,31 @@ def get_provider_info() -> dict[str, Any]:
                     "placeholders": {"host": "mongo.example.com", "port": "27017", "schema": "fiftyops"},
                 },
                 "conn-fields": {
-                    "replicaSet": {"label": "Replica set", "description": "Replica set name (change streams need one).",
-                                   "schema": {"type": ["string", "null"], "default": None}},
-                    "tls": {"label": "TLS", "description": "Connect with TLS.",
-                            "schema": {"type": ["boolean", "null"], "default": None}},
-                    "allow_insecure": {"label": "Allow invalid certificates", "description": "Only with TLS.",
-                                       "schema": {"type": ["boolean", "null"], "default": None}},
-                    "directConnection": {"label": "Direct connection", "description": "Talk to this one server, without replica-set discovery.",
-                                         "schema": {"type": ["boolean", "null"], "default": None}},
-                    "srv": {"label": "SRV (mongodb+srv)", "description": "DNS seed list; leave the port empty.",
-                            "schema": {"type": ["boolean", "null"], "default": None}},
+                    "replicaSet": {
+                        "label": "Replica set",
+                        "description": "Replica set name (change streams need one).",
+                        "schema": {"type": ["string", "null"], "default": None},
+                    },
+                    "tls": {
+                        "label": "TLS",
+                        "description": "Connect with TLS.",
+                        "schema": {"type": ["boolean", "null"], "default": None},
+                    },
+                    "allow_insecure": {
+                        "label": "Allow invalid certificates",
+                        "description": "Only with TLS.",
+                        "schema": {"type": ["boolean", "null"], "default": None},
+                    },
+                    "directConnection": {
+                        "label": "Direct connection",
+                        "description": "Talk to this one server, without replica-set discovery.",
+                        "schema": {"type": ["boolean", "null"], "default": None},
+                    },
+                    "srv": {
+                        "label": "SRV (mongodb+srv)",
+                        "description": "DNS seed list; leave the port empty.",
+                        "schema": {"type": ["boolean", "null"], "default": None},
+                    },
                 },
             }
         ],
@@ -50,20 +88,55 @@ def get_provider_info() -> dict[str, Any]:
             "fiftyops": {
                 "description": "FiftyOps provider settings.",
                 "options": {
-                    "poll_interval": {"description": "Seconds between checks when change streams are unavailable (or in poke mode).",
-                                      "version_added": "0.1.0", "type": "float", "example": "5", "default": "5"},
-                    "heartbeat_interval": {"description": "Seconds between an operation's heartbeats.",
-                                           "version_added": "0.1.0", "type": "float", "example": "5", "default": "5"},
-                    "execution_quota": {"description": "Operations running at once: size the `fiftyops` pool the same.",
-                                        "version_added": "0.1.0", "type": "integer", "example": "4", "default": "4"},
-                    "dispatch_ahead": {"description": "Operations handed to Airflow beyond the pool's slots, so a freed slot is taken at once (empty: as many as execution_quota).",
-                                       "version_added": "0.2.0", "type": "integer", "example": "4", "default": ""},
-                    "pool": {"description": "The Airflow pool operation tasks run in.",
-                             "version_added": "0.1.0", "type": "string", "example": "fiftyops", "default": "fiftyops"},
-                    "dispatch_mode": {"description": "How queued operations reach their runs: 'direct' (the triggerer starts each run through the REST API, connection fiftyops_airflow_api), 'sensor' (a deferred sensor and TriggerDagRunOperator, no API access needed) or 'asset' (an asset watcher starts the sensor's DAG).",
-                                      "version_added": "0.1.0", "type": "string", "example": "sensor", "default": "direct"},
-                    "base_url": {"description": "Base URL of run links; empty means [api] base_url.",
-                                 "version_added": "0.1.0", "type": "string", "example": "https://airflow.example.com", "default": ""},
+                    "poll_interval": {
+                        "description": "Seconds between checks when change streams are unavailable (or in poke mode).",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "5",
+                        "default": "5",
+                    },
+                    "heartbeat_interval": {
+                        "description": "Seconds between an operation's heartbeats.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "5",
+                        "default": "5",
+                    },
+                    "execution_quota": {
+                        "description": "Operations running at once: size the `fiftyops` pool the same.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "4",
+                        "default": "4",
+                    },
+                    "dispatch_ahead": {
+                        "description": "Operations handed to Airflow beyond the pool's slots, so a freed slot is taken at once (empty: as many as execution_quota).",
+                        "version_added": "0.2.0",
+                        "type": "integer",
+                        "example": "4",
+                        "default": "",
+                    },
+                    "pool": {
+                        "description": "The Airflow pool operation tasks run in.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "fiftyops",
+                        "default": "fiftyops",
+                    },
+                    "dispatch_mode": {
+                        "description": "How queued operations reach their runs: 'direct' (the triggerer starts each run through the REST API, connection fiftyops_airflow_api), 'sensor' (a deferred sensor and TriggerDagRunOperator, no API access needed) or 'asset' (an asset watcher starts the sensor's DAG).",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "sensor",
+                        "default": "direct",
+                    },
+                    "base_url": {
+                        "description": "Base URL of run links; empty means [api] base_url.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "https://airflow.example.com",
+                        "default": "",
+                    },
                 },
             }
         },

@@ -18,7 +18,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from fiftyops_provider.embedded import EmbeddedMongo, free_port
+from fiftyops_provider.stacks.embedded_mongo import EmbeddedMongo, free_port
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +39,9 @@ def mongo_client(mongod: EmbeddedMongo) -> Iterator[MongoClient]:
 
 
 @pytest.fixture
-def db(mongo_client: MongoClient, mongod: EmbeddedMongo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Database]:
+def db(
+    mongo_client: MongoClient, mongod: EmbeddedMongo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Database]:
     """A database of its own; FIFTYOPS_* point at it so code that reads settings finds it too."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     monkeypatch.setenv("FIFTYOPS_DATABASE_URI", mongod.uri)
@@ -92,7 +94,9 @@ def api_server() -> Iterator[tuple[str, ScriptedAPIState]]:
             state.requests.append((self.path, body))
             if self.path == "/auth/token":
                 return self.reply(201, {"access_token": "t"})
-            status, answer = state.answers.pop(0) if state.answers else (200, {"dag_run_id": body.get("dag_run_id", "r1")})
+            status, answer = (
+                state.answers.pop(0) if state.answers else (200, {"dag_run_id": body.get("dag_run_id", "r1")})
+            )
             self.reply(status, answer)
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from fiftyops_provider import airflow_api
-from fiftyops_provider.airflow_api import AirflowAPI, AirflowAPIError
+from fiftyops_provider.hooks import airflow_rest_client as airflow_api
+from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI, AirflowAPIError
 
 LOCKED = {"detail": {"reason": "Database error", "statement": "hidden", "orig_error": "hidden"}}
 
@@ -56,4 +56,7 @@ def test_starting_a_run_that_exists_is_not_an_error(api_server):
     api = AirflowAPI(url, "admin", "pw")
     assert api.start_run("dag", "run-1", {}) is False
     assert api.start_run("dag", "run-2", {"operation_id": "x"}) is True
-    assert state.requests[-1] == ("/api/v2/dags/dag/dagRuns", {"logical_date": None, "conf": {"operation_id": "x"}, "dag_run_id": "run-2"})
+    assert state.requests[-1] == (
+        "/api/v2/dags/dag/dagRuns",
+        {"logical_date": None, "conf": {"operation_id": "x"}, "dag_run_id": "run-2"},
+    )

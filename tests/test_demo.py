@@ -5,21 +5,29 @@ from __future__ import annotations
 import io
 import threading
 
-from fiftyops_provider.demo import DEMO_DATASET, install_example_plugins, render, seed_demo, watch
+from fiftyops_provider.datasets.catalog import load_dataset
 from fiftyops_provider.execution import run_launcher
-from fiftyops_provider.plugins.datasets import load_dataset
-from fiftyops_provider.store import DelegatedOperationService, ExecutionRunState as S, MongoDelegatedOperationRepo
+from fiftyops_provider.stacks.demo import DEMO_DATASET, install_example_plugins, render, seed_demo, watch
+from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store import ExecutionRunState as S
 
 
 def test_demo_operations_finish_with_the_expected_states(db, tmp_path):
     assert install_example_plugins(db, acting_user="demo-admin") == [
-        "@fiftyops/utils", "@fiftyops/io", "@fiftyops/pipelines", "@fiftyops/webhook"]
+        "@fiftyops/utils",
+        "@fiftyops/io",
+        "@fiftyops/pipelines",
+        "@fiftyops/webhook",
+    ]
     docs = seed_demo(db, "demo-admin", tmp_path / "exports")
     assert load_dataset(db, None, DEMO_DATASET).count() == 500
     service = DelegatedOperationService(MongoDelegatedOperationRepo(db))
     stop = threading.Event()
-    launcher = threading.Thread(target=run_launcher, args=(service,),
-                                kwargs={"stop_event": stop, "heartbeat_interval": 0.5, "poll_interval": 0.1})
+    launcher = threading.Thread(
+        target=run_launcher,
+        args=(service,),
+        kwargs={"stop_event": stop, "heartbeat_interval": 0.5, "poll_interval": 0.1},
+    )
     launcher.start()
     out = io.StringIO()
     try:
@@ -28,8 +36,13 @@ def test_demo_operations_finish_with_the_expected_states(db, tmp_path):
         stop.set()
         launcher.join(60)
     states = {d.operator.rsplit("/", 1)[1]: d.run_state for d in final}
-    assert states == {"count_samples": S.COMPLETED, "sleep": S.COMPLETED, "compute_field": S.COMPLETED,
-                      "fail": S.FAILED, "measure_and_export": S.COMPLETED}
+    assert states == {
+        "count_samples": S.COMPLETED,
+        "sleep": S.COMPLETED,
+        "compute_field": S.COMPLETED,
+        "fail": S.FAILED,
+        "measure_and_export": S.COMPLETED,
+    }
     assert (tmp_path / "exports" / "demo_export.json").exists()
     assert "completed" in out.getvalue() and "Fail on purpose" in out.getvalue()
 

@@ -9,9 +9,9 @@ import time
 import pytest
 from pymongo import MongoClient
 
-from fiftyops_provider import embedded
 from fiftyops_provider.database import get_database
-from fiftyops_provider.embedded import EmbeddedMongo, EmbeddedMongoUnavailable, free_port
+from fiftyops_provider.stacks import embedded_mongo as embedded
+from fiftyops_provider.stacks.embedded_mongo import EmbeddedMongo, EmbeddedMongoUnavailable, free_port
 
 
 @pytest.fixture
@@ -35,7 +35,9 @@ def test_start_is_idempotent_and_gives_a_replica_set_primary(server):
 def test_restart_after_a_killed_mongod_keeps_the_data(server):
     uri = server.start()
     with MongoClient(uri) as client:
-        client.fiftyops.probe.insert_one({"kept": True}, )
+        client.fiftyops.probe.insert_one(
+            {"kept": True},
+        )
     os.kill(server.recorded_pid(), signal.SIGKILL)
     time.sleep(0.5)
     assert not server.is_running()

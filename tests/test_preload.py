@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fiftyops_provider.standalone import LOCAL_SETTINGS, write_local_settings
+from fiftyops_provider.stacks.standalone import LOCAL_SETTINGS, write_local_settings
 
 PROBE = "import sys, airflow; print(sorted(m for m in ('pymongo', 'fiftyops_provider.execution.executor') if m in sys.modules))"
 
@@ -16,7 +16,9 @@ PROBE = "import sys, airflow; print(sorted(m for m in ('pymongo', 'fiftyops_prov
 def imported_by_airflow(airflow_home: Path) -> str:
     """What an Airflow process has imported once ``import airflow`` (its initialisation) is done."""
     env = {**os.environ, "AIRFLOW_HOME": str(airflow_home)}
-    result = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=120, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=120, check=True
+    )
     return result.stdout.strip().splitlines()[-1]
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 
-from fiftyops_provider.stack import airflow_connection
+from fiftyops_provider.stacks.local import airflow_connection
 
 
 def test_single_host_with_options():
     conn = json.loads(airflow_connection("mongodb://127.0.0.1:27217/?directConnection=true", "fiftyops"))
-    assert conn == {"conn_type": "fiftyops", "host": "127.0.0.1", "port": 27217, "schema": "fiftyops",
-                    "extra": {"directConnection": True}}
+    assert conn == {
+        "conn_type": "fiftyops",
+        "host": "127.0.0.1",
+        "port": 27217,
+        "schema": "fiftyops",
+        "extra": {"directConnection": True},
+    }
 
 
 def test_replica_set_with_credentials():

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from fiftyops_provider.standalone import AirflowStandalone
+from fiftyops_provider.stacks.standalone import AirflowStandalone
 
 # Written while the test holds SQLite's write lock; then the async engine's busy timeout.
 WRITER = """
@@ -36,7 +36,9 @@ def test_an_airflow_write_waits_out_a_lock_held_longer_than_five_seconds(tmp_pat
     holder.execute("CREATE TABLE burst (writer TEXT)")
     holder.execute("BEGIN IMMEDIATE")
     holder.execute("INSERT INTO burst VALUES ('holder')")
-    writer = subprocess.Popen([sys.executable, "-c", WRITER], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert writer.stdout.readline().strip() == "ready", writer.stderr.read()
         time.sleep(LOCK_HELD_SECONDS)

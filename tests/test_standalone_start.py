@@ -8,7 +8,7 @@ import socket
 import psutil
 import pytest
 
-from fiftyops_provider.standalone import AirflowStandalone, StandaloneFailed
+from fiftyops_provider.stacks.standalone import AirflowStandalone, StandaloneFailed
 
 
 def processes_of(airflow_home: str) -> list[psutil.Process]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from fiftyops_provider.cli.output import print_json, print_table
-from fiftyops_provider.plugins.datasets import create_dataset, list_datasets
+from fiftyops_provider.datasets.catalog import create_dataset, list_datasets
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

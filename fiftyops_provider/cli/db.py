@@ -20,14 +20,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def cmd_start(args: argparse.Namespace) -> None:
     server = embedded_server()
     uri = server.start()
-    print_json({"uri": uri, "pid": server.recorded_pid()}) if args.json else print(f"mongod running: {uri} (pid {server.recorded_pid()})")
+    print_json({"uri": uri, "pid": server.recorded_pid()}) if args.json else print(
+        f"mongod running: {uri} (pid {server.recorded_pid()})"
+    )
 
 
 def cmd_stop(args: argparse.Namespace) -> None:
     server = embedded_server()
     was = server.recorded_pid()
     server.stop()
-    print_json({"stopped": was}) if args.json else print(f"stopped mongod pid {was}" if was else "mongod was not running")
+    print_json({"stopped": was}) if args.json else print(
+        f"stopped mongod pid {was}" if was else "mongod was not running"
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> None:

@@ -9,15 +9,17 @@ import re
 import time
 from pathlib import Path
 
+from fiftyops_provider.cli.display import fmt_time, state_cell
 from fiftyops_provider.cli.output import operation_json, print_json, print_table
-from fiftyops_provider.display import fmt_time, state_cell
 from fiftyops_provider.store import (
     SORT_PRESETS,
     DelegatedOperationPagingParams,
     DelegatedOperationService,
     ExecutionResult,
-    ExecutionRunState as S,
     StoreError,
+)
+from fiftyops_provider.store import (
+    ExecutionRunState as S,
 )
 from fiftyops_provider.store.query import build_filter
 
@@ -100,18 +102,43 @@ def cmd_list(args: argparse.Namespace) -> None:
     if args.match:
         search = {re.escape(args.match): ["operator", "label"] if args.match_labels else ["operator"]}
     page = _service().page_operations(
-        paging=DelegatedOperationPagingParams(sort_by=sort_by, sort_direction=direction, skip=args.skip, limit=args.limit),
-        search=search, include_archived=args.include_archived, operator=args.operator,
-        dataset_name=args.dataset, run_state=args.state, queued_by=args.user, pinned=True if args.pinned else None,
+        paging=DelegatedOperationPagingParams(
+            sort_by=sort_by, sort_direction=direction, skip=args.skip, limit=args.limit
+        ),
+        search=search,
+        include_archived=args.include_archived,
+        operator=args.operator,
+        dataset_name=args.dataset,
+        run_state=args.state,
+        queued_by=args.user,
+        pinned=True if args.pinned else None,
     )
     if args.json:
-        print_json({"total": page.total, "total_is_exact": page.total_is_exact, "skip": page.skip, "limit": page.limit,
-                    "operations": [operation_json(d) for d in page.items]})
+        print_json(
+            {
+                "total": page.total,
+                "total_is_exact": page.total_is_exact,
+                "skip": page.skip,
+                "limit": page.limit,
+                "operations": [operation_json(d) for d in page.items],
+            }
+        )
         return
     print_table(
         ["id", "label", "operator", "dataset", "user", "created", "state", "pinned"],
-        [[d.id, d.label, d.operator, d.dataset_name, d.queued_by, fmt_time(d.created_at), state_cell(d),
-          "*" if d.pinned else ""] for d in page.items],
+        [
+            [
+                d.id,
+                d.label,
+                d.operator,
+                d.dataset_name,
+                d.queued_by,
+                fmt_time(d.created_at),
+                state_cell(d),
+                "*" if d.pinned else "",
+            ]
+            for d in page.items
+        ],
     )
     shown = f"{page.skip + 1}-{page.skip + len(page.items)}" if page.items else "0"
     print(f"\n{shown} of {page.total}{'' if page.total_is_exact else '+'}")
@@ -125,12 +152,22 @@ def cmd_info(args: argparse.Namespace) -> None:
         return
     position = service.get_queue_position(doc.id)
     rows = [
-        ("id", doc.id), ("label", doc.label), ("operator", doc.operator), ("dataset", doc.dataset_name),
-        ("queued by", doc.queued_by), ("state", state_cell(doc) + (f" (#{position} in queue)" if position else "")),
-        ("attempt", doc.attempt), ("created", fmt_time(doc.created_at)), ("started", fmt_time(doc.started_at)),
-        ("completed", fmt_time(doc.completed_at)), ("failed", fmt_time(doc.failed_at)),
-        ("run_link", doc.run_link), ("log_path", doc.log_path), ("log_size", doc.log_size),
-        ("inputs", doc.params), ("outputs", doc.result.result if doc.result else None),
+        ("id", doc.id),
+        ("label", doc.label),
+        ("operator", doc.operator),
+        ("dataset", doc.dataset_name),
+        ("queued by", doc.queued_by),
+        ("state", state_cell(doc) + (f" (#{position} in queue)" if position else "")),
+        ("attempt", doc.attempt),
+        ("created", fmt_time(doc.created_at)),
+        ("started", fmt_time(doc.started_at)),
+        ("completed", fmt_time(doc.completed_at)),
+        ("failed", fmt_time(doc.failed_at)),
+        ("run_link", doc.run_link),
+        ("log_path", doc.log_path),
+        ("log_size", doc.log_size),
+        ("inputs", doc.params),
+        ("outputs", doc.result.result if doc.result else None),
         ("error", doc.result.error_message if doc.result else None),
     ]
     for key, value in rows:
@@ -189,7 +226,9 @@ def cmd_fail(args: argparse.Namespace) -> None:
         doc = service.get(doc_id)
         if doc.is_terminal:
             raise StoreError(f"cannot mark failed: it is already {doc.run_state.value}")
-        service.set_failed(doc.id, ExecutionResult(error="marked failed from the CLI", error_message="marked failed from the CLI"))
+        service.set_failed(
+            doc.id, ExecutionResult(error="marked failed from the CLI", error_message="marked failed from the CLI")
+        )
         return f"{doc.id} marked failed"
 
     _each(args.ids, fail)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from fiftyops_provider.jsonable import json_default
 from fiftyops_provider.store import DelegatedOperationDocument

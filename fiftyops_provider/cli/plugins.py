@@ -69,8 +69,10 @@ def _show_plugin(info: dict, as_json: bool) -> None:
         print(info["description"])
     print_table(
         ["operator", "enabled", "delegated", "minimum role", "minimum dataset permission"],
-        [[op, spec["enabled"], spec["delegation_capable"], spec["minimum_role"], spec["minimum_dataset_permission"]]
-         for op, spec in sorted(info["operators"].items())],
+        [
+            [op, spec["enabled"], spec["delegation_capable"], spec["minimum_role"], spec["minimum_dataset_permission"]]
+            for op, spec in sorted(info["operators"].items())
+        ],
     )
 
 
@@ -89,8 +91,10 @@ def cmd_list(args: argparse.Namespace) -> None:
     if args.json:
         print_json(plugins)
         return
-    print_table(["name", "version", "enabled", "operators", "description"],
-                [[p["name"], p.get("version"), p["enabled"], len(p["operators"]), p.get("description")] for p in plugins])
+    print_table(
+        ["name", "version", "enabled", "operators", "description"],
+        [[p["name"], p.get("version"), p["enabled"], len(p["operators"]), p.get("description")] for p in plugins],
+    )
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -106,7 +110,9 @@ def cmd_enable(args: argparse.Namespace) -> None:
 
 
 def cmd_perms(args: argparse.Namespace) -> None:
-    _show_plugin(fom.set_plugin_operator_permissions(args.name, args.operator, args.role, args.dataset_permission), args.json)
+    _show_plugin(
+        fom.set_plugin_operator_permissions(args.name, args.operator, args.role, args.dataset_permission), args.json
+    )
 
 
 def cmd_org(args: argparse.Namespace) -> None:
@@ -119,7 +125,9 @@ def cmd_org(args: argparse.Namespace) -> None:
 
 
 def _users_table(users, as_json: bool) -> None:
-    rows = [{"name": u.name, "role": u.role.name, "datasets": {k: v.name for k, v in u.datasets.items()}} for u in users]
+    rows = [
+        {"name": u.name, "role": u.role.name, "datasets": {k: v.name for k, v in u.datasets.items()}} for u in users
+    ]
     if as_json:
         print_json(rows)
     else:

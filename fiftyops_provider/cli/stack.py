@@ -12,7 +12,7 @@ import threading
 from fiftyops_provider.cli.output import print_table
 from fiftyops_provider.execution.launcher import add_arguments as add_launcher_arguments
 from fiftyops_provider.execution.launcher import run_from_args as run_launcher_from_args
-from fiftyops_provider.stack import DEFAULT_QUOTA, Stack
+from fiftyops_provider.stacks.local import DEFAULT_QUOTA, Stack
 
 
 class StackFailed(RuntimeError):
@@ -20,15 +20,20 @@ class StackFailed(RuntimeError):
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    for name, func, help_ in (("up", cmd_up, "start MongoDB (embedded by default) + Airflow with the FiftyOps DAGs"),
-                              ("demo", cmd_demo, "`up`, then run example operations and show them live")):
+    for name, func, help_ in (
+        ("up", cmd_up, "start MongoDB (embedded by default) + Airflow with the FiftyOps DAGs"),
+        ("demo", cmd_demo, "`up`, then run example operations and show them live"),
+    ):
         parser = subparsers.add_parser(name, help=help_)
         parser.add_argument("--port", type=int, default=8080, help="Airflow UI/API port (127.0.0.1)")
         parser.add_argument("--quota", type=int, default=DEFAULT_QUOTA, help="execution quota (pool slots)")
         parser.set_defaults(func=func)
         if name == "demo":
-            parser.add_argument("--exit", action="store_true",
-                                help="stop everything when the operations finish (default when not on a terminal)")
+            parser.add_argument(
+                "--exit",
+                action="store_true",
+                help="stop everything when the operations finish (default when not on a terminal)",
+            )
     launch = subparsers.add_parser("launch", help="run queued operations on this machine, without Airflow")
     add_launcher_arguments(launch)
     launch.set_defaults(func=run_launcher_from_args)
@@ -66,7 +71,7 @@ def cmd_up(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from fiftyops_provider.demo import seed_demo, watch
+    from fiftyops_provider.stacks.demo import seed_demo, watch
     from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
 
     stack = _start(args)

@@ -14,9 +14,9 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "execute_operation": "api",
-    "execute_queued_operations": "api",
-    "make_executor": "api",
+    "execute_operation": "entrypoints",
+    "execute_queued_operations": "entrypoints",
+    "make_executor": "entrypoints",
     "Executor": "executor",
     "OutcomeState": "executor",
     "RunOutcome": "executor",

@@ -11,7 +11,8 @@ child -> parent (an inherited pipe): ``progress`` messages and one ``outcome`` m
 
 from __future__ import annotations
 
-from typing import IO, Any, Mapping
+from collections.abc import Mapping
+from typing import IO, Any
 
 import bson
 

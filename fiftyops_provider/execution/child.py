@@ -18,7 +18,8 @@ import signal
 import sys
 import threading
 import traceback
-from typing import IO, Any, Mapping
+from collections.abc import Mapping
+from typing import IO, Any
 
 import psutil
 from bson.errors import InvalidDocument

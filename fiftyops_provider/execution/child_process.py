@@ -31,7 +31,8 @@ import subprocess
 import sys
 import threading
 import traceback
-from typing import IO, Mapping, NoReturn, Protocol
+from collections.abc import Mapping
+from typing import IO, NoReturn, Protocol
 
 from fiftyops_provider.execution import child
 
@@ -41,7 +42,11 @@ START_METHODS = (FORK, SPAWN)
 CHILD_START_VARIABLE = "FIFTYOPS_CHILD_START"
 
 # What a fresh interpreter has for the signals it does not leave at SIG_DFL.
-_FRESH_HANDLERS = {signal.SIGINT: signal.default_int_handler, signal.SIGPIPE: signal.SIG_IGN, signal.SIGXFSZ: signal.SIG_IGN}
+_FRESH_HANDLERS = {
+    signal.SIGINT: signal.default_int_handler,
+    signal.SIGPIPE: signal.SIG_IGN,
+    signal.SIGXFSZ: signal.SIG_IGN,
+}
 # Parent objects a forked child stops using, kept referenced so they are never finalized there:
 # finalizing them would close or flush file descriptor numbers the child may have reused.
 _PARENT_OBJECTS: list[object] = []
@@ -79,8 +84,12 @@ def start_child(method: str, env: Mapping[str, str], message_fd: int) -> ChildPr
         return ForkedChild(env, message_fd)
     return subprocess.Popen(
         [sys.executable, "-m", child.__name__],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        pass_fds=(message_fd,), start_new_session=True, env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        pass_fds=(message_fd,),
+        start_new_session=True,
+        env=env,
     )
 
 

@@ -38,11 +38,12 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from functools import partial
-from typing import IO, Any, Callable, Mapping
+from typing import IO, Any
 
 import psutil
 from bson import ObjectId
@@ -168,7 +169,7 @@ class _ActiveRun:
 
     def note(self, message: str) -> None:
         """A line from the executor itself in the operation's log."""
-        self.capture.write(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} [fiftyops] {message}")
+        self.capture.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} [fiftyops] {message}")
 
     def request_stop(
         self, kind: StopKind, reason: str, requested_by: str | None = None, grace: float | None = None
@@ -325,7 +326,12 @@ class Executor:
             if self._closing is not None:
                 return not_claimed
             claimed = self.service.set_running(
-                doc.id, run_link=run_link, log_path=stored_log_path, required_state=S.QUEUED, monitored=True, claim_token=token
+                doc.id,
+                run_link=run_link,
+                log_path=stored_log_path,
+                required_state=S.QUEUED,
+                monitored=True,
+                claim_token=token,
             )
             if claimed is None:
                 logger.info("Operation %s was not claimed: it is no longer queued", doc.id)
@@ -407,7 +413,9 @@ class Executor:
         except Exception:  # run() records it through its own error path
             logger.exception("Recording the termination of operation %s failed", run.doc.id)
 
-    def _run_claimed(self, run: _ActiveRun, on_claimed: Callable[[DelegatedOperationDocument], None] | None) -> RunOutcome:
+    def _run_claimed(
+        self, run: _ActiveRun, on_claimed: Callable[[DelegatedOperationDocument], None] | None
+    ) -> RunOutcome:
         doc = run.doc
         run.capture.open()
         run.note(f"attempt {doc.attempt} of {doc.operator} (operation {doc.id}) claimed by {self.executor_id}")
@@ -444,8 +452,12 @@ class Executor:
         uris = [doc.operator]
         stages = None
         if doc.pipeline or isinstance(operator, PipelineOperator):
-            pipeline = Pipeline.from_json(doc.pipeline) if doc.pipeline else operator.resolve_pipeline(
-                ExecutionContext(doc.request_params, operation_id=str(doc.id), user=doc.queued_by)
+            pipeline = (
+                Pipeline.from_json(doc.pipeline)
+                if doc.pipeline
+                else operator.resolve_pipeline(
+                    ExecutionContext(doc.request_params, operation_id=str(doc.id), user=doc.queued_by)
+                )
             )
             if not isinstance(pipeline, Pipeline):
                 raise TypeError(f"resolve_pipeline must return a Pipeline, got {type(pipeline).__name__}")
@@ -482,7 +494,12 @@ class Executor:
         request_params["run_doc"] = str(doc.id)
         if doc.dataset_id is not None:
             request_params.setdefault("dataset_id", str(doc.dataset_id))
-        env = {**os.environ, **plan.secrets, "PYTHONUNBUFFERED": "1", "FIFTYOPS_DATABASE_NAME": self.service.repo.db.name}
+        env = {
+            **os.environ,
+            **plan.secrets,
+            "PYTHONUNBUFFERED": "1",
+            "FIFTYOPS_DATABASE_NAME": self.service.repo.db.name,
+        }
         if self.database_uri:
             env["FIFTYOPS_DATABASE_URI"] = self.database_uri
         read_fd, write_fd = os.pipe()
@@ -498,16 +515,26 @@ class Executor:
             messages = os.fdopen(read_fd, "rb")
             run.threads = [
                 threading.Thread(target=self._pump_output, args=(run,), name=f"fiftyops-output-{doc.id}", daemon=True),
-                threading.Thread(target=self._read_messages, args=(run, messages), name=f"fiftyops-messages-{doc.id}", daemon=True),
+                threading.Thread(
+                    target=self._read_messages, args=(run, messages), name=f"fiftyops-messages-{doc.id}", daemon=True
+                ),
             ]
             for thread in run.threads:
                 thread.start()
             try:  # under the lock, so a termination request can only follow the spec
                 write_message(
-                    run.process.stdin, SPEC,
-                    operation_id=str(doc.id), operator=doc.operator, request_params=request_params, user=doc.queued_by,
-                    source=self.source_spec, message_fd=write_fd, secret_keys=plan.secret_keys, stages=plan.stages,
-                    pipeline_ctx=plan.pipeline_ctx, sys_path=sys.path,
+                    run.process.stdin,
+                    SPEC,
+                    operation_id=str(doc.id),
+                    operator=doc.operator,
+                    request_params=request_params,
+                    user=doc.queued_by,
+                    source=self.source_spec,
+                    message_fd=write_fd,
+                    secret_keys=plan.secret_keys,
+                    stages=plan.stages,
+                    pipeline_ctx=plan.pipeline_ctx,
+                    sys_path=sys.path,
                 )
             except (OSError, ValueError):
                 pass  # the child died at once; the watch loop sees it exit without an outcome
@@ -625,7 +652,9 @@ class Executor:
         run.done.set()
         return run.outcome
 
-    def _record(self, run: _ActiveRun, failure: ExecutionResult | None, exit_code: int | None) -> DelegatedOperationDocument | None:
+    def _record(
+        self, run: _ActiveRun, failure: ExecutionResult | None, exit_code: int | None
+    ) -> DelegatedOperationDocument | None:
         """Write the terminal state (or requeue); None when the CAS found the run changed."""
         doc, stop, message = run.doc, run.stop, run.outcome_message
         mask = run.capture.mask
@@ -644,16 +673,22 @@ class Executor:
             if stop is not None and stop.forced:
                 reason += f"; killed after the {stop.grace:g}s grace period"
             self._close_log(run, f"ending attempt {doc.attempt}: {reason}")
-            return apply_reset_policy(self.service, doc, run.token, run.plan.policy, reason, self.keep_dispatch_on_requeue)
+            return apply_reset_policy(
+                self.service, doc, run.token, run.plan.policy, reason, self.keep_dispatch_on_requeue
+            )
         elif failure is None and message.get("ok"):
             self._close_log(run, "completed")
             try:
                 return self.service.set_completed(
-                    doc.id, ExecutionResult(result=message.get("result"), outputs_schema=message.get("outputs_schema")),
-                    required_state=S.RUNNING, claim_token=run.token,
+                    doc.id,
+                    ExecutionResult(result=message.get("result"), outputs_schema=message.get("outputs_schema")),
+                    required_state=S.RUNNING,
+                    claim_token=run.token,
                 )
             except (InvalidOperation, InvalidDocument) as exc:
-                failure = ExecutionResult(error=str(exc), error_message=f"The operator's result cannot be stored: {exc}")
+                failure = ExecutionResult(
+                    error=str(exc), error_message=f"The operator's result cannot be stored: {exc}"
+                )
         elif failure is None:
             failure = ExecutionResult(error=message.get("error"), error_message=message.get("error_message"))
         failure.error = mask(failure.error or failure.error_message or "failed")
@@ -669,7 +704,12 @@ class Executor:
         text = f"Terminated by {who}: {stop.reason}"
         if stop.forced:
             text += f" (killed after the {stop.grace:g}s grace period: the operator did not stop at a checkpoint)"
-        result: dict[str, Any] = {"terminated": True, "requested_by": stop.requested_by, "reason": stop.reason, "forced": stop.forced}
+        result: dict[str, Any] = {
+            "terminated": True,
+            "requested_by": stop.requested_by,
+            "reason": stop.reason,
+            "forced": stop.forced,
+        }
         if message is not None and message.get("ok") and message.get("result") is not None:
             result["partial_result"] = message["result"]
         trace = message.get("error") if message is not None and not message.get("ok") else None
@@ -686,13 +726,19 @@ class Executor:
         except (PyMongoError, StoreError) as exc:
             logger.warning("Could not store the log of operation %s: %s", run.doc.id, exc)
 
-    def _outcome(self, run: _ActiveRun, written: DelegatedOperationDocument | None, exit_code: int | None) -> RunOutcome:
+    def _outcome(
+        self, run: _ActiveRun, written: DelegatedOperationDocument | None, exit_code: int | None
+    ) -> RunOutcome:
         doc = written
         if doc is None:  # someone else changed it: report what the document says
             doc = self.service.get(run.doc.id)
             state = OutcomeState.FAILED if doc.run_state is S.FAILED else OutcomeState.LOST
         else:
-            state = {S.COMPLETED: OutcomeState.COMPLETED, S.FAILED: OutcomeState.FAILED, S.QUEUED: OutcomeState.REQUEUED}[doc.run_state]
+            state = {
+                S.COMPLETED: OutcomeState.COMPLETED,
+                S.FAILED: OutcomeState.FAILED,
+                S.QUEUED: OutcomeState.REQUEUED,
+            }[doc.run_state]
         result = doc.result
         stop = run.stop
         return RunOutcome(

@@ -16,12 +16,18 @@ import logging
 import signal
 import threading
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pymongo.errors import PyMongoError
 
-from fiftyops_provider.execution.executor import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_TERMINATION_GRACE, Executor, OutcomeState
-from fiftyops_provider.execution.dispatch import dispatch_round
+from fiftyops_provider.execution.dispatch_round import dispatch_round
+from fiftyops_provider.execution.executor import (
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_TERMINATION_GRACE,
+    Executor,
+    OutcomeState,
+)
 from fiftyops_provider.execution.reaper import STALE_FACTOR
 from fiftyops_provider.execution.sources import DEFAULT_OPERATOR_SOURCE
 from fiftyops_provider.store import DelegatedOperationService, StoreError
@@ -55,8 +61,15 @@ def run_launcher(
         try:
             reap = time.monotonic() >= next_reap
             picked = dispatch_round(
-                service, executor.executor_id, limit=1, quota=admission_quota, source=executor.source,
-                stale_after=stale_after, reap=reap, operator=operator, delegation_target=delegation_target,
+                service,
+                executor.executor_id,
+                limit=1,
+                quota=admission_quota,
+                source=executor.source,
+                stale_after=stale_after,
+                reap=reap,
+                operator=operator,
+                delegation_target=delegation_target,
                 dataset_name=dataset_name,
             )
             if reap:
@@ -71,8 +84,12 @@ def run_launcher(
             continue
         if outcome.state is not OutcomeState.NOT_CLAIMED:
             runs += 1
-            logger.info("Operation %s: %s%s", outcome.operation_id, outcome.state.value,
-                        f" ({outcome.error_message})" if outcome.error_message else "")
+            logger.info(
+                "Operation %s: %s%s",
+                outcome.operation_id,
+                outcome.state.value,
+                f" ({outcome.error_message})" if outcome.error_message else "",
+            )
     return runs
 
 
@@ -95,22 +112,33 @@ def run_from_args(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     service = DelegatedOperationService()
     executor = Executor(
-        service, source=args.source, heartbeat_interval=args.heartbeat_interval,
-        termination_grace=args.termination_grace, echo=print if args.log else None,
+        service,
+        source=args.source,
+        heartbeat_interval=args.heartbeat_interval,
+        termination_grace=args.termination_grace,
+        echo=print if args.log else None,
     )
     stop = threading.Event()
 
     def shutdown(signum: int, _frame: object) -> None:
         stop.set()
-        executor.shutdown(f"the launcher received {signal.Signals(signum).name}",
-                          requested_by=f"launcher {executor.executor_id}")
+        executor.shutdown(
+            f"the launcher received {signal.Signals(signum).name}", requested_by=f"launcher {executor.executor_id}"
+        )
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     run_launcher(
-        service, executor=executor, operator=args.operator, delegation_target=args.delegation_target,
-        dataset_name=args.dataset_name, admission_quota=args.admission_quota, poll_interval=args.poll_interval,
-        reap_interval=args.reap_interval, max_operations=args.max_operations, stop_event=stop,
+        service,
+        executor=executor,
+        operator=args.operator,
+        delegation_target=args.delegation_target,
+        dataset_name=args.dataset_name,
+        admission_quota=args.admission_quota,
+        poll_interval=args.poll_interval,
+        reap_interval=args.reap_interval,
+        max_operations=args.max_operations,
+        stop_event=stop,
     )
     return 0
 

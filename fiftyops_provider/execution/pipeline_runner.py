@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import copy
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fiftyops_provider.execution.invoke import call_execute, validate_inputs
 from fiftyops_provider.execution.sources import OperatorSource
@@ -34,7 +35,9 @@ class PipelineStageError(Exception):
         self.terminated = terminated
 
 
-def run_pipeline(pipeline: Pipeline, ctx: ExecutionContext, source: OperatorSource, make_context: ContextFactory) -> None:
+def run_pipeline(
+    pipeline: Pipeline, ctx: ExecutionContext, source: OperatorSource, make_context: ContextFactory
+) -> None:
     """Run every stage; raises ``PipelineStageError`` (the first failure) after the last stage."""
     total = len(pipeline.stages)
     state = PipelineExecutionContext(active=True, curr_stage_index=0, total_stages=total)

@@ -45,7 +45,9 @@ def apply_reset_policy(
     ``keep_dispatch``: the requeued operation stays with the run that had it (an orchestrator
     that retries the same task, like Airflow); otherwise any dispatcher may pick it up again."""
     if policy.allows_rerun(doc.attempt):
-        logger.warning("Operation %s: %s; requeued for attempt %d of %d", doc.id, reason, doc.attempt + 1, policy.max_attempts)
+        logger.warning(
+            "Operation %s: %s; requeued for attempt %d of %d", doc.id, reason, doc.attempt + 1, policy.max_attempts
+        )
         return service.requeue(doc.id, claim_token=claim_token, keep_dispatch=keep_dispatch)
     limit = f" of {policy.max_attempts}" if policy.on_reset == "rerun" else ""
     message = f"{reason} (attempt {doc.attempt}{limit}; on_reset={policy.on_reset})"

@@ -9,7 +9,8 @@ plugin declares are looked up, so an operator never sees another plugin's secret
 from __future__ import annotations
 
 import os
-from typing import Iterable, Mapping, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 MASK = "***"
 

@@ -56,7 +56,7 @@ class RegistrySource:
         return list(self.registry.declared_secrets(uri))
 
     def load_dataset(self, dataset_id: Any, dataset_name: str | None) -> Any:
-        from fiftyops_provider.plugins.datasets import load_dataset
+        from fiftyops_provider.datasets.catalog import load_dataset
 
         return load_dataset(self.db, dataset_id, dataset_name)
 

@@ -19,10 +19,11 @@ Nothing here imports Airflow; the Airflow operator passes the identifiers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, ExecutionRunState as S
+from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService
+from fiftyops_provider.store import ExecutionRunState as S
 
 
 class NothingToRun(RuntimeError):

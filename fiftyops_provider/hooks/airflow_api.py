@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from fiftyops_provider.airflow_api import AirflowAPI
+from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,14 @@ def _truthy(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
-def mongo_client_uri(host: str | None, port: int | None, login: str | None, password: str | None,
-                     schema: str | None, extras: dict[str, Any]) -> str:
+def mongo_client_uri(
+    host: str | None,
+    port: int | None,
+    login: str | None,
+    password: str | None,
+    schema: str | None,
+    extras: dict[str, Any],
+) -> str:
     """A complete MongoDB URI (every client option in the query string) from connection fields,
     by the Mongo provider's rules: ``srv`` -> ``mongodb+srv``; ``ssl``/``tls``; ``allow_insecure``
     (only with TLS) -> ``tlsAllowInvalidCertificates``; other extras are client options. Used by
@@ -133,9 +139,13 @@ class FiftyOpsHook(MongoHook):
         (then the environment)."""
         from fiftyops_provider.execution import Executor
 
-        return Executor(service or self.get_service(), secrets=self.secrets_source(), database_uri=self.client_uri, **options)
+        return Executor(
+            service or self.get_service(), secrets=self.secrets_source(), database_uri=self.client_uri, **options
+        )
 
-    def launch_from_params(self, operator_uri: str, params: dict[str, Any], user: str | None) -> DelegatedOperationDocument:
+    def launch_from_params(
+        self, operator_uri: str, params: dict[str, Any], user: str | None
+    ) -> DelegatedOperationDocument:
         """Queue an operation from the DAG's Trigger form (its params), as ``user``."""
         from fiftyops_provider.plugins.delegate import delegate
 

@@ -14,10 +14,14 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
-from fiftyops_provider.dispatch_settings import admission_limit
+from fiftyops_provider.dag_factory.settings import admission_limit
 from fiftyops_provider.hooks.airflow_api import AirflowAPIHook
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
-from fiftyops_provider.triggers.operation_dispatch import MAX_OPERATIONS_PER_ROUND, RUN_FOR_SECONDS, OperationDispatchTrigger
+from fiftyops_provider.triggers.operation_dispatch import (
+    MAX_OPERATIONS_PER_ROUND,
+    RUN_FOR_SECONDS,
+    OperationDispatchTrigger,
+)
 
 
 class DispatchOperationsOperator(BaseOperator):
@@ -53,9 +57,15 @@ class DispatchOperationsOperator(BaseOperator):
         ti = context["ti"]
         self.defer(
             trigger=OperationDispatchTrigger(
-                uri=store.client_uri, database=store.database_name, quota=self.quota if self.quota is not None else admission_limit(),
-                api_url=api.base_url, api_username=api.username, api_password=api.password,
-                picker=f"airflow:{ti.dag_id}:{ti.run_id}", max_operations=self.max_operations, run_for=self.run_for,
+                uri=store.client_uri,
+                database=store.database_name,
+                quota=self.quota if self.quota is not None else admission_limit(),
+                api_url=api.base_url,
+                api_username=api.username,
+                api_password=api.password,
+                picker=f"airflow:{ti.dag_id}:{ti.run_id}",
+                max_operations=self.max_operations,
+                run_for=self.run_for,
             ),
             method_name="execute_complete",
         )

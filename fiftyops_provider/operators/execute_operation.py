@@ -87,9 +87,13 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
         user = getattr(context["dag_run"], "triggering_user_name", None)
         try:
             doc = operation_for_attempt(
-                service, attempt, operation_id=self.operation_id or None, rerun_of=self.rerun_of or None,
+                service,
+                attempt,
+                operation_id=self.operation_id or None,
+                rerun_of=self.rerun_of or None,
                 launch=(lambda: hook.launch_from_params(self.operator_uri, context["params"], user))
-                if self.operator_uri else None,
+                if self.operator_uri
+                else None,
                 user=user,
             )
         except NothingToRun as exc:
@@ -106,18 +110,25 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
             Airflow's metadata database."""
             nonlocal publisher
             self.run_page_url = FiftyOpsRunLink.url_for(str(claimed.id))
-            publisher = threading.Timer(LINK_PUBLISH_DELAY, ti.xcom_push,
-                                        kwargs={"key": FiftyOpsRunLink().xcom_key, "value": self.run_page_url})
+            publisher = threading.Timer(
+                LINK_PUBLISH_DELAY, ti.xcom_push, kwargs={"key": FiftyOpsRunLink().xcom_key, "value": self.run_page_url}
+            )
             publisher.daemon = True
             publisher.start()
 
         self._executor = hook.get_executor(
-            service, heartbeat_interval=self.heartbeat_interval, termination_grace=self.termination_grace,
-            executor_id=attempt.task_key, keep_dispatch_on_requeue=True,
+            service,
+            heartbeat_interval=self.heartbeat_interval,
+            termination_grace=self.termination_grace,
+            executor_id=attempt.task_key,
+            keep_dispatch_on_requeue=True,
         )
         try:
             outcome = self._executor.run(
-                doc, run_link=task_url_for(ti), log_path=task_log_path_for(ti), claim_token=attempt.claim_token,
+                doc,
+                run_link=task_url_for(ti),
+                log_path=task_log_path_for(ti),
+                claim_token=attempt.claim_token,
                 on_claimed=publish_run_link,
             )
         finally:
@@ -126,7 +137,9 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
         if outcome.state is OutcomeState.COMPLETED:
             return {"operation_id": outcome.operation_id, "result": outcome.result}
         if outcome.state is OutcomeState.REQUEUED:
-            raise AirflowException(f"Operation {outcome.operation_id}: {outcome.error_message}; Airflow's retry runs the next attempt.")
+            raise AirflowException(
+                f"Operation {outcome.operation_id}: {outcome.error_message}; Airflow's retry runs the next attempt."
+            )
         if outcome.state is OutcomeState.NOT_CLAIMED:
             raise AirflowSkipException(f"Operation {outcome.operation_id} was claimed by another run.")
         raise AirflowFailException(f"Operation {outcome.operation_id} failed: {outcome.error_message}")
@@ -136,8 +149,10 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
         ~5 s Airflow's supervisor allows between SIGTERM and SIGKILL."""
         if self._executor is not None:
             self._executor.shutdown(
-                "terminated from Airflow (task killed, marked failed or cleared)", requested_by="airflow",
-                grace=ON_KILL_GRACE, wait=True,
+                "terminated from Airflow (task killed, marked failed or cleared)",
+                requested_by="airflow",
+                grace=ON_KILL_GRACE,
+                wait=True,
             )
 
 
@@ -151,7 +166,9 @@ def mark_operation_failed(context: Context) -> None:
     failure = ExecutionResult(error=reason, error_message=reason)
     doc = claimed_by(service, _attempt(context))
     if doc is not None:
-        service.set_failed(doc.id, failure, required_state=S.RUNNING, claim_token=doc.claim_token, update_pipeline=doc.parent_id)
+        service.set_failed(
+            doc.id, failure, required_state=S.RUNNING, claim_token=doc.claim_token, update_pipeline=doc.parent_id
+        )
         return
     waiting = (context.get("params") or {}).get("operation_id")
     if waiting:

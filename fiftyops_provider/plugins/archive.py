@@ -70,7 +70,9 @@ def _check_limits(files: int, total: int) -> None:
     if files > MAX_FILES:
         raise InvalidPlugin(f"The plugin has more than {MAX_FILES} files; refusing it.")
     if total > MAX_TOTAL_BYTES:
-        raise InvalidPlugin(f"The plugin is larger than {MAX_TOTAL_BYTES // (1024 * 1024)} MiB uncompressed; refusing it.")
+        raise InvalidPlugin(
+            f"The plugin is larger than {MAX_TOTAL_BYTES // (1024 * 1024)} MiB uncompressed; refusing it."
+        )
 
 
 def unpack(data: bytes, destination: Path) -> None:
@@ -92,7 +94,9 @@ def unpack(data: bytes, destination: Path) -> None:
                 raise InvalidPlugin(f"Archive entry {member.filename!r} appears twice; rebuild the archive.")
             seen.add(path)
             if stat.S_ISLNK(member.external_attr >> 16):
-                raise InvalidPlugin(f"Archive entry {member.filename!r} is a symlink; plugins may not contain symlinks.")
+                raise InvalidPlugin(
+                    f"Archive entry {member.filename!r} is a symlink; plugins may not contain symlinks."
+                )
             if member.flag_bits & 0x1:
                 raise InvalidPlugin(f"Archive entry {member.filename!r} is encrypted; upload an unencrypted archive.")
             if member.compress_type not in SUPPORTED_COMPRESSION:
@@ -111,8 +115,18 @@ def unpack(data: bytes, destination: Path) -> None:
                         total += len(chunk)
                         _check_limits(0, total)
                         out.write(chunk)
-            except (zipfile.BadZipFile, EOFError, OSError, zlib.error, RuntimeError, NotImplementedError, ValueError) as exc:
-                raise InvalidPlugin(f"Archive entry {member.filename!r} cannot be extracted (corrupt or conflicting): {exc}") from None
+            except (
+                zipfile.BadZipFile,
+                EOFError,
+                OSError,
+                zlib.error,
+                RuntimeError,
+                NotImplementedError,
+                ValueError,
+            ) as exc:
+                raise InvalidPlugin(
+                    f"Archive entry {member.filename!r} cannot be extracted (corrupt or conflicting): {exc}"
+                ) from None
 
 
 def plugin_root(extracted: Path) -> Path:

@@ -8,7 +8,8 @@ or a test.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from fiftyops_provider.plugins.errors import OperationTerminated
 from fiftyops_provider.plugins.pipeline import PipelineExecutionContext

@@ -78,7 +78,9 @@ def parse_definition(root: Path) -> PluginDefinition:
     secrets = _str_list(raw, "secrets")
     for key in secrets:
         if not SECRET_NAME_PATTERN.match(key):
-            raise InvalidPlugin(f"{path.name}: secret {key!r} must be an environment-variable name (letters, digits, '_').")
+            raise InvalidPlugin(
+                f"{path.name}: secret {key!r} must be an environment-variable name (letters, digits, '_')."
+            )
     py_entry = raw.get("py_entry") or "__init__.py"
     if not isinstance(py_entry, str):
         raise InvalidPlugin(f"{path.name}: `py_entry` must be a relative path.")

@@ -10,14 +10,15 @@ a copy of the code it had to import to check).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from bson import ObjectId
 from pymongo.database import Database
 
 from fiftyops_provider.config import load_settings
+from fiftyops_provider.datasets.catalog import Dataset, load_dataset
 from fiftyops_provider.plugins.context import ExecutionContext
-from fiftyops_provider.plugins.datasets import Dataset, load_dataset
 from fiftyops_provider.plugins.errors import InvalidParams, InvalidPlugin
 from fiftyops_provider.plugins.inputs import Inputs
 from fiftyops_provider.plugins.operator import Operator, PipelineOperator
@@ -55,7 +56,11 @@ def delegate(
     if params is not None and not isinstance(params, Mapping):
         raise InvalidParams([("params", "must be a dict of input values")])
     # resolve_input sees the raw params (dynamic inputs depend on them); they are then validated.
-    request_params: dict[str, Any] = {"dataset_name": dataset_name, "dataset_id": dataset_id, "params": dict(params or {})}
+    request_params: dict[str, Any] = {
+        "dataset_name": dataset_name,
+        "dataset_id": dataset_id,
+        "params": dict(params or {}),
+    }
 
     def context() -> ExecutionContext:
         # Operators may look at the dataset while resolving inputs, run name or pipeline.
@@ -114,14 +119,18 @@ def _checked_pipeline(
         registry.check_runnable(stage.operator_uri, user, dataset_id, dataset_name)
         stage_operator: Operator = registry.load_operator(stage.operator_uri)
         if isinstance(stage_operator, PipelineOperator):
-            raise InvalidPlugin(f"{operator.uri}: stage[{index}] {stage.operator_uri} is itself a pipeline; nesting is not supported.")
+            raise InvalidPlugin(
+                f"{operator.uri}: stage[{index}] {stage.operator_uri} is itself a pipeline; nesting is not supported."
+            )
         stage_ctx = ExecutionContext(
             {**ctx.request_params, "params": dict(stage.params or {})}, user=user, dataset_loader=lambda _id, _name: ds
         )
         try:
             _validated(stage.operator_uri, stage_operator.resolve_input(stage_ctx), stage.params)
         except InvalidParams as exc:
-            raise InvalidParams([(f"stage[{index}] {stage.operator_uri}: {path}", reason) for path, reason in exc.problems]) from None
+            raise InvalidParams(
+                [(f"stage[{index}] {stage.operator_uri}: {path}", reason) for path, reason in exc.problems]
+            ) from None
         if stage.rerunnable is None:
             stage.rerunnable = stage_operator.config.rerunnable
     return pipeline

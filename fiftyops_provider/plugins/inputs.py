@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from fiftyops_provider.plugins.errors import InvalidParams
 
@@ -100,7 +101,11 @@ class Inputs:
         return self.add(name, "object", **options)
 
     def enum(self, name: str, choices: builtins.list[Any], **options: Any) -> Inputs:
-        kind = "integer" if all(isinstance(c, builtins.int) and not isinstance(c, builtins.bool) for c in choices) else "string"
+        kind = (
+            "integer"
+            if all(isinstance(c, builtins.int) and not isinstance(c, builtins.bool) for c in choices)
+            else "string"
+        )
         return self.add(name, kind, choices=builtins.list(choices), **options)
 
     def validate(self, params: Mapping[str, Any] | None) -> dict[str, Any]:

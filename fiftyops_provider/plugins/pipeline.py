@@ -5,8 +5,9 @@ Stored on the operation document as ``pipeline = {"stages": [...]}`` (FiftyOne's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass
@@ -28,8 +29,15 @@ class PipelineStage:
 class Pipeline:
     stages: list[PipelineStage] = field(default_factory=list)
 
-    def stage(self, operator_uri: str, *, name: str | None = None, params: Mapping[str, Any] | None = None,
-              always_run: bool = False, rerunnable: bool | None = None) -> Pipeline:
+    def stage(
+        self,
+        operator_uri: str,
+        *,
+        name: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        always_run: bool = False,
+        rerunnable: bool | None = None,
+    ) -> Pipeline:
         self.stages.append(PipelineStage(operator_uri, name, dict(params) if params else None, always_run, rerunnable))
         return self
 

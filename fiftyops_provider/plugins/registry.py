@@ -20,6 +20,9 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from fiftyops_provider.access.org_settings import get_organization_settings
+from fiftyops_provider.access.permissions import DatasetPermission, Role, parse_dataset_permission, parse_role
+from fiftyops_provider.access.users import UserStore
 from fiftyops_provider.config import load_settings
 from fiftyops_provider.plugins.archive import MAX_ARCHIVE_BYTES, content_hash, pack_directory, plugin_root, unpack
 from fiftyops_provider.plugins.context import ExecutionContext
@@ -34,10 +37,7 @@ from fiftyops_provider.plugins.errors import (
 )
 from fiftyops_provider.plugins.loader import LoadedPlugin, load_plugin
 from fiftyops_provider.plugins.operator import Operator
-from fiftyops_provider.plugins.permissions import DatasetPermission, Role, parse_dataset_permission, parse_role
-from fiftyops_provider.plugins.settings import get_organization_settings
 from fiftyops_provider.plugins.storage import PluginFiles, PluginFilesMissing, materialize
-from fiftyops_provider.plugins.users import UserStore
 from fiftyops_provider.store.documents import utcnow
 
 PLUGINS_COLLECTION = "fiftyops_plugins"
@@ -234,10 +234,18 @@ class PluginRegistry:
         if minimum_role is not None:
             changes[f"operators.{operator}.minimum_role"] = int(parse_role(minimum_role))
         if minimum_dataset_permission is not None:
-            changes[f"operators.{operator}.minimum_dataset_permission"] = int(parse_dataset_permission(minimum_dataset_permission))
-        if self.collection.update_one({"_id": name, f"operators.{operator}": {"$exists": True}},
-                                      {"$set": changes, "$inc": {"revision": 1}}).matched_count == 0:
-            raise OperatorNotFound(f"Plugin {name} no longer has operator {operator!r} (it was upgraded or removed meanwhile).")
+            changes[f"operators.{operator}.minimum_dataset_permission"] = int(
+                parse_dataset_permission(minimum_dataset_permission)
+            )
+        if (
+            self.collection.update_one(
+                {"_id": name, f"operators.{operator}": {"$exists": True}}, {"$set": changes, "$inc": {"revision": 1}}
+            ).matched_count
+            == 0
+        ):
+            raise OperatorNotFound(
+                f"Plugin {name} no longer has operator {operator!r} (it was upgraded or removed meanwhile)."
+            )
         return self.get_plugin_info(name)
 
     # -- reading -------------------------------------------------------------------------------
@@ -246,8 +254,11 @@ class PluginRegistry:
         info = {k: v for k, v in doc.items() if k != "_id"}
         info["name"] = doc["_id"]
         info["operators"] = {
-            op: {**spec, "minimum_role": Role(spec["minimum_role"]).name,
-                 "minimum_dataset_permission": DatasetPermission(spec["minimum_dataset_permission"]).name}
+            op: {
+                **spec,
+                "minimum_role": Role(spec["minimum_role"]).name,
+                "minimum_dataset_permission": DatasetPermission(spec["minimum_dataset_permission"]).name,
+            }
             for op, spec in doc["operators"].items()
         }
         return info
@@ -262,21 +273,31 @@ class PluginRegistry:
                 enabled = bool(doc.get("enabled", True) and spec.get("enabled", True))
                 if enabled_only and not enabled:
                     continue
-                infos.append(OperatorInfo(
-                    uri=f"{doc['_id']}/{name}", plugin_name=doc["_id"], name=name, label=spec["label"] or name,
-                    description=spec.get("description"), config=spec["config"], inputs_schema=spec.get("inputs_schema"),
-                    enabled=enabled, delegation_capable=spec["delegation_capable"],
-                    minimum_role=Role(spec["minimum_role"]).name,
-                    minimum_dataset_permission=DatasetPermission(spec["minimum_dataset_permission"]).name,
-                    plugin_version=doc.get("version"),
-                ))
+                infos.append(
+                    OperatorInfo(
+                        uri=f"{doc['_id']}/{name}",
+                        plugin_name=doc["_id"],
+                        name=name,
+                        label=spec["label"] or name,
+                        description=spec.get("description"),
+                        config=spec["config"],
+                        inputs_schema=spec.get("inputs_schema"),
+                        enabled=enabled,
+                        delegation_capable=spec["delegation_capable"],
+                        minimum_role=Role(spec["minimum_role"]).name,
+                        minimum_dataset_permission=DatasetPermission(spec["minimum_dataset_permission"]).name,
+                        plugin_version=doc.get("version"),
+                    )
+                )
         return infos
 
     def _operator_spec(self, uri: str) -> tuple[dict[str, Any], dict[str, Any]]:
         plugin_name, operator = split_uri(uri)
         doc = self.collection.find_one({"_id": plugin_name})
         if doc is None:
-            raise OperatorNotFound(f"Operator {uri} does not exist: plugin {plugin_name} is not installed (see list_plugins()).")
+            raise OperatorNotFound(
+                f"Operator {uri} does not exist: plugin {plugin_name} is not installed (see list_plugins())."
+            )
         if operator not in doc.get("operators", {}):
             raise OperatorNotFound(
                 f"Operator {uri} does not exist: plugin {plugin_name} has {sorted(doc.get('operators', {}))}; check the URI."
@@ -319,7 +340,9 @@ class PluginRegistry:
                 return
             raise PermissionDenied(f"Unknown user {user!r}: operator {uri} needs role {min_role.name} or higher.")
         if account.role < min_role:
-            raise PermissionDenied(f"User {account.name} is {account.role.name}; operator {uri} needs {min_role.name} or higher.")
+            raise PermissionDenied(
+                f"User {account.name} is {account.role.name}; operator {uri} needs {min_role.name} or higher."
+            )
         if dataset_id is None and dataset_name:
             dataset_id = self._dataset_id(dataset_name)
         permission = account.dataset_permission(dataset_id)
@@ -331,7 +354,7 @@ class PluginRegistry:
 
     def _dataset_id(self, name: str) -> str | None:
         """Grants are keyed by dataset id; resolve a name for callers that only have one."""
-        from fiftyops_provider.plugins.datasets import DATASETS_COLLECTION
+        from fiftyops_provider.datasets.catalog import DATASETS_COLLECTION
 
         doc = self.db[DATASETS_COLLECTION].find_one({"name": name}, {"_id": 1})
         return str(doc["_id"]) if doc else None

@@ -38,7 +38,9 @@ class PluginFiles:
         try:
             return self.bucket.open_download_stream_by_name(digest).read()
         except gridfs.errors.NoFile:
-            raise PluginFilesMissing(f"The files of plugin version {digest[:12]} are missing from the database; upload the plugin again.") from None
+            raise PluginFilesMissing(
+                f"The files of plugin version {digest[:12]} are missing from the database; upload the plugin again."
+            ) from None
 
     def delete(self, digest: str) -> None:
         for doc in self.files.find({"filename": digest}, {"_id": 1}):

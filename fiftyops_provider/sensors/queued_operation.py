@@ -16,10 +16,10 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException
 
-from fiftyops_provider.dispatch_settings import admission_limit
-from fiftyops_provider.execution.dispatch import dispatch_round, runnable_operators
+from fiftyops_provider.dag_factory.naming import operation_run
+from fiftyops_provider.dag_factory.settings import admission_limit
+from fiftyops_provider.execution.dispatch_round import dispatch_round, runnable_operators
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
-from fiftyops_provider.naming import operation_run
 from fiftyops_provider.triggers.queued_operation import QueuedOperationTrigger
 
 
@@ -61,8 +61,13 @@ class QueuedOperationSensor(BaseSensorOperator):
         runnable = runnable_operators(hook.get_registry())
         ti = context["ti"]
         picked = dispatch_round(
-            hook.get_service(), f"airflow:{ti.dag_id}:{ti.run_id}", limit=self.max_operations, quota=self.quota,
-            runnable=runnable, operator=self.operator, delegation_target=self.delegation_target,
+            hook.get_service(),
+            f"airflow:{ti.dag_id}:{ti.run_id}",
+            limit=self.max_operations,
+            quota=self.quota,
+            runnable=runnable,
+            operator=self.operator,
+            delegation_target=self.delegation_target,
             dataset_name=self.dataset_name,
         )
         runs = [operation_run(str(doc.id), doc.operator, doc.attempt) for doc in picked]
@@ -88,8 +93,12 @@ class QueuedOperationSensor(BaseSensorOperator):
         hook = FiftyOpsHook(self.fiftyops_conn_id)
         self.defer(
             trigger=QueuedOperationTrigger(
-                uri=hook.client_uri, database=hook.database_name, operator=self.operator,
-                delegation_target=self.delegation_target, dataset_name=self.dataset_name, quota=self.quota,
+                uri=hook.client_uri,
+                database=hook.database_name,
+                operator=self.operator,
+                delegation_target=self.delegation_target,
+                dataset_name=self.dataset_name,
+                quota=self.quota,
                 poll_interval=self.poke_interval,
             ),
             method_name="execute_complete",

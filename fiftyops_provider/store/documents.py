@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import traceback
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -24,7 +24,7 @@ COLLECTION_NAME = "delegated_ops"
 
 def utcnow() -> datetime:
     """Naive UTC at millisecond precision: what BSON stores, so a round trip compares equal."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 

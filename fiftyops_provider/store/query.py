@@ -9,10 +9,11 @@ MongoDB is asked anything.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from bson import ObjectId
 

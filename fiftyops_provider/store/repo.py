@@ -6,7 +6,8 @@ from, so concurrent writers can never both win a transition (compare-and-set).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
@@ -34,7 +35,9 @@ FIFTYOPS_INDEXES = [
     # FIFO pick-up and admission sort by time, then _id: the index must hold _id too, or every
     # pick-up sorts all queued operations in memory (10x slower with 100k queued, ties included).
     IndexModel([("run_state", ASCENDING), ("queued_at", ASCENDING), ("_id", ASCENDING)], name="fiftyops_pickup_order"),
-    IndexModel([("run_state", ASCENDING), ("scheduled_at", ASCENDING), ("_id", ASCENDING)], name="fiftyops_admit_order"),
+    IndexModel(
+        [("run_state", ASCENDING), ("scheduled_at", ASCENDING), ("_id", ASCENDING)], name="fiftyops_admit_order"
+    ),
     IndexModel([("run_state", ASCENDING), ("_id", DESCENDING)], name="fiftyops_state_recent"),
     IndexModel([("queued_by", ASCENDING), ("_id", DESCENDING)], name="fiftyops_user_recent"),
     IndexModel([("operator", ASCENDING), ("_id", ASCENDING)], name="fiftyops_operator_order"),
@@ -105,9 +108,7 @@ class MongoDelegatedOperationRepo:
             update["$inc"] = dict(inc)
         if unset:
             update["$unset"] = {name: "" for name in unset}
-        raw = self.collection.find_one_and_update(
-            dict(query), update, sort=sort, return_document=ReturnDocument.AFTER
-        )
+        raw = self.collection.find_one_and_update(dict(query), update, sort=sort, return_document=ReturnDocument.AFTER)
         return DelegatedOperationDocument.from_pymongo(raw) if raw else None
 
     def update_many(self, query: Mapping[str, Any], set_fields: Mapping[str, Any]) -> int:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 import bson
 from bson import ObjectId
@@ -38,13 +39,13 @@ from fiftyops_provider.store.query import (
     combine,
 )
 from fiftyops_provider.store.repo import MongoDelegatedOperationRepo
-from fiftyops_provider.store.work import active_filter, pickable_filter, scope_filter, stale_running_filter
 from fiftyops_provider.store.states import (
     TERMINAL_STATES,
     ExecutionRunState,
     parse_state,
     sources_for,
 )
+from fiftyops_provider.store.work import active_filter, pickable_filter, scope_filter, stale_running_filter
 
 S = ExecutionRunState
 MAX_CONTEXT_BYTES = 1024 * 1024
@@ -142,17 +143,13 @@ def progress_status(progress: ExecutionProgress | Mapping[str, Any] | float | No
 
 
 def _result(result: Any) -> ExecutionResult | None:
-    if result is None or isinstance(result, ExecutionResult):
-        wrapped = result
-    else:
-        wrapped = ExecutionResult(result=result)
+    wrapped = result if result is None or isinstance(result, ExecutionResult) else ExecutionResult(result=result)
     if wrapped is not None:
         try:
             bson.encode({"result": wrapped.to_json(), "outputs_schema": wrapped.outputs_schema})
         except (bson.errors.InvalidDocument, OverflowError) as exc:
             raise InvalidOperation(
-                f"The operation's result cannot be stored (it must be JSON-like: dicts, lists, strings, "
-                f"numbers): {exc}"
+                f"The operation's result cannot be stored (it must be JSON-like: dicts, lists, strings, numbers): {exc}"
             ) from None
     return wrapped
 
@@ -196,7 +193,9 @@ class DelegatedOperationService:
         if delegation_target is not None:
             _label(delegation_target, "delegation_target")
         if execution_timeout is not None and (
-            isinstance(execution_timeout, bool) or not isinstance(execution_timeout, (int, float)) or execution_timeout <= 0
+            isinstance(execution_timeout, bool)
+            or not isinstance(execution_timeout, (int, float))
+            or execution_timeout <= 0
         ):
             raise InvalidOperation("execution_timeout must be a positive number of seconds.")
         ctx = normalize_context(context)
@@ -271,9 +270,17 @@ class DelegatedOperationService:
         if paging is None:
             paging = DelegatedOperationPagingParams(limit=DEFAULT_LIST_LIMIT)
         return self.page_operations(
-            operator=operator, dataset_name=dataset_name, dataset_id=dataset_id, run_state=run_state,
-            delegation_target=delegation_target, pinned=pinned, paging=paging, search=search,
-            include_archived=include_archived, with_total=False, **kwargs,
+            operator=operator,
+            dataset_name=dataset_name,
+            dataset_id=dataset_id,
+            run_state=run_state,
+            delegation_target=delegation_target,
+            pinned=pinned,
+            paging=paging,
+            search=search,
+            include_archived=include_archived,
+            with_total=False,
+            **kwargs,
         ).items
 
     def page_operations(
@@ -435,7 +442,9 @@ class DelegatedOperationService:
             self.repo.add_child_error(_oid(update_pipeline), doc.id, error)
         return doc
 
-    def requeue(self, doc_id: object, claim_token: str | None = None, keep_dispatch: bool = False) -> DelegatedOperationDocument | None:
+    def requeue(
+        self, doc_id: object, claim_token: str | None = None, keep_dispatch: bool = False
+    ) -> DelegatedOperationDocument | None:
         """running -> queued for another attempt (on_reset="rerun"); None if no longer running or
         claimed by someone else. ``keep_dispatch`` leaves it with the orchestrator that runs it
         (an Airflow task retry claims it again); otherwise any dispatcher may pick it up."""
@@ -445,7 +454,9 @@ class DelegatedOperationService:
         extra = {"claim_token": claim_token} if claim_token else None
         return self._transition(doc_id, S.QUEUED, S.RUNNING, fields, extra_query=extra)
 
-    def terminate(self, doc_id: object, reason: str | None = None, requested_by: str | None = None) -> DelegatedOperationDocument:
+    def terminate(
+        self, doc_id: object, reason: str | None = None, requested_by: str | None = None
+    ) -> DelegatedOperationDocument:
         """Stop an operation. Not yet running: it fails at once. Running: a termination request
         is recorded; the executor running it stops it at the next checkpoint (or kills it after a
         grace period) and marks it failed."""
@@ -461,7 +472,9 @@ class DelegatedOperationService:
                 running = self.repo.update({"_id": doc.id, "run_state": S.RUNNING.value}, {"termination": request})
                 if running is not None:
                     return running
-            elif self.set_failed(doc.id, ExecutionResult(error=message, error_message=message), required_state=doc.run_state):
+            elif self.set_failed(
+                doc.id, ExecutionResult(error=message, error_message=message), required_state=doc.run_state
+            ):
                 return self.repo.update({"_id": doc.id}, {"termination": request})
 
     def admit_scheduled_operations(
@@ -516,8 +529,9 @@ class DelegatedOperationService:
         if not candidates:
             return []
         round_token = uuid.uuid4().hex
-        self.repo.update_many({**pickable, "_id": {"$in": candidates}},
-                              {"dispatch": {"by": picker, "at": now, "round": round_token}})
+        self.repo.update_many(
+            {**pickable, "_id": {"$in": candidates}}, {"dispatch": {"by": picker, "at": now, "round": round_token}}
+        )
         return self.repo.find({"_id": {"$in": candidates}, "dispatch.round": round_token}, order)
 
     def release_pick_up(self, doc_id: object, picker: str) -> bool:
@@ -527,7 +541,9 @@ class DelegatedOperationService:
         return self.repo.update(query, {"dispatch": None}) is not None
 
     # -- other fields --------------------------------------------------------------------------
-    def _set(self, doc_id: object, fields: Mapping[str, Any], query: Mapping[str, Any] | None = None) -> DelegatedOperationDocument:
+    def _set(
+        self, doc_id: object, fields: Mapping[str, Any], query: Mapping[str, Any] | None = None
+    ) -> DelegatedOperationDocument:
         oid = _oid(doc_id)
         doc = self.repo.update({"_id": oid, **(query or {})}, fields)
         if doc is None:
@@ -576,7 +592,9 @@ class DelegatedOperationService:
     def _set_archived(self, doc_id: object, archived: bool) -> DelegatedOperationDocument:
         doc = self.get(doc_id)
         if doc.run_state not in TERMINAL_STATES:
-            raise IllegalTransition(f"Only completed or failed operations can be archived; {doc.id} is {doc.run_state.value}.")
+            raise IllegalTransition(
+                f"Only completed or failed operations can be archived; {doc.id} is {doc.run_state.value}."
+            )
         return self._set(doc.id, {"archived": archived})
 
     # -- deleting ------------------------------------------------------------------------------

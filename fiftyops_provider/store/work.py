@@ -10,20 +10,26 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fiftyops_provider.store.query import build_filter
-from fiftyops_provider.store.states import ACTIVE_STATES, ExecutionRunState as S
+from fiftyops_provider.store.states import ACTIVE_STATES
+from fiftyops_provider.store.states import ExecutionRunState as S
 
 # A dispatcher that picked an operation but never got it claimed (it died) releases it after this.
 PICKUP_EXPIRY = timedelta(minutes=10)
 
 
-def scope_filter(operator: str | None = None, delegation_target: str | None = None, dataset_name: str | None = None) -> dict[str, Any]:
+def scope_filter(
+    operator: str | None = None, delegation_target: str | None = None, dataset_name: str | None = None
+) -> dict[str, Any]:
     return build_filter({"operator": operator, "delegation_target": delegation_target, "dataset_name": dataset_name})
 
 
 def pickable_filter(scope: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Queued and not handed to a dispatcher (or handed so long ago that the pick-up expired)."""
-    return {**scope, "run_state": S.QUEUED.value,
-            "$or": [{"dispatch": None}, {"dispatch.at": {"$lt": now - PICKUP_EXPIRY}}]}
+    return {
+        **scope,
+        "run_state": S.QUEUED.value,
+        "$or": [{"dispatch": None}, {"dispatch.at": {"$lt": now - PICKUP_EXPIRY}}],
+    }
 
 
 def scheduled_filter(scope: dict[str, Any]) -> dict[str, Any]:

@@ -21,17 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from airflow.triggers.base import TriggerEvent
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 from requests import RequestException
 
-from fiftyops_provider.airflow_api import AirflowAPI, AirflowAPIError
-from fiftyops_provider.execution.dispatch import dispatch_round, runnable_operators
+from fiftyops_provider.dag_factory.naming import operation_run
+from fiftyops_provider.execution.dispatch_round import dispatch_round, runnable_operators
 from fiftyops_provider.hooks.airflow_api import APICredentials
-from fiftyops_provider.naming import operation_run
+from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI, AirflowAPIError
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
 from fiftyops_provider.triggers.queued_operation import APP_NAME, Backoff, QueuedOperationTrigger
@@ -46,7 +47,9 @@ RUN_FOR_SECONDS = 3600.0
 class RunStarter:
     """One dispatch round and the runs it starts (blocking; the trigger calls it in a thread)."""
 
-    def __init__(self, uri: str, database: str, api: APICredentials, picker: str, quota: int | None, limit: int) -> None:
+    def __init__(
+        self, uri: str, database: str, api: APICredentials, picker: str, quota: int | None, limit: int
+    ) -> None:
         self.client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=10_000, appname=f"{APP_NAME}-dispatch")
         db = self.client[database]
         self.service = DelegatedOperationService(MongoDelegatedOperationRepo(db))
@@ -62,8 +65,9 @@ class RunStarter:
         are released and the error is raised (the caller backs off and tries again)."""
         if self._api is None:  # logged in on first use, so an API server still starting is retried
             self._api = self.credentials.client()
-        picked = dispatch_round(self.service, self.picker, limit=self.limit, quota=self.quota,
-                                runnable=runnable_operators(self.registry))
+        picked = dispatch_round(
+            self.service, self.picker, limit=self.limit, quota=self.quota, runnable=runnable_operators(self.registry)
+        )
         for index, doc in enumerate(picked):
             run = operation_run(str(doc.id), doc.operator, doc.attempt)
             try:
@@ -72,8 +76,13 @@ class RunStarter:
                 for left in picked[index:]:
                     self.service.release_pick_up(left.id, self.picker)
                 raise
-            logger.info("Operation %s (%s): %s run %s", doc.id, doc.operator,
-                        "started" if created else "already has", run["trigger_run_id"])
+            logger.info(
+                "Operation %s (%s): %s run %s",
+                doc.id,
+                doc.operator,
+                "started" if created else "already has",
+                run["trigger_run_id"],
+            )
         return len(picked)
 
     def close(self) -> None:
@@ -95,8 +104,17 @@ class OperationDispatchTrigger(QueuedOperationTrigger):
     # extra rounds, each of which takes everything there is.
     debounce_seconds = 0.0
 
-    def __init__(self, *, api_url: str, api_username: str, api_password: str, picker: str,
-                 max_operations: int = MAX_OPERATIONS_PER_ROUND, run_for: float = RUN_FOR_SECONDS, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        api_username: str,
+        api_password: str,
+        picker: str,
+        max_operations: int = MAX_OPERATIONS_PER_ROUND,
+        run_for: float = RUN_FOR_SECONDS,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.api_url = api_url
         self.api_username = api_username
@@ -108,8 +126,13 @@ class OperationDispatchTrigger(QueuedOperationTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         classpath, kwargs = super().serialize()
         return classpath, {
-            **kwargs, "api_url": self.api_url, "api_username": self.api_username, "api_password": self.api_password,
-            "picker": self.picker, "max_operations": self.max_operations, "run_for": self.run_for,
+            **kwargs,
+            "api_url": self.api_url,
+            "api_username": self.api_username,
+            "api_password": self.api_password,
+            "picker": self.picker,
+            "max_operations": self.max_operations,
+            "run_for": self.run_for,
         }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -117,8 +140,14 @@ class OperationDispatchTrigger(QueuedOperationTrigger):
         starter: RunStarter | None = None
         try:
             async with asyncio.timeout(self.run_for):
-                starter = RunStarter(self.uri, self.database, APICredentials(self.api_url, self.api_username, self.api_password),
-                                     self.picker, self.quota, self.max_operations)
+                starter = RunStarter(
+                    self.uri,
+                    self.database,
+                    APICredentials(self.api_url, self.api_username, self.api_password),
+                    self.picker,
+                    self.quota,
+                    self.max_operations,
+                )
                 backoff = Backoff()
                 async for _ in self._work_events(once=False, settle=False):
                     try:

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any, AsyncIterator
+from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 from pymongo import AsyncMongoClient
@@ -29,7 +30,13 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from fiftyops_provider.store.documents import COLLECTION_NAME, utcnow
 from fiftyops_provider.store.states import ExecutionRunState as S
-from fiftyops_provider.store.work import active_filter, pickable_filter, scheduled_filter, scope_filter, stale_running_filter
+from fiftyops_provider.store.work import (
+    active_filter,
+    pickable_filter,
+    scheduled_filter,
+    scope_filter,
+    stale_running_filter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +72,17 @@ class Backoff:
 def _touches_work_fields(paths: dict[str, Any]) -> dict[str, Any]:
     """Aggregation expression: does any of ``paths`` (an array of dotted field paths) start with
     a work field? Dotted paths appear when an update sets a subfield, e.g. ``dispatch.at``."""
-    return {"$anyElementTrue": [{"$map": {
-        "input": paths, "as": "path", "in": {"$in": [{"$first": {"$split": ["$$path", "."]}}, list(WORK_FIELDS)]},
-    }}]}
+    return {
+        "$anyElementTrue": [
+            {
+                "$map": {
+                    "input": paths,
+                    "as": "path",
+                    "in": {"$in": [{"$first": {"$split": ["$$path", "."]}}, list(WORK_FIELDS)]},
+                }
+            }
+        ]
+    }
 
 
 def change_pipeline(scope: dict[str, Any]) -> list[dict[str, Any]]:
@@ -78,15 +93,32 @@ def change_pipeline(scope: dict[str, Any]) -> list[dict[str, Any]]:
     replaces and deletes (a deleted run frees quota); and the events that end the stream (drop,
     rename, invalidate), so it is reopened.
     """
-    updated = {"$map": {"input": {"$objectToArray": {"$ifNull": ["$updateDescription.updatedFields", {}]}},
-                        "as": "field", "in": "$$field.k"}}
+    updated = {
+        "$map": {
+            "input": {"$objectToArray": {"$ifNull": ["$updateDescription.updatedFields", {}]}},
+            "as": "field",
+            "in": "$$field.k",
+        }
+    }
     removed = {"$ifNull": ["$updateDescription.removedFields", []]}
-    return [{"$match": {"$or": [
-        {"operationType": "insert", "fullDocument.run_state": {"$in": [S.QUEUED.value, S.SCHEDULED.value]},
-         **{f"fullDocument.{path}": value for path, value in scope.items()}},
-        {"operationType": "update", "$expr": {"$or": [_touches_work_fields(updated), _touches_work_fields(removed)]}},
-        {"operationType": {"$nin": ["insert", "update"]}},
-    ]}}]
+    return [
+        {
+            "$match": {
+                "$or": [
+                    {
+                        "operationType": "insert",
+                        "fullDocument.run_state": {"$in": [S.QUEUED.value, S.SCHEDULED.value]},
+                        **{f"fullDocument.{path}": value for path, value in scope.items()},
+                    },
+                    {
+                        "operationType": "update",
+                        "$expr": {"$or": [_touches_work_fields(updated), _touches_work_fields(removed)]},
+                    },
+                    {"operationType": {"$nin": ["insert", "update"]}},
+                ]
+            }
+        }
+    ]
 
 
 class QueuedOperationTrigger(BaseTrigger):
@@ -137,10 +169,16 @@ class QueuedOperationTrigger(BaseTrigger):
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
-                "uri": self.uri, "database": self.database, "operator": self.operator,
-                "delegation_target": self.delegation_target, "dataset_name": self.dataset_name, "quota": self.quota,
-                "poll_interval": self.poll_interval, "reap_interval": self.reap_interval,
-                "stale_after": self.stale_after, "use_change_stream": self.use_change_stream,
+                "uri": self.uri,
+                "database": self.database,
+                "operator": self.operator,
+                "delegation_target": self.delegation_target,
+                "dataset_name": self.dataset_name,
+                "quota": self.quota,
+                "poll_interval": self.poll_interval,
+                "reap_interval": self.reap_interval,
+                "stale_after": self.stale_after,
+                "use_change_stream": self.use_change_stream,
             },
         )
 
@@ -150,10 +188,15 @@ class QueuedOperationTrigger(BaseTrigger):
         now = utcnow()
         if await collection.find_one(pickable_filter(scope, now), {"_id": 1}):
             return True
-        if await collection.find_one(scheduled_filter(scope), {"_id": 1}):
-            if self.quota is None or await collection.count_documents(active_filter(self.delegation_target), limit=self.quota) < self.quota:
-                return True
-        return bool(await collection.find_one(stale_running_filter(now - timedelta(seconds=self.stale_after)), {"_id": 1}))
+        if await collection.find_one(scheduled_filter(scope), {"_id": 1}) and (
+            self.quota is None
+            or await collection.count_documents(active_filter(self.delegation_target), limit=self.quota)
+            < self.quota
+        ):
+            return True
+        return bool(
+            await collection.find_one(stale_running_filter(now - timedelta(seconds=self.stale_after)), {"_id": 1})
+        )
 
     async def _running(self, collection: Any) -> bool:
         return bool(await collection.find_one({"run_state": "running"}, {"_id": 1}))
@@ -170,7 +213,9 @@ class QueuedOperationTrigger(BaseTrigger):
         (the sensor's timeout bounds the wait)."""
         backoff = Backoff()
         while True:
-            client: AsyncMongoClient = AsyncMongoClient(await self._uri(), serverSelectionTimeoutMS=10_000, appname=APP_NAME)
+            client: AsyncMongoClient = AsyncMongoClient(
+                await self._uri(), serverSelectionTimeoutMS=10_000, appname=APP_NAME
+            )
             try:
                 collection = client[self.database][COLLECTION_NAME]
                 while True:
@@ -219,7 +264,9 @@ class QueuedOperationTrigger(BaseTrigger):
             except OperationFailure as exc:
                 if exc.code not in NO_CHANGE_STREAM_CODES:
                     raise
-                logger.warning("FiftyOps trigger: change streams unavailable (%s); polling every %ss", exc, self.poll_interval)
+                logger.warning(
+                    "FiftyOps trigger: change streams unavailable (%s); polling every %ss", exc, self.poll_interval
+                )
                 self.use_change_stream = False
                 await self._poll(collection)
                 return

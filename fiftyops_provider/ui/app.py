@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from fiftyops_provider.ui.api import DOMAIN_ERRORS, handle_domain_error, router
+from fiftyops_provider.ui.routes import DOMAIN_ERRORS, handle_domain_error, router
 
 STATIC = files("fiftyops_provider.ui") / "static"
 

@@ -8,11 +8,12 @@ the Management SDK or ``fiftyops users`` without touching Airflow.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
+from fiftyops_provider.access.permissions import Role
+from fiftyops_provider.access.users import User, UserStore
 from fiftyops_provider.plugins.errors import PluginError
-from fiftyops_provider.plugins.permissions import Role
-from fiftyops_provider.plugins.users import User, UserStore
 
 AIRFLOW_ROLE_TO_ROLE = {
     "admin": Role.ADMIN,
@@ -33,7 +34,9 @@ def airflow_role_names(airflow_user: Any) -> list[str]:
 
 def role_for(airflow_user: Any) -> Role:
     """The highest FiftyOps role any of the user's Airflow roles maps to."""
-    return max((AIRFLOW_ROLE_TO_ROLE.get(name, Role.GUEST) for name in airflow_role_names(airflow_user)), default=Role.GUEST)
+    return max(
+        (AIRFLOW_ROLE_TO_ROLE.get(name, Role.GUEST) for name in airflow_role_names(airflow_user)), default=Role.GUEST
+    )
 
 
 def fiftyops_user(users: UserStore, airflow_user: Any) -> User:

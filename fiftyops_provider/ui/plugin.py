@@ -33,8 +33,18 @@ class FiftyOpsUIPlugin(AirflowPlugin):
     name = "fiftyops"
     fastapi_apps = _AppOnFirstRead()
     external_views = [
-        {"name": "FiftyOps Runs", "href": f"{URL_PREFIX}/runs", "destination": "nav", "url_route": "fiftyops-runs",
-         "nav_top_level": True},
-        {"name": "FiftyOps Plugins", "href": f"{URL_PREFIX}/plugins", "destination": "nav", "url_route": "fiftyops-plugins",
-         "category": "admin"},
+        {
+            "name": "FiftyOps Runs",
+            "href": f"{URL_PREFIX}/runs",
+            "destination": "nav",
+            "url_route": "fiftyops-runs",
+            "nav_top_level": True,
+        },
+        {
+            "name": "FiftyOps Plugins",
+            "href": f"{URL_PREFIX}/plugins",
+            "destination": "nav",
+            "url_route": "fiftyops-plugins",
+            "category": "admin",
+        },
     ]

@@ -20,11 +20,12 @@ from fiftyops_provider.plugins.errors import PluginError
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 INSTALL_TIMEOUT_SECONDS = 120.0
-CLI = "import sys; from fiftyops_provider.cli import main; sys.exit(main())"
+CLI = "import sys; from fiftyops_provider.cli.main import main; sys.exit(main())"
 
 
-async def install_uploaded_plugin(data: bytes, overwrite: bool, acting_user: str, client_uri: str,
-                                  database_name: str) -> dict[str, Any]:
+async def install_uploaded_plugin(
+    data: bytes, overwrite: bool, acting_user: str, client_uri: str, database_name: str
+) -> dict[str, Any]:
     """Install ``data`` (a plugin ZIP) as ``acting_user``; the plugin's info, or PluginError."""
     if not data:
         raise PluginError("The upload is empty; choose a plugin .zip file.")
@@ -32,15 +33,24 @@ async def install_uploaded_plugin(data: bytes, overwrite: bool, acting_user: str
         archive = Path(tmp) / "plugin.zip"
         archive.write_bytes(data)
         command = [sys.executable, "-c", CLI, "--json", "plugins", "install", str(archive)]
-        env = {**os.environ, "FIFTYOPS_DATABASE_URI": client_uri, "FIFTYOPS_DATABASE_NAME": database_name,
-               "FIFTYOPS_USER": acting_user}
+        env = {
+            **os.environ,
+            "FIFTYOPS_DATABASE_URI": client_uri,
+            "FIFTYOPS_DATABASE_NAME": database_name,
+            "FIFTYOPS_USER": acting_user,
+        }
         process = await asyncio.create_subprocess_exec(
-            *command, *(["--overwrite"] if overwrite else []), env=env, cwd=tmp,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            *command,
+            *(["--overwrite"] if overwrite else []),
+            env=env,
+            cwd=tmp,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             out, err = await asyncio.wait_for(process.communicate(), INSTALL_TIMEOUT_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             process.kill()
             await process.wait()
             raise PluginError(

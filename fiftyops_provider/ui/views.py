@@ -10,11 +10,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from fiftyops_provider.access.run_rules import can_change, is_admin
+from fiftyops_provider.access.users import User
 from fiftyops_provider.execution.logcapture import log_is_download_only
 from fiftyops_provider.jsonable import jsonable
-from fiftyops_provider.plugins.users import User
 from fiftyops_provider.store import DelegatedOperationDocument
-from fiftyops_provider.ui.access import can_change, is_admin
 
 PLAIN_LOG_LINE = re.compile(
     r"^\[?(?P<timestamp>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d[^\s\]]*)\]?\s+"
@@ -27,36 +27,42 @@ def run_row(doc: DelegatedOperationDocument, user: User, queue_position: int | N
     """One row of the Runs table, with what the row's actions may offer this user."""
     status = doc.status
     result = doc.result
-    return jsonable({
-        "id": doc.id,
-        "operator": doc.operator,
-        "label": doc.label,
-        "run_state": doc.run_state.value,
-        "queue_position": queue_position,
-        "queued_by": doc.queued_by,
-        "dataset_id": doc.dataset_id,
-        "dataset_name": doc.dataset_name,
-        "created_at": doc.created_at,
-        "updated_at": doc.updated_at,
-        "scheduled_at": doc.scheduled_at,
-        "queued_at": doc.queued_at,
-        "started_at": doc.started_at,
-        "completed_at": doc.completed_at,
-        "failed_at": doc.failed_at,
-        "progress": status.progress if status else None,
-        "progress_label": status.label if status else None,
-        "pinned": doc.pinned,
-        "run_link": doc.run_link,
-        "attempt": doc.attempt,
-        "error_message": result.error_message if result else None,
-        "rerunnable": doc.rerunnable and doc.parent_id is None,
-        "termination_requested": bool(doc.termination),
-        "can_change": can_change(user, doc),
-    })
+    return jsonable(
+        {
+            "id": doc.id,
+            "operator": doc.operator,
+            "label": doc.label,
+            "run_state": doc.run_state.value,
+            "queue_position": queue_position,
+            "queued_by": doc.queued_by,
+            "dataset_id": doc.dataset_id,
+            "dataset_name": doc.dataset_name,
+            "created_at": doc.created_at,
+            "updated_at": doc.updated_at,
+            "scheduled_at": doc.scheduled_at,
+            "queued_at": doc.queued_at,
+            "started_at": doc.started_at,
+            "completed_at": doc.completed_at,
+            "failed_at": doc.failed_at,
+            "progress": status.progress if status else None,
+            "progress_label": status.label if status else None,
+            "pinned": doc.pinned,
+            "run_link": doc.run_link,
+            "attempt": doc.attempt,
+            "error_message": result.error_message if result else None,
+            "rerunnable": doc.rerunnable and doc.parent_id is None,
+            "termination_requested": bool(doc.termination),
+            "can_change": can_change(user, doc),
+        }
+    )
 
 
-def run_detail(doc: DelegatedOperationDocument, user: User, children: list[DelegatedOperationDocument],
-               queue_position: int | None = None) -> dict[str, Any]:
+def run_detail(
+    doc: DelegatedOperationDocument,
+    user: User,
+    children: list[DelegatedOperationDocument],
+    queue_position: int | None = None,
+) -> dict[str, Any]:
     """The Run page: the row plus inputs, outputs, errors, log facts, view and pipeline stages."""
     result = doc.result
     request = doc.request_params
@@ -70,8 +76,14 @@ def run_detail(doc: DelegatedOperationDocument, user: User, children: list[Deleg
         "log_path": doc.log_path,
         "log_size": doc.log_size,
         "log_download_only": log_is_download_only(doc.log_size),
-        "view": jsonable({"dataset_name": request.get("dataset_name"), "dataset_id": request.get("dataset_id"),
-                          "view": request.get("view"), "selected": request.get("selected")}),
+        "view": jsonable(
+            {
+                "dataset_name": request.get("dataset_name"),
+                "dataset_id": request.get("dataset_id"),
+                "view": request.get("view"),
+                "selected": request.get("selected"),
+            }
+        ),
         "pipeline": jsonable(doc.pipeline),
         "stages": pipeline_stages(doc),
         "pipeline_run_info": jsonable(doc.pipeline_run_info),
@@ -84,9 +96,16 @@ def pipeline_stages(doc: DelegatedOperationDocument) -> list[dict[str, Any]]:
     """The declared stages of a pipeline run (stored as ``{stages: [...]}`` or, by older
     writers, a bare list); empty for other runs."""
     raw = doc.pipeline.get("stages", []) if isinstance(doc.pipeline, dict) else doc.pipeline or []
-    return [{"name": stage.get("name") or stage.get("operator_uri"), "operator": stage.get("operator_uri"),
-             "always_run": bool(stage.get("always_run")), "params": jsonable(stage.get("params") or {})}
-            for stage in raw if isinstance(stage, dict)]
+    return [
+        {
+            "name": stage.get("name") or stage.get("operator_uri"),
+            "operator": stage.get("operator_uri"),
+            "always_run": bool(stage.get("always_run")),
+            "params": jsonable(stage.get("params") or {}),
+        }
+        for stage in raw
+        if isinstance(stage, dict)
+    ]
 
 
 def log_entries(text: str) -> list[dict[str, Any]]:
@@ -110,8 +129,11 @@ def _json_entry(line: str) -> dict[str, Any] | None:
     if not isinstance(record, dict) or "event" not in record:
         return None
     level = record.get("level")
-    return {"timestamp": record.get("timestamp"), "level": level.upper() if isinstance(level, str) else None,
-            "message": str(record["event"])}
+    return {
+        "timestamp": record.get("timestamp"),
+        "level": level.upper() if isinstance(level, str) else None,
+        "message": str(record["event"]),
+    }
 
 
 def _plain_entry(line: str) -> dict[str, Any]:

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from pymongo.database import Database
 
-from fiftyops_provider.airflow_api import AirflowAPI
-from fiftyops_provider.demo import install_example_plugins
-from fiftyops_provider.naming import DISPATCHER_DAG_ID, POOL_NAME, operator_dag_id
-from fiftyops_provider.plugins.datasets import create_dataset
-from fiftyops_provider.standalone import AirflowStandalone
+from fiftyops_provider.dag_factory.naming import DISPATCHER_DAG_ID, POOL_NAME, operator_dag_id
+from fiftyops_provider.datasets.catalog import create_dataset
+from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI
+from fiftyops_provider.stacks.demo import install_example_plugins
+from fiftyops_provider.stacks.standalone import AirflowStandalone
 from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,8 +42,9 @@ class AirflowStack:
 
 
 @contextmanager
-def running_stack(mongod, mongo_client, home: Path, database: str, wanted_dags: set[str],
-                  extra_env: dict[str, str] | None = None) -> Iterator[AirflowStack]:
+def running_stack(
+    mongod, mongo_client, home: Path, database: str, wanted_dags: set[str], extra_env: dict[str, str] | None = None
+) -> Iterator[AirflowStack]:
     """Example plugins and a dataset in ``database``, then airflow standalone on them."""
     db = mongo_client[database]
     mongo_client.drop_database(database)
@@ -51,10 +52,15 @@ def running_stack(mongod, mongo_client, home: Path, database: str, wanted_dags: 
         "FIFTYOPS_DATABASE_URI": mongod.uri,
         "FIFTYOPS_DATABASE_NAME": database,
         "FIFTYOPS_HOME": str(home / "fiftyops"),
-        "AIRFLOW_CONN_FIFTYOPS_DEFAULT": json.dumps({
-            "conn_type": "fiftyops", "host": "127.0.0.1", "port": mongod.port, "schema": database,
-            "extra": {"directConnection": True},
-        }),
+        "AIRFLOW_CONN_FIFTYOPS_DEFAULT": json.dumps(
+            {
+                "conn_type": "fiftyops",
+                "host": "127.0.0.1",
+                "port": mongod.port,
+                "schema": database,
+                "extra": {"directConnection": True},
+            }
+        ),
         **(extra_env or {}),
     }
     with pytest.MonkeyPatch.context() as patch:

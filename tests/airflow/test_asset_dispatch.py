@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fiftyops_provider import delegate
-from fiftyops_provider.naming import DISPATCHER_DAG_ID, EVENT_DISPATCHER_DAG_ID, operator_dag_id
+from fiftyops_provider.dag_factory.naming import DISPATCHER_DAG_ID, EVENT_DISPATCHER_DAG_ID, operator_dag_id
 from fiftyops_provider.store import ExecutionRunState as S
 from tests.airflow.conftest import E2E_ADMIN, E2E_DATASET, E2E_SAMPLES, running_stack
 from tests.airflow.test_end_to_end import wait_for
@@ -17,8 +17,14 @@ pytestmark = pytest.mark.airflow
 @pytest.fixture(scope="module")
 def asset_stack(mongod, mongo_client, tmp_path_factory):
     wanted = {EVENT_DISPATCHER_DAG_ID, operator_dag_id("@fiftyops/utils/count_samples")}
-    with running_stack(mongod, mongo_client, tmp_path_factory.mktemp("asset"), "fiftyops_e2e_asset", wanted,
-                       {"AIRFLOW__FIFTYOPS__DISPATCH_MODE": "asset"}) as stack:
+    with running_stack(
+        mongod,
+        mongo_client,
+        tmp_path_factory.mktemp("asset"),
+        "fiftyops_e2e_asset",
+        wanted,
+        {"AIRFLOW__FIFTYOPS__DISPATCH_MODE": "asset"},
+    ) as stack:
         yield stack
 
 

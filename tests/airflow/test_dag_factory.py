@@ -8,8 +8,8 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 import fiftyops_provider.management as fom
-from fiftyops_provider.dag_factory import build_operator_dag, load_operator_infos, register_dags
-from fiftyops_provider.naming import DISPATCHER_DAG_ID, OPERATOR_TASK_ID, POOL_NAME, operator_dag_id
+from fiftyops_provider.dag_factory.factory import build_operator_dag, load_operator_infos, register_dags
+from fiftyops_provider.dag_factory.naming import DISPATCHER_DAG_ID, OPERATOR_TASK_ID, POOL_NAME, operator_dag_id
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,9 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def installed(db, mongod, monkeypatch):
     monkeypatch.setenv("FIFTYOPS_USER", "admin")
-    monkeypatch.setenv("AIRFLOW_CONN_FIFTYOPS_DEFAULT",
-                       f'{{"conn_type": "fiftyops", "host": "127.0.0.1", "port": {mongod.port}, "schema": "{db.name}",'
-                       ' "extra": {"directConnection": true}}')
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FIFTYOPS_DEFAULT",
+        f'{{"conn_type": "fiftyops", "host": "127.0.0.1", "port": {mongod.port}, "schema": "{db.name}",'
+        ' "extra": {"directConnection": true}}',
+    )
     for name in ("utils", "pipelines"):
         fom.upload_plugin(ROOT / "plugins_repo" / name)
 
@@ -27,7 +29,9 @@ def installed(db, mongod, monkeypatch):
 def test_dagbag_imports_the_dag_file_without_errors(installed):
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
-    expected = {DISPATCHER_DAG_ID} | {operator_dag_id(f"@fiftyops/utils/{op}") for op in ("count_samples", "compute_field", "sleep", "fail")}
+    expected = {DISPATCHER_DAG_ID} | {
+        operator_dag_id(f"@fiftyops/utils/{op}") for op in ("count_samples", "compute_field", "sleep", "fail")
+    }
     assert expected <= set(bag.dags)
 
 
@@ -62,7 +66,9 @@ def test_disabling_an_operator_removes_its_dag_on_the_next_parse(installed):
 
 def test_an_unreachable_database_keeps_the_last_known_dags(installed, monkeypatch):
     known = {i.uri for i in load_operator_infos()}
-    monkeypatch.setenv("AIRFLOW_CONN_FIFTYOPS_DEFAULT",
-                       '{"conn_type": "fiftyops", "host": "127.0.0.1", "port": 1, "schema": "x",'
-                       ' "extra": {"serverSelectionTimeoutMS": 300}}')
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FIFTYOPS_DEFAULT",
+        '{"conn_type": "fiftyops", "host": "127.0.0.1", "port": 1, "schema": "x",'
+        ' "extra": {"serverSelectionTimeoutMS": 300}}',
+    )
     assert {i.uri for i in load_operator_infos()} == known

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from fiftyops_provider import delegate
-from fiftyops_provider.naming import OPERATOR_TASK_ID, operator_dag_id
+from fiftyops_provider.dag_factory.naming import OPERATOR_TASK_ID, operator_dag_id
 from fiftyops_provider.store import ExecutionRunState as S
 from tests.airflow.conftest import E2E_ADMIN, E2E_DATASET, E2E_SAMPLES
 
@@ -48,7 +48,11 @@ def ti_of(run_link: str) -> tuple[str, str, str, int]:
     """(dag_id, run_id, task_id, try_number) from a task-instance deep link."""
     url = urlparse(run_link)
     parts = url.path.split("/")
-    dag_id, run_id, task_id = parts[parts.index("dags") + 1], unquote(parts[parts.index("runs") + 1]), parts[parts.index("tasks") + 1]
+    dag_id, run_id, task_id = (
+        parts[parts.index("dags") + 1],
+        unquote(parts[parts.index("runs") + 1]),
+        parts[parts.index("tasks") + 1],
+    )
     return dag_id, run_id, task_id, int(url.query.split("try_number=")[1])
 
 
@@ -130,8 +134,9 @@ def test_launching_from_the_trigger_form_queues_and_runs_an_operation(airflow_st
     run = airflow_stack.api.trigger(dag_id, conf={"dataset": E2E_DATASET, "seconds": 1})
     ti = airflow_stack.api.wait_for_ti(dag_id, run["dag_run_id"], OPERATOR_TASK_ID, {"success", "failed"}, timeout=90)
     assert ti["state"] == "success"
-    launched = airflow_stack.service.list_operations(operator="@fiftyops/utils/sleep", run_state="completed",
-                                                     paging={"limit": 100})
+    launched = airflow_stack.service.list_operations(
+        operator="@fiftyops/utils/sleep", run_state="completed", paging={"limit": 100}
+    )
     mine = [d for d in launched if d.run_link and unquote(d.run_link).find(run["dag_run_id"]) >= 0]
     assert len(mine) == 1 and mine[0].params == {"seconds": 1} and mine[0].queued_by == E2E_ADMIN
 

@@ -11,20 +11,28 @@ from fiftyops_provider.execution.task_attempts import TaskAttempt
 from fiftyops_provider.operators.execute_operation import mark_operation_failed
 from fiftyops_provider.store import ExecutionRunState as S
 
-TI = SimpleNamespace(dag_id="fiftyops__p__op", run_id="fiftyops__x__attempt1", task_id="run_operation", map_index=-1, try_number=1)
+TI = SimpleNamespace(
+    dag_id="fiftyops__p__op", run_id="fiftyops__x__attempt1", task_id="run_operation", map_index=-1, try_number=1
+)
 CLAIM = TaskAttempt.for_airflow(TI.dag_id, TI.run_id, TI.task_id, TI.map_index, TI.try_number).claim_token
 
 
 @pytest.fixture
 def store(db, mongod, service, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_FIFTYOPS_DEFAULT",
-                       f'{{"conn_type": "fiftyops", "host": "127.0.0.1", "port": {mongod.port}, "schema": "{db.name}"}}')
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FIFTYOPS_DEFAULT",
+        f'{{"conn_type": "fiftyops", "host": "127.0.0.1", "port": {mongod.port}, "schema": "{db.name}"}}',
+    )
     return service
 
 
 def context(operation_id: str) -> dict:
-    return {"task": SimpleNamespace(fiftyops_conn_id="fiftyops_default"), "ti": TI,
-            "params": {"operation_id": operation_id}, "exception": "worker lost"}
+    return {
+        "task": SimpleNamespace(fiftyops_conn_id="fiftyops_default"),
+        "ti": TI,
+        "params": {"operation_id": operation_id},
+        "exception": "worker lost",
+    }
 
 
 def test_an_operation_the_dead_try_was_running_is_failed_with_the_reason(store):

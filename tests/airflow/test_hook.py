@@ -9,8 +9,8 @@ import pytest
 from pymongo import MongoClient
 
 import fiftyops_provider.management as fom
+from fiftyops_provider.datasets.catalog import create_dataset
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook, mongo_client_uri
-from fiftyops_provider.plugins.datasets import create_dataset
 from fiftyops_provider.store import ExecutionRunState as S
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,10 +18,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def conn(mongod, db, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_FIFTYOPS_DEFAULT", json.dumps({
-        "conn_type": "fiftyops", "host": "127.0.0.1", "port": mongod.port, "schema": db.name,
-        "extra": {"directConnection": True},
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FIFTYOPS_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "fiftyops",
+                "host": "127.0.0.1",
+                "port": mongod.port,
+                "schema": db.name,
+                "extra": {"directConnection": True},
+            }
+        ),
+    )
     return db
 
 
@@ -47,7 +55,8 @@ def test_launch_from_params_queues_with_inputs_only(conn, monkeypatch):
     create_dataset(conn, "d")
     doc = FiftyOpsHook().launch_from_params(
         "@fiftyops/utils/compute_field",
-        {"operation_id": None, "rerun_of": None, "dataset": "d", "field": "size", "source_field": None}, "admin",
+        {"operation_id": None, "rerun_of": None, "dataset": "d", "field": "size", "source_field": None},
+        "admin",
     )
     request = doc.context["request_params"]
     assert request["dataset_name"] == "d"
@@ -71,18 +80,27 @@ def test_other_connection_types_are_refused(monkeypatch):
         FiftyOpsHook("not_mongo")
 
 
-@pytest.mark.parametrize(("fields", "extras", "expected"), [
-    (("h", 27017, None, None, "db"), {}, "mongodb://h:27017/db"),
-    (("cluster.example.com", None, None, None, "db"), {"srv": True}, "mongodb+srv://cluster.example.com/db"),
-    (("h", None, None, None, None), {"srv": "false"}, "mongodb://h/"),
-    (("h", 1, None, None, "db"), {"tls": True}, "mongodb://h:1/db?tls=true"),
-    (("h", 1, None, None, "db"), {"ssl": "true", "allow_insecure": True},
-     "mongodb://h:1/db?tls=true&tlsAllowInvalidCertificates=true"),
-    (("h", 1, None, None, "db"), {"allow_insecure": True}, "mongodb://h:1/db"),  # only with TLS, as MongoHook
-    (("h", 1, "us@r:x", "p/ss w@rd%", "db"), {"replicaSet": "rs0", "authSource": "admin"},
-     "mongodb://us%40r%3Ax:p%2Fss+w%40rd%25@h:1/db?replicaSet=rs0&authSource=admin"),
-    (("h", 1, "user", None, "db"), {}, "mongodb://h:1/db"),  # no password: no credentials, as MongoHook
-])
+@pytest.mark.parametrize(
+    ("fields", "extras", "expected"),
+    [
+        (("h", 27017, None, None, "db"), {}, "mongodb://h:27017/db"),
+        (("cluster.example.com", None, None, None, "db"), {"srv": True}, "mongodb+srv://cluster.example.com/db"),
+        (("h", None, None, None, None), {"srv": "false"}, "mongodb://h/"),
+        (("h", 1, None, None, "db"), {"tls": True}, "mongodb://h:1/db?tls=true"),
+        (
+            ("h", 1, None, None, "db"),
+            {"ssl": "true", "allow_insecure": True},
+            "mongodb://h:1/db?tls=true&tlsAllowInvalidCertificates=true",
+        ),
+        (("h", 1, None, None, "db"), {"allow_insecure": True}, "mongodb://h:1/db"),  # only with TLS, as MongoHook
+        (
+            ("h", 1, "us@r:x", "p/ss w@rd%", "db"),
+            {"replicaSet": "rs0", "authSource": "admin"},
+            "mongodb://us%40r%3Ax:p%2Fss+w%40rd%25@h:1/db?replicaSet=rs0&authSource=admin",
+        ),
+        (("h", 1, "user", None, "db"), {}, "mongodb://h:1/db"),  # no password: no credentials, as MongoHook
+    ],
+)
 def test_uri_rules_follow_the_mongo_provider(fields, extras, expected):
     assert mongo_client_uri(*fields, extras) == expected
 

@@ -16,7 +16,10 @@ def test_url_matches_airflow_log_url_format():
 
 
 def test_mapped_and_untried_variants():
-    assert task_instance_url("http://h", "d", "r", "t", 1, map_index=0) == "http://h/dags/d/runs/r/tasks/t/mapped/0?try_number=1"
+    assert (
+        task_instance_url("http://h", "d", "r", "t", 1, map_index=0)
+        == "http://h/dags/d/runs/r/tasks/t/mapped/0?try_number=1"
+    )
     assert task_instance_url("http://h/", "d", "r", "t", 0) == "http://h/dags/d/runs/r/tasks/t"
 
 
@@ -36,7 +39,13 @@ def test_run_page_link(monkeypatch):
 
 class _TI:
     def __init__(self, run_id: str, try_number: int, map_index: int = -1) -> None:
-        self.dag_id, self.run_id, self.task_id, self.try_number, self.map_index = "dag", run_id, "task", try_number, map_index
+        self.dag_id, self.run_id, self.task_id, self.try_number, self.map_index = (
+            "dag",
+            run_id,
+            "task",
+            try_number,
+            map_index,
+        )
 
 
 def test_equals_airflows_own_log_url_property(monkeypatch):

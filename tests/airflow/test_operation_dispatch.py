@@ -15,8 +15,8 @@ import pytest
 
 import fiftyops_provider.management as fom
 from fiftyops_provider import delegate
-from fiftyops_provider.naming import dispatch_run_id, operator_dag_id
-from fiftyops_provider.plugins.datasets import create_dataset
+from fiftyops_provider.dag_factory.naming import dispatch_run_id, operator_dag_id
+from fiftyops_provider.datasets.catalog import create_dataset
 from fiftyops_provider.store import ExecutionRunState as S
 from fiftyops_provider.triggers.operation_dispatch import OperationDispatchTrigger
 
@@ -34,8 +34,15 @@ def store(db, service, monkeypatch):
 
 
 def make(mongod, db, url: str, **kwargs) -> OperationDispatchTrigger:
-    return OperationDispatchTrigger(uri=mongod.uri, database=db.name, api_url=url, api_username="admin",
-                                    api_password="pw", picker="airflow:test", **kwargs)
+    return OperationDispatchTrigger(
+        uri=mongod.uri,
+        database=db.name,
+        api_url=url,
+        api_username="admin",
+        api_password="pw",
+        picker="airflow:test",
+        **kwargs,
+    )
 
 
 def run_trigger(trigger: OperationDispatchTrigger, until, timeout: float = 20.0, during=None) -> dict | None:
@@ -73,7 +80,10 @@ def test_each_queued_operation_gets_one_run_within_the_admission_limit(mongod, d
     run_trigger(trigger, until=lambda: len(run_requests(state)) >= 2)
     time.sleep(0.5)  # nothing more may follow: the limit is full
     assert run_requests(state) == [
-        (RUNS_PATH, {"logical_date": None, "conf": {"operation_id": str(d.id)}, "dag_run_id": dispatch_run_id(str(d.id), 0)})
+        (
+            RUNS_PATH,
+            {"logical_date": None, "conf": {"operation_id": str(d.id)}, "dag_run_id": dispatch_run_id(str(d.id), 0)},
+        )
         for d in docs[:2]
     ]
     assert [store.get(d.id).run_state for d in docs] == [S.QUEUED, S.QUEUED, S.SCHEDULED]
@@ -113,10 +123,13 @@ def test_a_run_that_already_exists_counts_as_started(mongod, db, store, api_serv
 
 
 def test_it_ends_after_run_for_with_the_number_of_runs_it_started(mongod, db, store, api_server):
-    url, state = api_server
+    url, _state = api_server
     for _ in range(2):
         delegate(SLEEP, dataset="d", params={"seconds": 0}, user="admin")
-    assert run_trigger(make(mongod, db, url, quota=4, run_for=2.0), until=lambda: False) == {"status": "done", "started": 2}
+    assert run_trigger(make(mongod, db, url, quota=4, run_for=2.0), until=lambda: False) == {
+        "status": "done",
+        "started": 2,
+    }
 
 
 def test_operations_of_a_disabled_operator_fail_instead_of_starting(mongod, db, store, api_server):

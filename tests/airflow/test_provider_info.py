@@ -39,7 +39,9 @@ def test_connection_form_fields_are_declarative():
 
     manager = ProvidersManager()
     widgets = manager.connection_form_widgets
-    assert {f"extra__fiftyops__{name}" for name in ("replicaSet", "tls", "allow_insecure", "directConnection")} <= set(widgets)
+    assert {f"extra__fiftyops__{name}" for name in ("replicaSet", "tls", "allow_insecure", "directConnection")} <= set(
+        widgets
+    )
     from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
     hook = ProvidersManagerTaskRuntime().hooks["fiftyops"]

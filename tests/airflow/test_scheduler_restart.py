@@ -17,7 +17,7 @@ import psutil
 import pytest
 from conftest import E2E_DATASET, running_stack
 
-from fiftyops_provider.naming import DISPATCHER_DAG_ID, operator_dag_id
+from fiftyops_provider.dag_factory.naming import DISPATCHER_DAG_ID, operator_dag_id
 from fiftyops_provider.plugins.delegate import delegate
 
 pytestmark = pytest.mark.airflow
@@ -48,9 +48,14 @@ def replacement_scheduler(stack) -> Iterator[Callable[[], subprocess.Popen]]:
 
     def start() -> subprocess.Popen:
         log = open(stack.home / "replacement-scheduler.log", "ab")
-        process = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "scheduler"],
-                                   env=stack.standalone.environment(), stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "airflow"), "scheduler"],
+            env=stack.standalone.environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         started.append(process)
         return process
@@ -73,7 +78,9 @@ def wait_for_state(stack, doc_id, states: set[str], timeout: float) -> object:
         if doc.run_state.value in states:
             return doc
         time.sleep(0.5)
-    raise AssertionError(f"{doc_id} is {stack.service.get(doc_id).run_state.value}, not {sorted(states)}, after {timeout:.0f}s")
+    raise AssertionError(
+        f"{doc_id} is {stack.service.get(doc_id).run_state.value}, not {sorted(states)}, after {timeout:.0f}s"
+    )
 
 
 def test_a_killed_scheduler_strands_nothing_and_runs_nothing_twice(stack, replacement_scheduler):

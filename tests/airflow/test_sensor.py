@@ -9,8 +9,8 @@ import pytest
 
 import fiftyops_provider.management as fom
 from fiftyops_provider import delegate
-from fiftyops_provider.naming import dispatch_run_id, operator_dag_id
-from fiftyops_provider.plugins.datasets import create_dataset
+from fiftyops_provider.dag_factory.naming import dispatch_run_id, operator_dag_id
+from fiftyops_provider.datasets.catalog import create_dataset
 from fiftyops_provider.sensors.queued_operation import QueuedOperationSensor
 from fiftyops_provider.store import ExecutionRunState as S
 
@@ -21,8 +21,10 @@ CONTEXT = {"ti": SimpleNamespace(dag_id="fiftyops__dispatcher", run_id="schedule
 @pytest.fixture
 def store(db, mongod, service, monkeypatch):
     monkeypatch.setenv("FIFTYOPS_USER", "admin")
-    monkeypatch.setenv("AIRFLOW_CONN_FIFTYOPS_DEFAULT",
-                       f'{{"conn_type": "fiftyops", "host": "127.0.0.1", "port": {mongod.port}, "schema": "{db.name}"}}')
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FIFTYOPS_DEFAULT",
+        f'{{"conn_type": "fiftyops", "host": "127.0.0.1", "port": {mongod.port}, "schema": "{db.name}"}}',
+    )
     fom.upload_plugin(ROOT / "plugins_repo" / "utils")
     create_dataset(db, "d")
     return service
@@ -34,8 +36,11 @@ def test_poke_admits_within_quota_and_returns_trigger_kwargs(store):
     result = sensor.poke(CONTEXT)
     assert result.is_done
     assert result.xcom_value == [
-        {"trigger_dag_id": operator_dag_id("@fiftyops/utils/count_samples"),
-         "trigger_run_id": dispatch_run_id(str(d.id), 0), "conf": {"operation_id": str(d.id)}}
+        {
+            "trigger_dag_id": operator_dag_id("@fiftyops/utils/count_samples"),
+            "trigger_run_id": dispatch_run_id(str(d.id), 0),
+            "conf": {"operation_id": str(d.id)},
+        }
         for d in docs[:2]
     ]
     assert store.get(docs[2].id).run_state is S.SCHEDULED  # quota 2 is full

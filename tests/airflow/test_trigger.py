@@ -6,8 +6,6 @@ import asyncio
 import time
 from datetime import datetime
 
-import pytest
-
 from fiftyops_provider.triggers.queued_operation import QueuedOperationTrigger
 
 
@@ -28,7 +26,7 @@ def fires_within(trigger, timeout: float, during=None) -> float | None:
             await asyncio.to_thread(during)
         try:
             event = await asyncio.wait_for(task, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         finally:
             await events.aclose()  # closes the trigger's client, as the triggerer does
@@ -80,8 +78,11 @@ def test_a_pick_up_released_through_a_subfield_wakes_it(mongod, db, service):
     """An update of ``dispatch.at`` (a dotted path in the change event) counts as a work change."""
     doc = service.queue_operation("@o/p/op", initial_state="queued")
     service.pick_up_queued_operations("a dispatcher that died")
-    elapsed = fires_within(make(mongod, db), 10, during=lambda: db.delegated_ops.update_one(
-        {"_id": doc.id}, {"$set": {"dispatch.at": datetime(2000, 1, 1)}}))
+    elapsed = fires_within(
+        make(mongod, db),
+        10,
+        during=lambda: db.delegated_ops.update_one({"_id": doc.id}, {"$set": {"dispatch.at": datetime(2000, 1, 1)}}),
+    )
     assert elapsed is not None and elapsed < 1.0
 
 
@@ -113,10 +114,17 @@ def test_keeps_watching_without_blocking_after_the_collection_is_dropped(mongod,
 
 def test_ignores_other_operators_and_targets(mongod, db, service):
     trigger = make(mongod, db, operator="@o/p/mine", delegation_target="gpu")
-    assert fires_within(trigger, 2, during=lambda: (
-        service.queue_operation("@o/p/other", delegation_target="gpu", initial_state="queued"),
-        service.queue_operation("@o/p/mine", delegation_target="cpu", initial_state="queued"),
-    )) is None
+    assert (
+        fires_within(
+            trigger,
+            2,
+            during=lambda: (
+                service.queue_operation("@o/p/other", delegation_target="gpu", initial_state="queued"),
+                service.queue_operation("@o/p/mine", delegation_target="cpu", initial_state="queued"),
+            ),
+        )
+        is None
+    )
 
 
 def test_picked_up_operations_are_not_work(mongod, db, service):
@@ -154,20 +162,37 @@ def test_falls_back_to_polling_on_a_standalone_mongod(tmp_path, service):
 
     from pymongo import MongoClient
 
-    from fiftyops_provider.embedded import free_port, mongod_binary
+    from fiftyops_provider.stacks.embedded_mongo import free_port, mongod_binary
 
     port = free_port()
     (tmp_path / "standalone").mkdir()
-    process = subprocess.Popen([str(mongod_binary()), "--port", str(port), "--bind_ip", "127.0.0.1",
-                                "--dbpath", str(tmp_path / "standalone"), "--wiredTigerCacheSizeGB", "0.25"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            str(mongod_binary()),
+            "--port",
+            str(port),
+            "--bind_ip",
+            "127.0.0.1",
+            "--dbpath",
+            str(tmp_path / "standalone"),
+            "--wiredTigerCacheSizeGB",
+            "0.25",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
     client = MongoClient(uri, serverSelectionTimeoutMS=20_000)
     try:
         client.admin.command("ping")
         trigger = QueuedOperationTrigger(uri=uri, database="solo", poll_interval=0.2)
-        elapsed = fires_within(trigger, 10, during=lambda: client.solo.delegated_ops.insert_one(
-            {"operator": "@o/p/op", "run_state": "queued", "dispatch": None}))
+        elapsed = fires_within(
+            trigger,
+            10,
+            during=lambda: client.solo.delegated_ops.insert_one(
+                {"operator": "@o/p/op", "run_state": "queued", "dispatch": None}
+            ),
+        )
         assert elapsed is not None and not trigger.use_change_stream
     finally:
         client.close()
@@ -186,11 +211,13 @@ def test_event_trigger_announces_each_burst_of_work_once(mongod, db, service, mo
     """The asset-watcher variant keeps running: one event per burst, none while nothing changes."""
     from fiftyops_provider.triggers.queued_operation import QueuedOperationEventTrigger
 
-    monkeypatch.setenv("AIRFLOW_CONN_FIFTYOPS_DEFAULT",
-                       f'{{"conn_type": "fiftyops", "host": "127.0.0.1", "port": {mongod.port}, "schema": "{db.name}",'
-                       ' "extra": {"directConnection": true}}')
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FIFTYOPS_DEFAULT",
+        f'{{"conn_type": "fiftyops", "host": "127.0.0.1", "port": {mongod.port}, "schema": "{db.name}",'
+        ' "extra": {"directConnection": true}}',
+    )
     trigger = QueuedOperationEventTrigger(conn_id="fiftyops_default", reap_interval=60)
-    classpath, kwargs = trigger.serialize()
+    _classpath, kwargs = trigger.serialize()
     assert "uri" not in kwargs and kwargs["conn_id"] == "fiftyops_default"
 
     async def scenario():
@@ -198,7 +225,9 @@ def test_event_trigger_announces_each_burst_of_work_once(mongod, db, service, mo
         try:
             first = asyncio.create_task(events.__anext__())
             await asyncio.sleep(0.5)
-            await asyncio.to_thread(lambda: [service.queue_operation("@o/p/op", initial_state="queued") for _ in range(3)])
+            await asyncio.to_thread(
+                lambda: [service.queue_operation("@o/p/op", initial_state="queued") for _ in range(3)]
+            )
             await asyncio.wait_for(first, 5)
             await asyncio.to_thread(service.pick_up_queued_operations, "dispatcher", 3)  # the dispatcher takes them
             second = asyncio.create_task(events.__anext__())

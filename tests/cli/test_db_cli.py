@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from fiftyops_provider.cli import main
-from fiftyops_provider.embedded import free_port
+from fiftyops_provider.cli.main import main
+from fiftyops_provider.stacks.embedded_mongo import free_port
 
 
 def test_start_status_stop(capsys, tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fiftyops_provider.cli import main
+from fiftyops_provider.cli.main import main
 from fiftyops_provider.store import ExecutionRunState as S
 
 
@@ -20,7 +20,9 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def ops(service):
     ctx = {"request_params": {"dataset_name": "quickstart", "params": {"n": 2}}}
     a = service.queue_operation("@fiftyops/utils/count", label="Count", context=ctx, queued_by="alice")
-    b = service.queue_operation("@fiftyops/io/export", label="Export", context=ctx, queued_by="bob", initial_state="queued")
+    b = service.queue_operation(
+        "@fiftyops/io/export", label="Export", context=ctx, queued_by="bob", initial_state="queued"
+    )
     service.set_running(b.id)
     service.set_progress(b.id, 0.42)
     c = service.queue_operation("@fiftyops/io/export", label="Done", context=ctx, initial_state="queued")
@@ -36,7 +38,9 @@ def test_list_table_shows_state_with_progress(capsys, ops):
 
 
 def test_list_json_with_filters(capsys, ops):
-    code, out, _ = run(capsys, "delegated", "list", "--json", "-s", "running", "-s", "completed", "-o", "@fiftyops/io/export")
+    code, out, _ = run(
+        capsys, "delegated", "list", "--json", "-s", "running", "-s", "completed", "-o", "@fiftyops/io/export"
+    )
     data = json.loads(out)
     assert code == 0 and data["total"] == 2
     assert {op["run_state"] for op in data["operations"]} == {"running", "completed"}
@@ -70,7 +74,7 @@ def test_debug_shows_the_traceback(capsys, ops):
 
 
 def test_delete_refuses_running_and_reports_each_id(capsys, service, ops):
-    scheduled, running, done = ops
+    _scheduled, running, done = ops
     code, out, err = run(capsys, "delegated", "delete", str(running.id), str(done.id))
     assert code == 1 and "terminate it" in err and f"{done.id} deleted" in out
     assert service.get(running.id).run_state is S.RUNNING

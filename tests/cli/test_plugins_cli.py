@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fiftyops_provider.cli import main
+from fiftyops_provider.cli.main import main
 
 REPO_PLUGINS = Path(__file__).resolve().parents[2] / "plugins_repo"
 
@@ -31,7 +31,12 @@ def test_install_list_disable_perms(capsys, admin):
     assert run(capsys, "plugins", "disable", "@fiftyops/utils", "--operator", "fail")[0] == 0
     code, out, _ = run(capsys, "plugins", "info", "@fiftyops/utils", "--json")
     assert json.loads(out)["operators"]["fail"]["enabled"] is False
-    assert run(capsys, "plugins", "perms", "@fiftyops/utils", "sleep", "--role", "GUEST", "--dataset-permission", "VIEW")[0] == 0
+    assert (
+        run(capsys, "plugins", "perms", "@fiftyops/utils", "sleep", "--role", "GUEST", "--dataset-permission", "VIEW")[
+            0
+        ]
+        == 0
+    )
     spec = json.loads(run(capsys, "--json", "plugins", "info", "@fiftyops/utils")[1])["operators"]["sleep"]
     assert (spec["minimum_role"], spec["minimum_dataset_permission"]) == ("GUEST", "VIEW")
     assert run(capsys, "plugins", "uninstall", "@fiftyops/utils")[0] == 0
@@ -80,7 +85,9 @@ def test_queue_validates_and_queues(capsys, admin):
     run(capsys, "datasets", "create", "quick")
     code, out, _ = run(capsys, "--json", "queue", "@fiftyops/utils/sleep", "-d", "quick", "-p", "seconds=3")
     doc = json.loads(out)
-    assert code == 0 and doc["context"]["request_params"]["params"] == {"seconds": 3} and doc["run_state"] == "scheduled"
+    assert (
+        code == 0 and doc["context"]["request_params"]["params"] == {"seconds": 3} and doc["run_state"] == "scheduled"
+    )
     code, _, err = run(capsys, "queue", "@fiftyops/utils/sleep", "-d", "quick", "-p", "seconds=many")
     assert code == 1 and "expected integer" in err
     code, _, err = run(capsys, "queue", "@fiftyops/utils/sleep", "-d", "quick", "-p", "oops")

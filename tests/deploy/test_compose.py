@@ -23,14 +23,25 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.airflow.yml"
 DOCKERFILE = ROOT / "deploy" / "airflow.Dockerfile"
 
-AIRFLOW_SERVICES = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-                    "airflow-triggerer", "airflow-worker"}
+AIRFLOW_SERVICES = {
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+}
 AIRFLOW_LONG_RUNNING = AIRFLOW_SERVICES - {"airflow-init"}
 LONG_RUNNING = AIRFLOW_LONG_RUNNING | {"postgres", "redis", "mongo"}
 ALL_SERVICES = AIRFLOW_SERVICES | {"postgres", "redis", "mongo", "mongo-init"}
 
-EXPECTED_CONNECTION = {"conn_type": "fiftyops", "host": "mongo", "port": 27017, "schema": "fiftyops",
-                       "extra": {"replicaSet": "rs0"}}
+EXPECTED_CONNECTION = {
+    "conn_type": "fiftyops",
+    "host": "mongo",
+    "port": 27017,
+    "schema": "fiftyops",
+    "extra": {"replicaSet": "rs0"},
+}
 # Variables the compose file interpolates: unset them so the defaults are what is checked.
 COMPOSE_VARIABLES = ("AIRFLOW_JWT_SECRET", "AIRFLOW_ADMIN_PASSWORD", "FIFTYOPS_EXECUTION_QUOTA")
 
@@ -39,9 +50,11 @@ def resolve(**variables: str) -> dict:
     """The configuration ``docker-compose config`` resolves, with ``variables`` in its environment."""
     binary = shutil.which("docker-compose")
     if binary is None:
-        pytest.fail("docker-compose is not installed; this test validates docker-compose.airflow.yml with it. "
-                    "Install it with `apt-get update && apt-get install -y docker-compose` "
-                    "(or run scripts/ensure_system_packages.sh as root).")
+        pytest.fail(
+            "docker-compose is not installed; this test validates docker-compose.airflow.yml with it. "
+            "Install it with `apt-get update && apt-get install -y docker-compose` "
+            "(or run scripts/ensure_system_packages.sh as root)."
+        )
     env = {k: v for k, v in os.environ.items() if k not in COMPOSE_VARIABLES and not k.startswith("COMPOSE_")}
     env.update(variables)
     # Compose v2 prints JSON on request; Debian's docker-compose 1.29 has no --format (it prints its
@@ -67,8 +80,9 @@ def services() -> dict:
 @pytest.fixture(scope="module")
 def chosen() -> dict:
     """The services with every variable the docs tell users to set, set."""
-    return resolve(AIRFLOW_JWT_SECRET="s3cret-from-env", AIRFLOW_ADMIN_PASSWORD="pw-from-env",
-                   FIFTYOPS_EXECUTION_QUOTA="7")["services"]
+    return resolve(
+        AIRFLOW_JWT_SECRET="s3cret-from-env", AIRFLOW_ADMIN_PASSWORD="pw-from-env", FIFTYOPS_EXECUTION_QUOTA="7"
+    )["services"]
 
 
 def words(value) -> list[str]:
@@ -99,13 +113,18 @@ def test_airflow_runs_celery_on_redis_with_postgres_metadata(services):
         env = services[name]["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0", name
-        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://airflow:airflow@postgres/airflow", name
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://airflow:airflow@postgres/airflow", (
+            name
+        )
         assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql://airflow:airflow@postgres/airflow", name
         assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False", name
     assert services["airflow-worker"]["command"] in ("celery worker", ["celery", "worker"])
     postgres_env = services["postgres"]["environment"]
-    assert (postgres_env["POSTGRES_USER"], postgres_env["POSTGRES_PASSWORD"], postgres_env["POSTGRES_DB"]) == \
-        ("airflow", "airflow", "airflow")
+    assert (postgres_env["POSTGRES_USER"], postgres_env["POSTGRES_PASSWORD"], postgres_env["POSTGRES_DB"]) == (
+        "airflow",
+        "airflow",
+        "airflow",
+    )
     assert services["postgres"]["image"] == "postgres:16"
 
 
@@ -121,8 +140,9 @@ def test_airflow_services_share_image_secret_and_execution_api(services):
         assert env["AIRFLOW__API__BASE_URL"] == "http://localhost:8080", name
         assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/airflow/dags", name
     ports = services["airflow-apiserver"]["ports"]
-    published = {(str(p["published"]), str(p["target"])) if isinstance(p, dict) else tuple(p.split(":")[-2:])
-                 for p in ports}
+    published = {
+        (str(p["published"]), str(p["target"])) if isinstance(p, dict) else tuple(p.split(":")[-2:]) for p in ports
+    }
     assert ("8080", "8080") in published
     assert words(services["airflow-apiserver"]["command"]) == ["api-server"]
 
@@ -237,7 +257,9 @@ def test_image_is_airflow_3_3_2_with_this_provider_pinned(services):
     assert re.search(r"pip install .*-c /opt/fiftyops/constraints\.txt .*/opt/fiftyops\b", install)
     assert "apache-airflow-providers-celery" in install
     # Celery's workers fork tasks with the provider already imported (fiftyops_provider/preload.py).
-    assert re.search(r"^COPY .*deploy/airflow_local_settings\.py /opt/airflow/config/airflow_local_settings\.py$", text, re.M)
+    assert re.search(
+        r"^COPY .*deploy/airflow_local_settings\.py /opt/airflow/config/airflow_local_settings\.py$", text, re.M
+    )
     assert "import fiftyops_provider.preload" in (ROOT / "deploy" / "airflow_local_settings.py").read_text()
     # Every COPY source exists and the BuildKit ignore file next to the Dockerfile lets it through.
     ignore = (ROOT / "deploy" / "airflow.Dockerfile.dockerignore").read_text().split()

@@ -261,8 +261,22 @@ class Tally(Operator):
 
 OPERATORS: dict[str, type[Operator]] = {
     uri(cls().config.name): cls
-    for cls in (Quick, Progress, Raising, Sleeper, SleeperRerun, Stubborn, Chatty, SecretReader, BadResult,
-                DatasetProbe, PipelineProbe, Pipe, Cleanup, Tally)
+    for cls in (
+        Quick,
+        Progress,
+        Raising,
+        Sleeper,
+        SleeperRerun,
+        Stubborn,
+        Chatty,
+        SecretReader,
+        BadResult,
+        DatasetProbe,
+        PipelineProbe,
+        Pipe,
+        Cleanup,
+        Tally,
+    )
 }
 
 

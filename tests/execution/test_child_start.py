@@ -71,7 +71,9 @@ def test_the_child_gets_the_environment_the_executor_built(probe, method, monkey
 
     assert outcome.result["ctx_secret"] == "s3cret-value"
     assert outcome.result["env"] == {
-        SECRET: "s3cret-value", "PYTHONUNBUFFERED": "1", "FIFTYOPS_DATABASE_NAME": os.environ["FIFTYOPS_DATABASE_NAME"],
+        SECRET: "s3cret-value",
+        "PYTHONUNBUFFERED": "1",
+        "FIFTYOPS_DATABASE_NAME": os.environ["FIFTYOPS_DATABASE_NAME"],
     }
     assert "s3cret-value" not in log
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fiftyops_provider.execution.dispatch import dispatch_round
+from fiftyops_provider.execution.dispatch_round import dispatch_round
 from fiftyops_provider.execution.policy import ResetPolicy, apply_reset_policy
 from fiftyops_provider.store import ExecutionRunState as S
 

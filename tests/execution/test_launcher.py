@@ -23,7 +23,9 @@ def _order(path: Path) -> list[str]:
 
 def test_launcher_admits_scheduled_ops_and_runs_the_oldest_first(service, tmp_path):
     for tag in ("first", "second", "third"):
-        service.queue_operation(uri("quick"), context={"request_params": {"params": {"a": 1, "dir": str(tmp_path), "tag": tag}}})
+        service.queue_operation(
+            uri("quick"), context={"request_params": {"params": {"a": 1, "dir": str(tmp_path), "tag": tag}}}
+        )
 
     runs = run_launcher(service, max_operations=3, poll_interval=0.05, **FAST)
 
@@ -33,11 +35,17 @@ def test_launcher_admits_scheduled_ops_and_runs_the_oldest_first(service, tmp_pa
 
 def test_launcher_respects_the_admission_quota_and_target(service, tmp_path):
     params = {"a": 1, "dir": str(tmp_path)}
-    mine = [service.queue_operation(uri("quick"), delegation_target="here", context={"request_params": {"params": params}})
-            for _ in range(2)]
-    other = service.queue_operation(uri("quick"), delegation_target="elsewhere", context={"request_params": {"params": params}})
+    mine = [
+        service.queue_operation(uri("quick"), delegation_target="here", context={"request_params": {"params": params}})
+        for _ in range(2)
+    ]
+    other = service.queue_operation(
+        uri("quick"), delegation_target="elsewhere", context={"request_params": {"params": params}}
+    )
 
-    runs = run_launcher(service, delegation_target="here", admission_quota=1, max_operations=2, poll_interval=0.05, **FAST)
+    runs = run_launcher(
+        service, delegation_target="here", admission_quota=1, max_operations=2, poll_interval=0.05, **FAST
+    )
 
     assert runs == 2 and all(service.get(d.id).run_state is S.COMPLETED for d in mine)
     assert service.get(other.id).run_state is S.SCHEDULED
@@ -65,9 +73,22 @@ def test_sigterm_terminates_the_current_operation_and_stops_the_launcher(service
     doc = queue("sleeper")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "FIFTYOPS_DATABASE_NAME": db.name}
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "fiftyops_provider.execution", "--source", SOURCE, "--heartbeat-interval", "0.2",
-         "--termination-grace", "1", "--poll-interval", "0.1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "fiftyops_provider.execution",
+            "--source",
+            SOURCE,
+            "--heartbeat-interval",
+            "0.2",
+            "--termination-grace",
+            "1",
+            "--poll-interval",
+            "0.1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     processes.append(launcher)
     wait_for(lambda: service.get(doc.id).run_state is S.RUNNING, timeout=20)
@@ -77,7 +98,9 @@ def test_sigterm_terminates_the_current_operation_and_stops_the_launcher(service
     assert launcher.wait(timeout=15) == 0
     stored = service.get(doc.id)
     assert stored.run_state is S.FAILED and stored.result.result["terminated"] is True
-    assert stored.result.error_message.startswith("Terminated by launcher ") and "SIGTERM" in stored.result.error_message
+    assert (
+        stored.result.error_message.startswith("Terminated by launcher ") and "SIGTERM" in stored.result.error_message
+    )
 
 
 def test_execute_queued_operations_is_fifo_and_honors_limit(service, queue, tmp_path):

@@ -34,8 +34,11 @@ def test_live_log_tail_and_size_while_running(service, queue, make_executor, bac
 
     live = wait_for(lambda: (d := service.get(doc.id)).log_tail and "written to stderr" in d.log_tail and d)
     assert live.run_state is S.RUNNING and live.log_size > 0
-    for line in ("printed line 2", "INFO fiftyops.operator: logged through ctx.logger",
-                 "WARNING sample_operators: logged through a module logger"):
+    for line in (
+        "printed line 2",
+        "INFO fiftyops.operator: logged through ctx.logger",
+        "WARNING sample_operators: logged through a module logger",
+    ):
         assert line in live.log_tail
     assert "chatty done" not in live.log_tail
 
@@ -66,7 +69,9 @@ def test_orchestrator_log_path_is_stored_and_output_echoed(service, queue, make_
     doc = queue("chatty", {"lines": 2})
     airflow_log = "https://airflow.example/log?dag_id=d&task_id=t&try_number=1"
 
-    outcome = make_executor(echo=echoed.append).run(doc.id, run_link="https://airflow.example/run", log_path=airflow_log)
+    outcome = make_executor(echo=echoed.append).run(
+        doc.id, run_link="https://airflow.example/run", log_path=airflow_log
+    )
 
     stored = service.get(doc.id)
     assert stored.log_path == airflow_log == outcome.log_path and stored.run_link == "https://airflow.example/run"

@@ -28,7 +28,11 @@ def test_pipeline_runs_stages_in_order_with_their_params(service, queue, make_ex
     stored = service.get(doc.id)
     assert stored.status.progress == 1.0 and stored.status.label == "3/3 stages done"
     log = Path(stored.log_path).read_text()
-    assert log.index("stage 1/3: first started") < log.index("stage 2/3: second started") < log.index("stage 3/3: cleanup finished")
+    assert (
+        log.index("stage 1/3: first started")
+        < log.index("stage 2/3: second started")
+        < log.index("stage 3/3: cleanup finished")
+    )
 
 
 def test_stage_progress_is_visible_while_it_runs(service, queue, make_executor, background, wait_for, tmp_path):
@@ -52,15 +56,21 @@ def test_after_a_failure_only_always_run_stages_run_and_the_first_error_is_recor
     assert "active=False" in cleanup and "'1': 'Failed to execute pipeline stage[1] (explode)" in cleanup
     stored = service.get(doc.id)
     assert stored.run_state is S.FAILED
-    assert stored.result.error_message == "Failed to execute pipeline stage[1] (explode): ValueError: boom: stage failure"
+    assert (
+        stored.result.error_message == "Failed to execute pipeline stage[1] (explode): ValueError: boom: stage failure"
+    )
     assert "Traceback" in stored.result.error and "boom: stage failure" in stored.result.error
     assert "stage 3/4: second skipped" in Path(stored.log_path).read_text()
 
 
 def test_pipeline_stored_on_the_document_is_the_one_that_runs(service, make_executor, tmp_path):
     pipeline = Pipeline().stage(uri("quick"), name="only", params={"a": 1, "dir": str(tmp_path), "tag": "stored"})
-    doc = service.queue_operation(uri("pipe"), pipeline=pipeline, initial_state="queued",
-                                  context={"request_params": {"params": {"dir": str(tmp_path)}}})
+    doc = service.queue_operation(
+        uri("pipe"),
+        pipeline=pipeline,
+        initial_state="queued",
+        context={"request_params": {"params": {"dir": str(tmp_path)}}},
+    )
     assert make_executor().run(doc.id).state is OutcomeState.COMPLETED
     assert _tags(tmp_path / "quick") == ["stored"]
 
@@ -69,17 +79,23 @@ def test_a_disabled_stage_operator_fails_the_pipeline_before_it_starts(service, 
     db.sample_acl.insert_one({"uri": uri("cleanup"), "disabled": True})
     doc = queue("pipe", {"dir": str(tmp_path)})
     outcome = make_executor().run(doc.id)
-    assert outcome.state is OutcomeState.FAILED and "Operator @test/samples/cleanup is disabled" in outcome.error_message
+    assert (
+        outcome.state is OutcomeState.FAILED and "Operator @test/samples/cleanup is disabled" in outcome.error_message
+    )
     assert not (tmp_path / "quick").exists()
 
 
 def test_child_operation_error_is_recorded_on_the_parent_and_children_cannot_be_rerun(service, make_executor):
     pipeline = Pipeline().stage(uri("pipeline_probe"), name="a").stage(uri("pipeline_probe"), name="b")
     parent = service.queue_operation(uri("pipe"), pipeline=pipeline)
-    service.repo.update({"_id": parent.id}, {"pipeline_run_info": {"active": True, "stage_index": 1, "child_errors": None}})
+    service.repo.update(
+        {"_id": parent.id}, {"pipeline_run_info": {"active": True, "stage_index": 1, "child_errors": None}}
+    )
     ok_child = service.queue_operation(uri("pipeline_probe"), parent_id=parent.id, initial_state="queued")
     bad_child = service.queue_operation(
-        uri("pipeline_probe"), parent_id=parent.id, initial_state="queued",
+        uri("pipeline_probe"),
+        parent_id=parent.id,
+        initial_state="queued",
         context={"request_params": {"params": {"fail": True}}},
     )
     executor = make_executor()

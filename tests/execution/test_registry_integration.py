@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from fiftyops_provider.datasets.catalog import create_dataset
 from fiftyops_provider.execution import DEFAULT_OPERATOR_SOURCE, Executor, OutcomeState
-from fiftyops_provider.plugins.datasets import create_dataset
 from fiftyops_provider.plugins.delegate import delegate
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.store import ExecutionRunState as S
@@ -19,7 +19,7 @@ from fiftyops_provider.store import ExecutionRunState as S
 PLUGIN = "@acme/labels"
 TOKEN = "acme-t0ken-value-9"
 
-ENTRY = '''
+ENTRY = """
 import hashlib
 
 from fiftyops_provider.plugins import Inputs, Operator, OperatorConfig
@@ -54,7 +54,7 @@ class LabelSamples(Operator):
 
 def register(p):
     p.register(LabelSamples)
-'''
+"""
 
 
 @pytest.fixture
@@ -83,12 +83,17 @@ def _queue(service, db):
 
 
 def _executor(service) -> Executor:
-    return Executor(service, secrets={"ACME_TOKEN": TOKEN, "OTHER_TOKEN": "x"}, heartbeat_interval=0.2,
-                    termination_grace=1.0, progress_interval=0.1)
+    return Executor(
+        service,
+        secrets={"ACME_TOKEN": TOKEN, "OTHER_TOKEN": "x"},
+        heartbeat_interval=0.2,
+        termination_grace=1.0,
+        progress_interval=0.1,
+    )
 
 
 def test_a_registry_plugin_runs_end_to_end(service, db, installed, tmp_path):
-    registry, dataset = installed
+    _registry, dataset = installed
     doc = _queue(service, db)
 
     outcome = _executor(service).run(doc.id)
@@ -96,7 +101,9 @@ def test_a_registry_plugin_runs_end_to_end(service, db, installed, tmp_path):
     assert _executor(service).source_spec == DEFAULT_OPERATOR_SOURCE
     assert outcome.state is OutcomeState.COMPLETED, outcome.error
     assert outcome.result == {
-        "labeled": 3, "dataset": "birds", "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
+        "labeled": 3,
+        "dataset": "birds",
+        "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
         "secrets": ["ACME_TOKEN"],
     }
     assert [s["label"] for s in dataset] == ["bird"] * 3

@@ -97,8 +97,12 @@ def test_exactly_once_with_concurrent_queue_drains(service, queue, make_executor
     from fiftyops_provider.execution import execute_queued_operations
 
     docs = [queue("quick", {"a": i, "dir": str(tmp_path), "tag": str(i)}) for i in range(8)]
-    drains = [background(execute_queued_operations, service, **{"source": "sample_operators:make_source",
-                                                                  "heartbeat_interval": 0.2}) for _ in range(3)]
+    drains = [
+        background(
+            execute_queued_operations, service, **{"source": "sample_operators:make_source", "heartbeat_interval": 0.2}
+        )
+        for _ in range(3)
+    ]
     results = [r for f in drains for r in f.result(timeout=120)]
 
     assert len(results) == 8 and all(r.error is None for r in results)
@@ -146,11 +150,15 @@ def test_service_execute_operation_returns_execution_result(service, queue):
 def test_context_has_the_dataset_by_id_the_user_and_the_run_doc(service, make_executor):
     dataset_id = "64b7f0c2a1b2c3d4e5f60718"
     doc = service.queue_operation(
-        uri("dataset_probe"), initial_state="queued", queued_by="dora",
+        uri("dataset_probe"),
+        initial_state="queued",
+        queued_by="dora",
         context={"request_params": {"dataset_name": "old-name", "dataset_id": dataset_id, "params": {}}},
     )
     assert make_executor().run(doc.id).result == {
-        "dataset": {"id": dataset_id, "name": "old-name"}, "user": "dora", "run_doc": str(doc.id),
+        "dataset": {"id": dataset_id, "name": "old-name"},
+        "user": "dora",
+        "run_doc": str(doc.id),
     }
 
 

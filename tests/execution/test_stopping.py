@@ -40,7 +40,12 @@ def test_terminate_is_honored_at_the_next_checkpoint(service, queue, make_execut
     stored = service.get(doc.id)
     assert stored.run_state is S.FAILED
     assert stored.result.error_message == "Terminated by bob: no longer needed"
-    assert stored.result.result == {"terminated": True, "requested_by": "bob", "reason": "no longer needed", "forced": False}
+    assert stored.result.result == {
+        "terminated": True,
+        "requested_by": "bob",
+        "reason": "no longer needed",
+        "forced": False,
+    }
     assert "OperationTerminated: no longer needed" in stored.result.error  # the operator's own traceback
     assert "no longer needed" in (tmp_path / "partial").read_text()  # partial work saved at the checkpoint
     assert process_gone(pid)
@@ -52,7 +57,9 @@ def test_terminate_kills_the_process_tree_when_the_operator_ignores_it(
     doc = queue("stubborn", {"dir": str(tmp_path), "seconds": 60})
     executor = make_executor(termination_grace=1.0)
     future = background(executor.run, doc.id)
-    grandchild = int(wait_for(lambda: (tmp_path / "grandchild").exists() and (tmp_path / "grandchild").read_text().split()[1]))
+    grandchild = int(
+        wait_for(lambda: (tmp_path / "grandchild").exists() and (tmp_path / "grandchild").read_text().split()[1])
+    )
     pid = executor.current_pid
 
     service.terminate(doc.id, "stop now", requested_by="carol")
@@ -95,7 +102,9 @@ def test_shutdown_terminates_the_run_and_refuses_new_claims(service, queue, make
     assert service.get(waiting.id).run_state is S.QUEUED and service.get(waiting.id).attempt == 0
 
 
-def test_terminate_current_from_a_signal_handler_on_the_running_thread(service, queue, make_executor, background, wait_for):
+def test_terminate_current_from_a_signal_handler_on_the_running_thread(
+    service, queue, make_executor, background, wait_for
+):
     """Airflow 3 calls on_kill from its SIGTERM handler, on the thread that is inside run()."""
     doc = queue("stubborn", {"seconds": 60})
     executor = make_executor(termination_grace=30)
@@ -105,7 +114,9 @@ def test_terminate_current_from_a_signal_handler_on_the_running_thread(service, 
         lambda *_: from_handler.append(executor.terminate_current("SIGTERM", requested_by="airflow", grace=0.5)),
     )
     try:
-        background(lambda: (wait_for(lambda: _started(executor)), time.sleep(0.3), os.kill(os.getpid(), signal.SIGUSR1)))
+        background(
+            lambda: (wait_for(lambda: _started(executor)), time.sleep(0.3), os.kill(os.getpid(), signal.SIGUSR1))
+        )
         outcome = executor.run(doc.id)
     finally:
         signal.signal(signal.SIGUSR1, previous)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from fiftyops_provider.execution.task_attempts import OperationAlreadyFinished, OperationBusy, TaskAttempt, claimed_by, operation_for_attempt
+from fiftyops_provider.execution.task_attempts import (
+    OperationAlreadyFinished,
+    OperationBusy,
+    TaskAttempt,
+    claimed_by,
+    operation_for_attempt,
+)
 from fiftyops_provider.store import ExecutionRunState as S
 
 TRY1 = TaskAttempt.for_airflow("fiftyops__p__op", "manual__2026-11-22T09:05:19+00:00", "run_operation", -1, 1)

@@ -6,11 +6,10 @@ import pytest
 from bson import ObjectId
 
 from fiftyops_provider import delegate
+from fiftyops_provider.datasets.catalog import DatasetNotFound, create_dataset, load_dataset
 from fiftyops_provider.plugins import InvalidParams, InvalidPlugin, OperatorDisabled, OperatorNotFound, PermissionDenied
-from fiftyops_provider.plugins.datasets import DatasetNotFound, create_dataset, load_dataset
 from fiftyops_provider.store import ExecutionRunState as S
 from tests.plugins.conftest import write_plugin
-
 
 PIPE_PLUGIN = """
 from fiftyops_provider.plugins import Inputs, Operator, OperatorConfig, Pipeline, PipelineOperator
@@ -61,7 +60,9 @@ def register(p):
 def setup(registry, db, tmp_path):
     registry.install(write_plugin(tmp_path / "p", operators=("double", "triple")))
     registry.install(write_plugin(tmp_path / "nd", name="@test/immediate", delegated=False))
-    registry.install(write_plugin(tmp_path / "pipe", name="@test/pipe", operators=("pipe", "dyn"), entry_code=PIPE_PLUGIN))
+    registry.install(
+        write_plugin(tmp_path / "pipe", name="@test/pipe", operators=("pipe", "dyn"), entry_code=PIPE_PLUGIN)
+    )
     dataset = create_dataset(db, "quickstart")
     dataset.add_samples([{"filepath": "/a.jpg", "kind": "cat"}])
     registry.users.create("viewer", "MEMBER")
@@ -81,7 +82,7 @@ def _snapshot(db):
 
 
 def test_delegate_queues_with_inputs_schema_user_and_dataset(setup):
-    registry, db = setup
+    _registry, _db = setup
     doc = delegate("@test/demo/double", dataset="quickstart", params={"n": 4}, user="root")
     assert doc.run_state is S.SCHEDULED and doc.queued_by == "root"
     assert doc.params == {"n": 4, "note": "hi"}  # defaults filled in
@@ -103,22 +104,51 @@ REFUSALS = [
     (dict(operator_uri="@test/demo/double", params={"n": 1}, user="guest"), PermissionDenied, "needs MEMBER"),
     (dict(operator_uri="@test/demo/double", params={"n": 1}, user="nobody"), PermissionDenied, "Unknown user"),
     (dict(operator_uri="@test/demo/double", params={"n": 1}, dataset="missing"), DatasetNotFound, "does not exist"),
-    (dict(operator_uri="@test/pipe/dyn", params={"field": "color"}), InvalidParams, r"must be one of \['filepath', 'kind'\]"),
-    (dict(operator_uri="@test/pipe/pipe", params={"stages": [["@test/demo/gone", {"n": 1}]]}), OperatorNotFound, "gone"),
-    (dict(operator_uri="@test/pipe/pipe", params={"stages": [["@test/demo/double", {"n": 1}], ["@test/demo/triple", {"n": "x"}]]}),
-     InvalidParams, r"stage\[1\] @test/demo/triple: n: expected integer"),
-    (dict(operator_uri="@test/pipe/pipe", params={"stages": [["@test/demo/double", {}]]}), InvalidParams, r"stage\[0\].*n: required"),
-    (dict(operator_uri="@test/pipe/pipe", params={"stages": [["@test/pipe/pipe", {"stages": []}]]}), InvalidPlugin, "nesting"),
-    (dict(operator_uri="@test/pipe/pipe", params={"stages": [], "broken": True}), InvalidPlugin, "must return a Pipeline"),
+    (
+        dict(operator_uri="@test/pipe/dyn", params={"field": "color"}),
+        InvalidParams,
+        r"must be one of \['filepath', 'kind'\]",
+    ),
+    (
+        dict(operator_uri="@test/pipe/pipe", params={"stages": [["@test/demo/gone", {"n": 1}]]}),
+        OperatorNotFound,
+        "gone",
+    ),
+    (
+        dict(
+            operator_uri="@test/pipe/pipe",
+            params={"stages": [["@test/demo/double", {"n": 1}], ["@test/demo/triple", {"n": "x"}]]},
+        ),
+        InvalidParams,
+        r"stage\[1\] @test/demo/triple: n: expected integer",
+    ),
+    (
+        dict(operator_uri="@test/pipe/pipe", params={"stages": [["@test/demo/double", {}]]}),
+        InvalidParams,
+        r"stage\[0\].*n: required",
+    ),
+    (
+        dict(operator_uri="@test/pipe/pipe", params={"stages": [["@test/pipe/pipe", {"stages": []}]]}),
+        InvalidPlugin,
+        "nesting",
+    ),
+    (
+        dict(operator_uri="@test/pipe/pipe", params={"stages": [], "broken": True}),
+        InvalidPlugin,
+        "must return a Pipeline",
+    ),
     (dict(operator_uri="@test/pipe/pipe", params={"stages": []}), InvalidPlugin, "at least one stage"),
-    (dict(operator_uri="@test/pipe/pipe", params={"stages": [["@test/immediate/double", {"n": 1}]]}), OperatorDisabled,
-     "delegated execution"),
+    (
+        dict(operator_uri="@test/pipe/pipe", params={"stages": [["@test/immediate/double", {"n": 1}]]}),
+        OperatorDisabled,
+        "delegated execution",
+    ),
 ]
 
 
 @pytest.mark.parametrize("kwargs,error,message", REFUSALS)
 def test_refusals_write_nothing(setup, kwargs, error, message):
-    registry, db = setup
+    _registry, db = setup
     kwargs = {"dataset": "quickstart", "user": "root", **kwargs}
     before = _snapshot(db)
     with pytest.raises(error, match=message):
@@ -150,7 +180,9 @@ def test_pipeline_is_stored_with_stage_rerunnable_resolved(setup):
     stages = [["@test/demo/double", {"n": 2}], ["@test/demo/triple", {"n": 3}]]
     doc = delegate("@test/pipe/pipe", dataset="quickstart", params={"stages": stages}, user="root")
     assert [(s["operator_uri"], s["params"], s["rerunnable"]) for s in doc.pipeline["stages"]] == [
-        ("@test/demo/double", {"n": 2}, True), ("@test/demo/triple", {"n": 3}, True)]
+        ("@test/demo/double", {"n": 2}, True),
+        ("@test/demo/triple", {"n": 3}, True),
+    ]
     assert doc.rerunnable is False  # from the pipeline operator's own config
 
 
@@ -161,7 +193,7 @@ def test_inputs_and_run_name_may_use_the_dataset(setup):
 
 
 def test_dataset_may_be_given_by_object_or_id(setup):
-    registry, db = setup
+    _registry, db = setup
     dataset = load_dataset(db, None, "quickstart")
     for given in (dataset, ObjectId(dataset.id)):
         doc = delegate("@test/demo/double", dataset=given, params={"n": 1}, user="root")

@@ -11,8 +11,9 @@ import pytest
 
 import fiftyops_provider.management as fom
 from fiftyops_provider import delegate
-from fiftyops_provider.plugins.datasets import create_dataset, load_dataset
-from fiftyops_provider.store import DelegatedOperationService, ExecutionRunState as S, MongoDelegatedOperationRepo
+from fiftyops_provider.datasets.catalog import create_dataset, load_dataset
+from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store import ExecutionRunState as S
 from tests.plugins.conftest import REPO_PLUGINS
 
 

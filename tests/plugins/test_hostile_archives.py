@@ -52,7 +52,10 @@ ARCHIVE_CASES = {
     "bad operator name": lambda g: {**g, "fiftyone.yml": 'name: "@test/demo"\noperators: ["a b"]\n'},
     "operators not a list": lambda g: {**g, "fiftyone.yml": 'name: "@test/demo"\noperators: double\n'},
     "py_entry escapes": lambda g: {**g, "fiftyone.yml": 'name: "@test/demo"\noperators: [double]\npy_entry: ../x.py\n'},
-    "py_entry absolute": lambda g: {**g, "fiftyone.yml": 'name: "@test/demo"\noperators: [double]\npy_entry: /etc/passwd\n'},
+    "py_entry absolute": lambda g: {
+        **g,
+        "fiftyone.yml": 'name: "@test/demo"\noperators: [double]\npy_entry: /etc/passwd\n',
+    },
     "py_entry missing": lambda g: {**g, "fiftyone.yml": 'name: "@test/demo"\noperators: [double]\npy_entry: nope.py\n'},
     "undeclared operator": lambda g: {**g, "fiftyone.yml": 'name: "@test/demo"\noperators: [other]\n'},
     "import error": lambda g: {**g, "__init__.py": "raise ValueError('boom at import')\n"},
@@ -61,7 +64,10 @@ ARCHIVE_CASES = {
     "register raises": lambda g: {**g, "__init__.py": "def register(p):\n    raise RuntimeError('nope')\n"},
     "registers a non-operator": lambda g: {**g, "__init__.py": "def register(p):\n    p.register(dict)\n"},
     "exits the process": lambda g: {**g, "__init__.py": "import sys\nsys.exit(3)\n"},
-    "secret is not a variable name": lambda g: {**g, "fiftyone.yml": 'name: "@test/demo"\noperators: [double]\nsecrets: ["A B=1"]\n'},
+    "secret is not a variable name": lambda g: {
+        **g,
+        "fiftyone.yml": 'name: "@test/demo"\noperators: [double]\nsecrets: ["A B=1"]\n',
+    },
     "file where a folder is needed": lambda g: {**g, "pkg": "x", "pkg/mod.py": "x = 1"},
 }
 

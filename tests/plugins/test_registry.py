@@ -6,8 +6,8 @@ import pytest
 
 import fiftyops_provider.management as fom
 from fiftyops_provider.plugins import InvalidPlugin, OperatorDisabled, OperatorNotFound, PermissionDenied, PluginError
-from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.plugins.context import ExecutionContext
+from fiftyops_provider.plugins.registry import PluginRegistry
 from tests.plugins.conftest import write_plugin
 
 
@@ -37,7 +37,9 @@ def test_upgrade_keeps_settings_of_kept_operators_and_defaults_new_ones(registry
     registry.install(write_plugin(tmp_path / "v1", operators=("double",)))
     registry.set_operator("@test/demo", "double", enabled=False, minimum_role="GUEST")
     old_hash = registry.get_plugin_info("@test/demo")["content_hash"]
-    info = registry.install(write_plugin(tmp_path / "v2", operators=("double", "triple"), version="2.0"), overwrite=True)
+    info = registry.install(
+        write_plugin(tmp_path / "v2", operators=("double", "triple"), version="2.0"), overwrite=True
+    )
     assert info["version"] == "2.0"
     assert (info["operators"]["double"]["enabled"], info["operators"]["double"]["minimum_role"]) == (False, "GUEST")
     assert (info["operators"]["triple"]["enabled"], info["operators"]["triple"]["minimum_role"]) == (True, "MEMBER")
@@ -94,7 +96,9 @@ def test_operators_not_allowing_delegation_are_listed_but_not_runnable(registry,
 
 def test_organization_defaults_apply_to_new_operators_only(db, tmp_path, admin):
     fom.upload_plugin(write_plugin(tmp_path / "a", name="@test/a"))
-    fom.set_organization_settings(default_operator_minimum_role=fom.COLLABORATOR, default_operator_minimum_dataset_permission="view")
+    fom.set_organization_settings(
+        default_operator_minimum_role=fom.COLLABORATOR, default_operator_minimum_dataset_permission="view"
+    )
     assert fom.get_organization_settings().default_operator_minimum_role is fom.COLLABORATOR
     fom.upload_plugin(write_plugin(tmp_path / "b", name="@test/b"))
     assert fom.get_plugin_info("@test/a")["operators"]["double"]["minimum_role"] == "MEMBER"
@@ -104,7 +108,9 @@ def test_organization_defaults_apply_to_new_operators_only(db, tmp_path, admin):
 
 def test_management_sdk_operator_settings(db, tmp_path, admin):
     fom.upload_plugin(write_plugin(tmp_path / "p"))
-    fom.set_plugin_operator_enabled("@test/demo", "double", enabled=False, minimum_role=fom.ADMIN, minimum_dataset_permission=fom.MANAGE)
+    fom.set_plugin_operator_enabled(
+        "@test/demo", "double", enabled=False, minimum_role=fom.ADMIN, minimum_dataset_permission=fom.MANAGE
+    )
     spec = fom.get_plugin_info("@test/demo")["operators"]["double"]
     assert (spec["enabled"], spec["minimum_role"], spec["minimum_dataset_permission"]) == (False, "ADMIN", "MANAGE")
     fom.set_plugin_operator_permissions("@test/demo", "double", minimum_role="guest")
@@ -134,8 +140,9 @@ def test_a_second_worker_materializes_the_exact_version_from_gridfs(registry, tm
     worker_b = PluginRegistry(registry.db, cache_dir=tmp_path / "worker-b")
     operator = worker_b.load_operator("@test/demo/double")
     assert operator.uri == "@test/demo/double"
-    assert ((tmp_path / "worker-b" / digest / "fiftyone.yml").read_text()
-            == (tmp_path / "p" / "fiftyone.yml").read_text())
+    assert (tmp_path / "worker-b" / digest / "fiftyone.yml").read_text() == (
+        tmp_path / "p" / "fiftyone.yml"
+    ).read_text()
 
 
 def test_zip_with_a_top_level_folder_installs_like_its_directory(registry, tmp_path):
@@ -175,7 +182,9 @@ def test_an_admin_change_made_during_an_upgrade_is_kept(registry, tmp_path):
     registry.install(write_plugin(tmp_path / "v1"))
     revision = registry.collection.find_one({"_id": "@test/demo"})["revision"]
     other = PluginRegistry(registry.db, cache_dir=tmp_path / "admin-b")
-    _between_read_and_write(registry, lambda: other.set_operator("@test/demo", "double", enabled=False, minimum_role="ADMIN"))
+    _between_read_and_write(
+        registry, lambda: other.set_operator("@test/demo", "double", enabled=False, minimum_role="ADMIN")
+    )
     info = registry.install(write_plugin(tmp_path / "v2", version="2.0"), overwrite=True)
     assert info["version"] == "2.0"
     assert (info["operators"]["double"]["enabled"], info["operators"]["double"]["minimum_role"]) == (False, "ADMIN")
@@ -208,7 +217,7 @@ def test_not_found_messages_say_which_part_is_missing(registry, tmp_path):
 
 
 def test_check_runnable_resolves_a_dataset_given_by_name(registry, db, tmp_path):
-    from fiftyops_provider.plugins.datasets import create_dataset
+    from fiftyops_provider.datasets.catalog import create_dataset
 
     registry.install(write_plugin(tmp_path / "p"))
     dataset = create_dataset(db, "named")

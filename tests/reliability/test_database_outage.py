@@ -8,9 +8,10 @@ import time
 from pymongo import MongoClient
 from sample_operators import FAST, uri
 
-from fiftyops_provider.embedded import EmbeddedMongo, free_port
 from fiftyops_provider.execution import Executor, OutcomeState
-from fiftyops_provider.store import DelegatedOperationService, ExecutionRunState as S, MongoDelegatedOperationRepo
+from fiftyops_provider.stacks.embedded_mongo import EmbeddedMongo, free_port
+from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store import ExecutionRunState as S
 
 
 def test_a_run_survives_a_mongod_restart(tmp_path, background, monkeypatch):
@@ -20,8 +21,12 @@ def test_a_run_survives_a_mongod_restart(tmp_path, background, monkeypatch):
     try:
         monkeypatch.setenv("FIFTYOPS_DATABASE_URI", server.uri)
         service = DelegatedOperationService(MongoDelegatedOperationRepo(client.outage))
-        doc = service.queue_operation(uri("sleeper"), initial_state="queued", queued_by="alice",
-                                      context={"request_params": {"dataset_name": "ds", "params": {"steps": 120, "step": 0.1}}})
+        doc = service.queue_operation(
+            uri("sleeper"),
+            initial_state="queued",
+            queued_by="alice",
+            context={"request_params": {"dataset_name": "ds", "params": {"steps": 120, "step": 0.1}}},
+        )
         executor = Executor(service, database_uri=server.uri, **FAST)
         run = background(executor.run, doc.id)
         deadline = time.monotonic() + 20

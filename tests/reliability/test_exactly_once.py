@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from _claimers import TALLY, queue_operations, run_claimers  # noqa: E402
+from _claimers import TALLY, queue_operations, run_claimers
 
 OPERATIONS = 10_000
 CLAIMERS = 8

@@ -12,8 +12,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from fiftyops_provider.plugins import InvalidPlugin, PermissionDenied, PluginError
 from fiftyops_provider.plugins.delegate import delegate
 from fiftyops_provider.store import InvalidQuery, StoreError
@@ -33,32 +31,85 @@ class Context:
 def corpus() -> list[Case]:
     cases: list[Case] = []
     for name in sorted(ARCHIVE_CASES):
-        cases.append((f"archive: {name}", lambda c, n=name: c.registry.install(
-            _zip(c.tmp_path, ARCHIVE_CASES[n](_good_entries(c.tmp_path))), overwrite=True), InvalidPlugin, ""))
+        cases.append(
+            (
+                f"archive: {name}",
+                lambda c, n=name: c.registry.install(
+                    _zip(c.tmp_path, ARCHIVE_CASES[n](_good_entries(c.tmp_path))), overwrite=True
+                ),
+                InvalidPlugin,
+                "",
+            )
+        )
     for kwargs, message in HOSTILE_LIST_ARGS:
-        cases.append((f"filter: {str(kwargs)[:60]}", lambda c, k=kwargs: c.service.list_operations(**k), InvalidQuery, message))
+        cases.append(
+            (f"filter: {str(kwargs)[:60]}", lambda c, k=kwargs: c.service.list_operations(**k), InvalidQuery, message)
+        )
     for kwargs, message in BAD_QUEUE_ARGS:
-        cases.append((f"queue: {str(kwargs)[:60]}", lambda c, k=kwargs: c.service.queue_operation(**k), StoreError, message))
+        cases.append(
+            (f"queue: {str(kwargs)[:60]}", lambda c, k=kwargs: c.service.queue_operation(**k), StoreError, message)
+        )
     for kwargs, error, message in REFUSALS:
-        cases.append((f"params/permissions: {str(kwargs)[:60]}",
-                      lambda c, k=kwargs: delegate(**{"dataset": "quickstart", "user": "root", **k}), error, message))
+        cases.append(
+            (
+                f"params/permissions: {str(kwargs)[:60]}",
+                lambda c, k=kwargs: delegate(**{"dataset": "quickstart", "user": "root", **k}),
+                error,
+                message,
+            )
+        )
     cases += [
         ("id: not an ObjectId", lambda c: c.service.get("not-an-id"), StoreError, "not-an-id"),
         ("id: a query operator", lambda c: c.service.get({"$gt": ""}), StoreError, "ObjectId"),
-        ("id: unknown", lambda c: c.service.delete_operation("64b7f0000000000000000000"), StoreError, "64b7f0000000000000000000"),
-        ("id: terminate unknown", lambda c: c.service.terminate("64b7f0000000000000000000"), StoreError, "64b7f0000000000000000000"),
-        ("permission: non-admin disables a plugin",
-         lambda c: c.registry.set_enabled("@test/demo", False, acting_user="editor"), PermissionDenied, "not an admin"),
-        ("permission: non-admin uninstalls", lambda c: c.registry.uninstall("@test/demo", acting_user="guest"),
-         PermissionDenied, "not an admin"),
-        ("permission: non-admin lowers an operator's role",
-         lambda c: c.registry.set_operator("@test/demo", "double", minimum_role="GUEST", acting_user="viewer"),
-         PermissionDenied, "not an admin"),
-        ("permission: unknown role", lambda c: c.registry.set_operator("@test/demo", "double", minimum_role="EMPEROR"),
-         PluginError, "Unknown role"),
+        (
+            "id: unknown",
+            lambda c: c.service.delete_operation("64b7f0000000000000000000"),
+            StoreError,
+            "64b7f0000000000000000000",
+        ),
+        (
+            "id: terminate unknown",
+            lambda c: c.service.terminate("64b7f0000000000000000000"),
+            StoreError,
+            "64b7f0000000000000000000",
+        ),
+        (
+            "permission: non-admin disables a plugin",
+            lambda c: c.registry.set_enabled("@test/demo", False, acting_user="editor"),
+            PermissionDenied,
+            "not an admin",
+        ),
+        (
+            "permission: non-admin uninstalls",
+            lambda c: c.registry.uninstall("@test/demo", acting_user="guest"),
+            PermissionDenied,
+            "not an admin",
+        ),
+        (
+            "permission: non-admin lowers an operator's role",
+            lambda c: c.registry.set_operator("@test/demo", "double", minimum_role="GUEST", acting_user="viewer"),
+            PermissionDenied,
+            "not an admin",
+        ),
+        (
+            "permission: unknown role",
+            lambda c: c.registry.set_operator("@test/demo", "double", minimum_role="EMPEROR"),
+            PluginError,
+            "Unknown role",
+        ),
         ("oversized: label", lambda c: c.service.queue_operation("@o/p/op", label="x" * 100_000), StoreError, "limit"),
-        ("oversized: search regex", lambda c: c.service.list_operations(search={"a" * 5000: ["label"]}), InvalidQuery, "limit"),
-        ("filter: $where in a count", lambda c: c.service.count({"$where": "1"}, search="x"), InvalidQuery, "Cannot filter"),
+        (
+            "oversized: search regex",
+            lambda c: c.service.list_operations(search={"a" * 5000: ["label"]}),
+            InvalidQuery,
+            "limit",
+        ),
+        (
+            "filter: $where in a count",
+            lambda c: c.service.count({"$where": "1"}, search="x"),
+            InvalidQuery,
+            "Cannot filter",
+        ),
     ]
     return cases
 
@@ -80,7 +131,7 @@ def test_every_hostile_input_is_refused_and_changes_nothing(setup, service, tmp_
                 problems.append(f"{name}: message {str(exc)!r} does not say {message!r}")
             elif not str(exc).strip():
                 problems.append(f"{name}: no message")
-        except Exception as exc:  # noqa: BLE001 - any other type is a finding, reported below
+        except Exception as exc:
             problems.append(f"{name}: {type(exc).__name__} instead of {error.__name__}: {exc}")
         after = (_snapshot(db), sorted(p.name for p in registry.cache_dir.glob("*")))
         if after != before:

@@ -19,7 +19,6 @@ from sample_operators import SOURCE
 from fiftyops_provider.execution import reap_stale_operations
 from fiftyops_provider.store import ExecutionRunState as S
 
-
 EXECUTION_TESTS = Path(__file__).resolve().parents[1] / "execution"  # where the sample operators live
 
 
@@ -43,15 +42,30 @@ def test_child_killed_with_sigkill_gets_the_reset_policy(
     stored = service.get(doc.id)
     assert stored.run_state is expected and outcome.exit_code == -signal.SIGKILL
     if expected is S.FAILED:
-        assert stored.result.error_message.startswith("The worker process was killed by SIGKILL before reporting a result")
+        assert stored.result.error_message.startswith(
+            "The worker process was killed by SIGKILL before reporting a result"
+        )
 
 
 def _start_launcher(processes, db, heartbeat: float) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(EXECUTION_TESTS), "FIFTYOPS_DATABASE_NAME": db.name}
     process = subprocess.Popen(
-        [sys.executable, "-m", "fiftyops_provider.execution", "--source", SOURCE, "--max-operations", "1",
-         "--heartbeat-interval", str(heartbeat), "--poll-interval", "0.1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "fiftyops_provider.execution",
+            "--source",
+            SOURCE,
+            "--max-operations",
+            "1",
+            "--heartbeat-interval",
+            str(heartbeat),
+            "--poll-interval",
+            "0.1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     processes.append(process)
     return process

@@ -19,8 +19,11 @@ def test_every_operation_runs_exactly_once_with_eight_launchers(service, db):
     ids = [service.queue_operation(uri("tally"), queued_by="alice").id for _ in range(OPERATIONS)]  # all scheduled
     stop = threading.Event()
     launchers = [
-        threading.Thread(target=run_launcher, args=(service,),
-                         kwargs={"stop_event": stop, "poll_interval": 0.05, "admission_quota": LAUNCHERS, **FAST})
+        threading.Thread(
+            target=run_launcher,
+            args=(service,),
+            kwargs={"stop_event": stop, "poll_interval": 0.05, "admission_quota": LAUNCHERS, **FAST},
+        )
         for _ in range(LAUNCHERS)
     ]
     for launcher in launchers:

@@ -52,7 +52,10 @@ BAD_QUEUE_ARGS = [
     ({"operator": "@o/p/op", "context": {"params": {}}}, "request_params"),
     ({"operator": "@o/p/op", "context": {"request_params": []}}, "must be a dict"),
     ({"operator": "@o/p/op", "context": {"request_params": {"params": [1, 2]}}}, "dict of operator inputs"),
-    ({"operator": "@o/p/op", "context": {"request_params": {"params": {"blob": "x" * (2 * 1024 * 1024)}}}}, "the limit is"),
+    (
+        {"operator": "@o/p/op", "context": {"request_params": {"params": {"blob": "x" * (2 * 1024 * 1024)}}}},
+        "the limit is",
+    ),
     ({"operator": "@o/p/op", "context": {"request_params": {"params": {"f": object()}}}}, "cannot be stored"),
     ({"operator": "@o/p/op", "metadata": ["x"]}, "metadata must be"),
     ({"operator": "@o/p/op", "execution_timeout": -5}, "execution_timeout"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from fiftyops_provider.store import DelegatedOperationService, ExecutionRunState as S, MongoDelegatedOperationRepo
+from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store import ExecutionRunState as S
 
 
 def _run_threads(count: int, target) -> None:

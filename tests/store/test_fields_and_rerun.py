@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fiftyops_provider.store import ExecutionRunState as S, IllegalTransition, InvalidOperation, NotRerunnable
+from fiftyops_provider.store import ExecutionRunState as S
+from fiftyops_provider.store import IllegalTransition, InvalidOperation, NotRerunnable
 
 
 def _finished(service, **kwargs):

@@ -13,8 +13,15 @@ FIFTYONE_DOC = {
     "operator": "@voxel51/io/export_samples",
     "label": "Export samples",
     "delegation_target": None,
-    "context": {"request_params": {"dataset_name": "quickstart", "dataset_id": "64b7f0c2a1b2c3d4e5f60718",
-                                   "params": {"format": "csv"}, "view": [], "delegated": True}},
+    "context": {
+        "request_params": {
+            "dataset_name": "quickstart",
+            "dataset_id": "64b7f0c2a1b2c3d4e5f60718",
+            "params": {"format": "csv"},
+            "view": [],
+            "delegated": True,
+        }
+    },
     "run_state": "queued",
     "queued_at": datetime(2026, 11, 1, 12, 0, 0),
     "scheduled_at": None,

@@ -8,7 +8,11 @@ from datetime import timedelta
 import pytest
 from bson import ObjectId
 
-from fiftyops_provider.store import DelegatedOperationPagingParams, DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store import (
+    DelegatedOperationPagingParams,
+    DelegatedOperationService,
+    MongoDelegatedOperationRepo,
+)
 from fiftyops_provider.store.documents import DelegatedOperationDocument, utcnow
 from fiftyops_provider.store.query import SORT_PRESETS, build_filter, build_search, combine
 from fiftyops_provider.store.service import PAGE_COUNT_CAP
@@ -31,11 +35,15 @@ def big(mongo_client):
     for i in range(N):
         state = rng.choice(STATES)
         doc = DelegatedOperationDocument(
-            operator=rng.choice(OPERATORS), label=f"run {i}", run_state=state,
+            operator=rng.choice(OPERATORS),
+            label=f"run {i}",
+            run_state=state,
             context={"request_params": {"dataset_name": rng.choice(DATASETS), "params": {}}},
-            queued_by=rng.choice(USERS), pinned=rng.random() < 0.01,
+            queued_by=rng.choice(USERS),
+            pinned=rng.random() < 0.01,
             updated_at=base + timedelta(seconds=rng.randint(0, 10_000)),
-            scheduled_at=base + timedelta(seconds=i), archived=rng.random() < 0.05,
+            scheduled_at=base + timedelta(seconds=i),
+            archived=rng.random() < 0.05,
         )
         docs.append(doc.to_pymongo())
     db.delegated_ops.insert_many(docs)
@@ -68,7 +76,7 @@ RUNS_PAGE_QUERIES = [
 @pytest.mark.parametrize("filters", RUNS_PAGE_QUERIES)
 @pytest.mark.parametrize("preset", sorted(SORT_PRESETS))
 def test_every_runs_page_query_uses_an_index(big, filters, preset):
-    service, db = big
+    _service, db = big
     sort_by, direction = SORT_PRESETS[preset]
     paging = DelegatedOperationPagingParams(sort_by=sort_by, sort_direction=direction, limit=20)
     query = combine(build_filter(filters, include_archived=False))

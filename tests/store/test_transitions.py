@@ -6,10 +6,12 @@ import pytest
 
 from fiftyops_provider.store import (
     ExecutionResult,
-    ExecutionRunState as S,
     IllegalTransition,
     InvalidOperationId,
     OperationNotFound,
+)
+from fiftyops_provider.store import (
+    ExecutionRunState as S,
 )
 
 CTX = {"request_params": {"dataset_name": "quickstart", "params": {"n": 1}}}
@@ -73,7 +75,9 @@ def test_completion_after_external_failure_is_not_recorded(service):
     doc = service.queue_operation("@org/p/op", initial_state="queued")
     claim = service.set_running(doc.id, required_state="queued")
     service.set_failed(doc.id)  # marked failed by a user while it ran
-    assert service.set_completed(doc.id, result={"x": 1}, required_state="running", claim_token=claim.claim_token) is None
+    assert (
+        service.set_completed(doc.id, result={"x": 1}, required_state="running", claim_token=claim.claim_token) is None
+    )
     assert service.get(doc.id).run_state is S.FAILED
 
 

@@ -21,12 +21,12 @@ import requests
 from bson import ObjectId
 from pymongo.database import Database
 
-from fiftyops_provider.plugins.datasets import create_dataset
+from fiftyops_provider.access.users import UserStore
+from fiftyops_provider.datasets.catalog import create_dataset
 from fiftyops_provider.plugins.delegate import delegate
 from fiftyops_provider.plugins.registry import PluginRegistry
-from fiftyops_provider.plugins.users import UserStore
-from fiftyops_provider.stack import airflow_connection
-from fiftyops_provider.standalone import AirflowStandalone
+from fiftyops_provider.stacks.local import airflow_connection
+from fiftyops_provider.stacks.standalone import AirflowStandalone
 from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, MongoDelegatedOperationRepo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,8 +43,14 @@ class AirflowAPIServer(AirflowStandalone):
     def start(self, timeout: float = 180.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
-            subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=self.environment(),
-                           stdout=log, stderr=subprocess.STDOUT, check=True, timeout=timeout)
+            subprocess.run(
+                [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=True,
+                timeout=timeout,
+            )
         super().start(timeout)
 
 
@@ -59,8 +65,9 @@ class UIServer:
         return self.server.base_url
 
     def token(self, user: str) -> str:
-        response = requests.post(f"{self.base_url}/auth/token", json={"username": user, "password": self.passwords[user]},
-                                 timeout=30)
+        response = requests.post(
+            f"{self.base_url}/auth/token", json={"username": user, "password": self.passwords[user]}, timeout=30
+        )
         response.raise_for_status()
         return response.json()["access_token"]
 
@@ -102,9 +109,13 @@ class Seeded:
     dataset_id: str
     other_dataset_id: str
 
-    def queue(self, operator: str, user: str = "admin", dataset_id: str | None = None, **params: Any) -> DelegatedOperationDocument:
+    def queue(
+        self, operator: str, user: str = "admin", dataset_id: str | None = None, **params: Any
+    ) -> DelegatedOperationDocument:
         """Queue ``@fiftyops/utils/<operator>`` as ``user`` the way the SDK does (validated)."""
-        return delegate(f"@fiftyops/utils/{operator}", ObjectId(dataset_id or self.dataset_id), params, user=user, db=self.db)
+        return delegate(
+            f"@fiftyops/utils/{operator}", ObjectId(dataset_id or self.dataset_id), params, user=user, db=self.db
+        )
 
     def run(self, doc: DelegatedOperationDocument) -> DelegatedOperationDocument:
         """Run one operation for real (child process, logs, outputs) and return it finished."""
@@ -134,4 +145,3 @@ def seeded(ui_server: UIServer, mongod, monkeypatch: pytest.MonkeyPatch, tmp_pat
     users.grant("olga", birds, "EDIT")
     users.grant("uma", birds, "VIEW")
     return Seeded(db, DelegatedOperationService(MongoDelegatedOperationRepo(db)), registry, birds, cars)
-

@@ -118,16 +118,22 @@ def test_run_page_shows_inputs_outputs_errors_and_logs(ui_server, seeded):
 def test_a_pipeline_run_lists_its_stages(ui_server, seeded, tmp_path):
     for plugin in ("io", "pipelines"):
         seeded.registry.install(ROOT / "plugins_repo" / plugin, acting_user="admin")
-    pipeline = delegate("@fiftyops/pipelines/measure_and_export", ObjectId(seeded.dataset_id),
-                        {"path": str(tmp_path / "export.json")}, user="admin", db=seeded.db)
+    pipeline = delegate(
+        "@fiftyops/pipelines/measure_and_export",
+        ObjectId(seeded.dataset_id),
+        {"path": str(tmp_path / "export.json")},
+        user="admin",
+        db=seeded.db,
+    )
     assert seeded.run(pipeline).run_state.value == "completed"
     detail = ok(call(ui_server, "admin", "GET", f"/api/runs/{pipeline.id}"))
     assert [(s["name"], s["operator"], s["always_run"]) for s in detail["stages"]] == [
-        ("measure", "@fiftyops/utils/compute_field", False), ("export", "@fiftyops/io/export_samples", False),
-        ("cleanup", "@fiftyops/pipelines/report_cleanup", True)]
+        ("measure", "@fiftyops/utils/compute_field", False),
+        ("export", "@fiftyops/io/export_samples", False),
+        ("cleanup", "@fiftyops/pipelines/report_cleanup", True),
+    ]
     assert detail["run_state"] == "completed" and detail["children"] == []  # stages ran inside the one operation
     assert ok(call(ui_server, "admin", "GET", f"/api/runs/{seeded.queue('count_samples').id}"))["stages"] == []
-
 
 
 def test_row_actions_and_their_refusals(ui_server, seeded):
@@ -142,8 +148,12 @@ def test_row_actions_and_their_refusals(ui_server, seeded):
     assert seeded.db.delegated_ops.count_documents({}) == 1
 
     assert ok(call(ui_server, "olga", "POST", f"/api/runs/{doc.id}/pin", json={"pinned": True}))["pinned"] is True
-    assert [r["id"] for r in ok(call(ui_server, "olga", "GET", "/api/runs/pinned", params={"mine": "true"}))] == [str(doc.id)]
-    assert ok(call(ui_server, "olga", "POST", f"/api/runs/{doc.id}/label", json={"label": "Census"}))["label"] == "Census"
+    assert [r["id"] for r in ok(call(ui_server, "olga", "GET", "/api/runs/pinned", params={"mine": "true"}))] == [
+        str(doc.id)
+    ]
+    assert (
+        ok(call(ui_server, "olga", "POST", f"/api/runs/{doc.id}/label", json={"label": "Census"}))["label"] == "Census"
+    )
     rerun = ok(call(ui_server, "admin", "POST", f"/api/runs/{doc.id}/rerun"))
     assert rerun["queued_by"] == "admin" and rerun["run_state"] == "scheduled" and rerun["label"] == "Census"
     stopped = ok(call(ui_server, "olga", "POST", f"/api/runs/{doc.id}/terminate", json={"reason": "wrong dataset"}))
@@ -166,37 +176,108 @@ def test_plugins_are_managed_by_admins_only(ui_server, seeded):
     listing = ok(call(ui_server, "uma", "GET", "/api/plugins"))
     assert listing["can_manage"] is False and [p["name"] for p in listing["plugins"]] == ["@fiftyops/utils"]
     before = list(seeded.db.fiftyops_plugins.find())
-    refused(call(ui_server, "uma", "POST", "/api/plugins/enabled", json={"name": "@fiftyops/utils", "enabled": False}), 403, "not an admin")
-    refused(call(ui_server, "olga", "POST", "/api/plugins/operator",
-                 json={"name": "@fiftyops/utils", "operator": "sleep", "minimum_role": "GUEST"}), 403, "not an admin")
-    refused(call(ui_server, "uma", "POST", "/api/plugins/uninstall", json={"name": "@fiftyops/utils"}), 403, "not an admin")
-    refused(call(ui_server, "uma", "POST", "/api/plugins", data=zip_of(ROOT / "plugins_repo" / "io")), 403, "only admins")
-    refused(call(ui_server, "uma", "PUT", "/api/org-settings", json={"default_operator_minimum_role": "GUEST"}), 403, "only admins")
-    refused(call(ui_server, "admin", "POST", "/api/plugins/operator",
-                 json={"name": "@fiftyops/utils", "operator": "sleep", "minimum_role": "EMPEROR"}), 400, "Unknown role")
-    refused(call(ui_server, "admin", "POST", "/api/plugins/operator",
-                 json={"name": "@fiftyops/utils", "operator": "nope"}), 404, "no operator 'nope'")
+    refused(
+        call(ui_server, "uma", "POST", "/api/plugins/enabled", json={"name": "@fiftyops/utils", "enabled": False}),
+        403,
+        "not an admin",
+    )
+    refused(
+        call(
+            ui_server,
+            "olga",
+            "POST",
+            "/api/plugins/operator",
+            json={"name": "@fiftyops/utils", "operator": "sleep", "minimum_role": "GUEST"},
+        ),
+        403,
+        "not an admin",
+    )
+    refused(
+        call(ui_server, "uma", "POST", "/api/plugins/uninstall", json={"name": "@fiftyops/utils"}), 403, "not an admin"
+    )
+    refused(
+        call(ui_server, "uma", "POST", "/api/plugins", data=zip_of(ROOT / "plugins_repo" / "io")), 403, "only admins"
+    )
+    refused(
+        call(ui_server, "uma", "PUT", "/api/org-settings", json={"default_operator_minimum_role": "GUEST"}),
+        403,
+        "only admins",
+    )
+    refused(
+        call(
+            ui_server,
+            "admin",
+            "POST",
+            "/api/plugins/operator",
+            json={"name": "@fiftyops/utils", "operator": "sleep", "minimum_role": "EMPEROR"},
+        ),
+        400,
+        "Unknown role",
+    )
+    refused(
+        call(ui_server, "admin", "POST", "/api/plugins/operator", json={"name": "@fiftyops/utils", "operator": "nope"}),
+        404,
+        "no operator 'nope'",
+    )
     assert list(seeded.db.fiftyops_plugins.find()) == before
 
-    changed = ok(call(ui_server, "admin", "POST", "/api/plugins/operator", json={
-        "name": "@fiftyops/utils", "operator": "sleep", "enabled": False, "minimum_role": "ADMIN",
-        "minimum_dataset_permission": "MANAGE"}))
+    changed = ok(
+        call(
+            ui_server,
+            "admin",
+            "POST",
+            "/api/plugins/operator",
+            json={
+                "name": "@fiftyops/utils",
+                "operator": "sleep",
+                "enabled": False,
+                "minimum_role": "ADMIN",
+                "minimum_dataset_permission": "MANAGE",
+            },
+        )
+    )
     sleep = changed["operators"]["sleep"]
     assert (sleep["enabled"], sleep["minimum_role"], sleep["minimum_dataset_permission"]) == (False, "ADMIN", "MANAGE")
-    assert ok(call(ui_server, "admin", "POST", "/api/plugins/enabled", json={"name": "@fiftyops/utils", "enabled": False}))["enabled"] is False
-    settings = ok(call(ui_server, "admin", "PUT", "/api/org-settings", json={"default_operator_minimum_dataset_permission": "VIEW"}))
-    assert settings == {"default_operator_minimum_role": "MEMBER", "default_operator_minimum_dataset_permission": "VIEW"}
+    assert (
+        ok(
+            call(ui_server, "admin", "POST", "/api/plugins/enabled", json={"name": "@fiftyops/utils", "enabled": False})
+        )["enabled"]
+        is False
+    )
+    settings = ok(
+        call(
+            ui_server, "admin", "PUT", "/api/org-settings", json={"default_operator_minimum_dataset_permission": "VIEW"}
+        )
+    )
+    assert settings == {
+        "default_operator_minimum_role": "MEMBER",
+        "default_operator_minimum_dataset_permission": "VIEW",
+    }
     assert ok(call(ui_server, "uma", "GET", "/api/org-settings")) == settings
 
     installed = ok(call(ui_server, "admin", "POST", "/api/plugins", data=zip_of(ROOT / "plugins_repo" / "io")))
     assert installed["name"] == "@fiftyops/io"
     assert all(op["minimum_dataset_permission"] == "VIEW" for op in installed["operators"].values())  # the new default
-    refused(call(ui_server, "admin", "POST", "/api/plugins", data=zip_of(ROOT / "plugins_repo" / "io")), 400, "already installed")
-    upgraded = ok(call(ui_server, "admin", "POST", "/api/plugins", params={"overwrite": "true"},
-                       data=zip_of(ROOT / "plugins_repo" / "io")))
+    refused(
+        call(ui_server, "admin", "POST", "/api/plugins", data=zip_of(ROOT / "plugins_repo" / "io")),
+        400,
+        "already installed",
+    )
+    upgraded = ok(
+        call(
+            ui_server,
+            "admin",
+            "POST",
+            "/api/plugins",
+            params={"overwrite": "true"},
+            data=zip_of(ROOT / "plugins_repo" / "io"),
+        )
+    )
     assert upgraded["name"] == "@fiftyops/io"
     refused(call(ui_server, "admin", "POST", "/api/plugins", data=b"PK\x03\x04 not really a zip"), 400, "zip")
     refused(call(ui_server, "admin", "POST", "/api/plugins", data=b""), 400, "empty")
     assert seeded.db.fiftyops_plugins.count_documents({}) == 2
-    assert ok(call(ui_server, "admin", "POST", "/api/plugins/uninstall", json={"name": "@fiftyops/io"})) == {"uninstalled": "@fiftyops/io"}
+    assert ok(call(ui_server, "admin", "POST", "/api/plugins/uninstall", json={"name": "@fiftyops/io"})) == {
+        "uninstalled": "@fiftyops/io"
+    }
     assert [p["name"] for p in ok(call(ui_server, "admin", "GET", "/api/plugins"))["plugins"]] == ["@fiftyops/utils"]

@@ -20,14 +20,23 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps calling Google hosts this sandbox refuses.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: run scripts/ensure_system_packages.sh (Debian packages chromium and chromium-driver).")
+        pytest.fail(
+            "Chromium is missing: run scripts/ensure_system_packages.sh (Debian packages chromium and chromium-driver)."
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -69,7 +78,9 @@ def test_runs_page_filters_searches_and_acts_on_runs(browser, ui_server, seeded)
     page.goto(ui_server.url("/runs"))
     expect(page.get_by_test_id("run-row")).to_have_count(3)
     expect(row(page, broken.id).get_by_test_id("state")).to_have_text("failed")
-    expect(row(page, waiting.id).get_by_test_id("state")).to_have_attribute("title", "scheduled\nposition 1 in the scheduled queue\nqueued by olga")
+    expect(row(page, waiting.id).get_by_test_id("state")).to_have_attribute(
+        "title", "scheduled\nposition 1 in the scheduled queue\nqueued by olga"
+    )
     screenshot(page, "runs")
 
     page.locator('#states input[value="failed"]').check()
@@ -150,7 +161,9 @@ def test_the_logs_tab_tails_a_running_operation(browser, ui_server, seeded):
         page.goto(ui_server.url(f"/runs/{doc.id}"))
         page.get_by_test_id("tab-logs").click()
         expect(page.get_by_test_id("log-table")).to_contain_text("slept 0 of 6 seconds", timeout=15_000)
-        expect(page.get_by_test_id("log-table")).to_contain_text("slept 4 of 6 seconds", timeout=15_000)  # new lines, no reload
+        expect(page.get_by_test_id("log-table")).to_contain_text(
+            "slept 4 of 6 seconds", timeout=15_000
+        )  # new lines, no reload
         expect(page.locator("#logs")).to_contain_text("live")
         screenshot(page, "run-logs-live")
     finally:
@@ -169,7 +182,9 @@ def test_plugins_page_installs_and_governs_plugins(browser, ui_server, seeded, t
     page.goto(ui_server.url("/plugins"))
     page.get_by_test_id("upload-file").set_input_files(str(archive))
     page.get_by_test_id("upload").click()
-    expect(page.locator("#message")).to_contain_text("Installed @fiftyops/io", timeout=60_000)  # a child process installs it
+    expect(page.locator("#message")).to_contain_text(
+        "Installed @fiftyops/io", timeout=60_000
+    )  # a child process installs it
     expect(page.get_by_test_id("plugin")).to_have_count(2)
     assert seeded.db.fiftyops_plugins.find_one({"_id": "@fiftyops/io"}) is not None
 

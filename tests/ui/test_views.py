@@ -7,35 +7,43 @@ from types import SimpleNamespace
 import pytest
 from bson import ObjectId
 
+from fiftyops_provider.access import run_rules as access
+from fiftyops_provider.access.permissions import DatasetPermission, Role
+from fiftyops_provider.access.users import User
 from fiftyops_provider.plugins.errors import PermissionDenied
-from fiftyops_provider.plugins.permissions import DatasetPermission, Role
-from fiftyops_provider.plugins.users import User
 from fiftyops_provider.store import DelegatedOperationDocument
-from fiftyops_provider.ui import access
 from fiftyops_provider.ui.identity import role_for
 from fiftyops_provider.ui.views import log_entries
 
 
-@pytest.mark.parametrize(("airflow_user", "role"), [
-    (SimpleNamespace(role="admin"), Role.ADMIN),  # simple auth manager
-    (SimpleNamespace(role="Op"), Role.MEMBER),
-    (SimpleNamespace(role="user"), Role.COLLABORATOR),
-    (SimpleNamespace(role="viewer"), Role.GUEST),
-    (SimpleNamespace(role=None, roles=[SimpleNamespace(name="Viewer"), SimpleNamespace(name="Admin")]), Role.ADMIN),  # FAB
-    (SimpleNamespace(role="data-scientist"), Role.GUEST),
-    (SimpleNamespace(), Role.GUEST),
-])
+@pytest.mark.parametrize(
+    ("airflow_user", "role"),
+    [
+        (SimpleNamespace(role="admin"), Role.ADMIN),  # simple auth manager
+        (SimpleNamespace(role="Op"), Role.MEMBER),
+        (SimpleNamespace(role="user"), Role.COLLABORATOR),
+        (SimpleNamespace(role="viewer"), Role.GUEST),
+        (
+            SimpleNamespace(role=None, roles=[SimpleNamespace(name="Viewer"), SimpleNamespace(name="Admin")]),
+            Role.ADMIN,
+        ),  # FAB
+        (SimpleNamespace(role="data-scientist"), Role.GUEST),
+        (SimpleNamespace(), Role.GUEST),
+    ],
+)
 def test_airflow_roles_map_to_the_highest_fiftyops_role(airflow_user, role):
     assert role_for(airflow_user) is role
 
 
 def test_log_lines_of_airflow_the_executor_and_anything_else():
-    text = "\n".join([
-        '{"timestamp":"2026-11-22T09:05:19.610520Z","level":"warning","event":"disk almost full","logger":"x"}',
-        "2026-11-22 09:05:20,123 ERROR fiftyops.execution: boom",
-        "plain print output",
-        "",
-    ])
+    text = "\n".join(
+        [
+            '{"timestamp":"2026-11-22T09:05:19.610520Z","level":"warning","event":"disk almost full","logger":"x"}',
+            "2026-11-22 09:05:20,123 ERROR fiftyops.execution: boom",
+            "plain print output",
+            "",
+        ]
+    )
     assert log_entries(text) == [
         {"timestamp": "2026-11-22T09:05:19.610520Z", "level": "WARNING", "message": "disk almost full"},
         {"timestamp": "2026-11-22 09:05:20,123", "level": "ERROR", "message": "fiftyops.execution: boom"},
@@ -47,16 +55,21 @@ BIRDS = str(ObjectId())
 
 
 def run_of(owner: str) -> DelegatedOperationDocument:
-    return DelegatedOperationDocument(operator="@o/p/op", label="op", queued_by=owner, dataset_id=ObjectId(BIRDS), id=ObjectId())
+    return DelegatedOperationDocument(
+        operator="@o/p/op", label="op", queued_by=owner, dataset_id=ObjectId(BIRDS), id=ObjectId()
+    )
 
 
-@pytest.mark.parametrize(("user", "view", "change"), [
-    (User("root", Role.ADMIN), True, True),
-    (User("ann", Role.GUEST), True, True),  # the owner
-    (User("bo", Role.MEMBER, {BIRDS: DatasetPermission.EDIT}), True, True),
-    (User("cy", Role.MEMBER, {BIRDS: DatasetPermission.VIEW}), True, False),
-    (User("di", Role.MEMBER), False, False),
-])
+@pytest.mark.parametrize(
+    ("user", "view", "change"),
+    [
+        (User("root", Role.ADMIN), True, True),
+        (User("ann", Role.GUEST), True, True),  # the owner
+        (User("bo", Role.MEMBER, {BIRDS: DatasetPermission.EDIT}), True, True),
+        (User("cy", Role.MEMBER, {BIRDS: DatasetPermission.VIEW}), True, False),
+        (User("di", Role.MEMBER), False, False),
+    ],
+)
 def test_who_may_see_and_change_a_run(user, view, change):
     doc = run_of("ann")
     assert (access.can_view(user, doc), access.can_change(user, doc)) == (view, change)

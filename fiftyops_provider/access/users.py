@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from fiftyops_provider.access.permissions import DatasetPermission, Role, parse_dataset_permission, parse_role
 from fiftyops_provider.plugins.errors import PermissionDenied, PluginError
-from fiftyops_provider.plugins.permissions import DatasetPermission, Role, parse_dataset_permission, parse_role
 from fiftyops_provider.store.documents import utcnow
 
 USERS_COLLECTION = "fiftyops_users"
@@ -68,7 +68,10 @@ class UserStore:
 
     def grant(self, name: str, dataset_id: str, permission: DatasetPermission | str) -> User:
         parsed = parse_dataset_permission(permission)
-        if self.collection.update_one({"_id": name}, {"$set": {f"datasets.{dataset_id}": int(parsed)}}).matched_count == 0:
+        if (
+            self.collection.update_one({"_id": name}, {"$set": {f"datasets.{dataset_id}": int(parsed)}}).matched_count
+            == 0
+        ):
             raise PluginError(f"No user {name!r}; create it first.")
         return self.get(name)
 

@@ -26,17 +26,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, MutableMapping
 from dataclasses import asdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, MutableMapping
+from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetWatcher, Param, conf, get_parsing_context
 
 from fiftyops_provider.config import load_settings
-from fiftyops_provider.dispatch_settings import admission_limit, dispatch_mode
-from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
-from fiftyops_provider.naming import (
+from fiftyops_provider.dag_factory.naming import (
     DISPATCH_TASK_ID,
     DISPATCHER_DAG_ID,
     EVENT_DISPATCHER_DAG_ID,
@@ -46,12 +45,14 @@ from fiftyops_provider.naming import (
     QUEUE_ASSET_URI,
     operator_dag_id,
 )
+from fiftyops_provider.dag_factory.settings import admission_limit, dispatch_mode
+from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.operators.execute_operation import ExecuteDelegatedOperationOperator, mark_operation_failed
 from fiftyops_provider.plugins.registry import OperatorInfo
 
 logger = logging.getLogger(__name__)
 
-START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 TERMINATION_GRACE = 10.0
 # Airflow's execution_timeout is a backstop behind the executor's own timeout, which applies the
 # operator's on_reset policy; it fires only if the executor itself hangs.
@@ -59,12 +60,21 @@ AIRFLOW_TIMEOUT_MARGIN = 60.0
 RETRY_DELAY = timedelta(seconds=5)
 SENSOR_TIMEOUT = timedelta(hours=1)
 RUN_PARAMS = {
-    "operation_id": Param(None, type=["null", "string"], title="Operation id",
-                          description="Run this queued operation (the dispatcher sets it)."),
-    "rerun_of": Param(None, type=["null", "string"], title="Rerun of",
-                      description="Run a new copy of this finished operation."),
-    "dataset": Param(None, type=["null", "string"], title="Dataset",
-                     description="Dataset name, to queue a new operation from this form."),
+    "operation_id": Param(
+        None,
+        type=["null", "string"],
+        title="Operation id",
+        description="Run this queued operation (the dispatcher sets it).",
+    ),
+    "rerun_of": Param(
+        None, type=["null", "string"], title="Rerun of", description="Run a new copy of this finished operation."
+    ),
+    "dataset": Param(
+        None,
+        type=["null", "string"],
+        title="Dataset",
+        description="Dataset name, to queue a new operation from this form.",
+    ),
 }
 
 
@@ -78,16 +88,27 @@ def operator_params(info: OperatorInfo) -> dict[str, Param]:
         if "enum" in schema:
             extra["enum"] = [None, *schema["enum"]]
         params[name] = Param(
-            schema.get("default"), type=["null", kind], title=schema.get("title", name),
-            description=schema.get("description"), **extra,
+            schema.get("default"),
+            type=["null", kind],
+            title=schema.get("title", name),
+            description=schema.get("description"),
+            **extra,
         )
     return params
 
 
 def _doc_md(info: OperatorInfo) -> str:
-    lines = [f"### {info.label}", "", info.description or "", "", f"Operator: `{info.uri}` (plugin {info.plugin_name} {info.plugin_version or ''})"]
+    lines = [
+        f"### {info.label}",
+        "",
+        info.description or "",
+        "",
+        f"Operator: `{info.uri}` (plugin {info.plugin_name} {info.plugin_version or ''})",
+    ]
     cfg = info.config
-    lines.append(f"Timeout {cfg.get('execution_timeout')} s, on_reset `{cfg.get('on_reset')}`, max attempts {cfg.get('max_attempts')}.")
+    lines.append(
+        f"Timeout {cfg.get('execution_timeout')} s, on_reset `{cfg.get('on_reset')}`, max attempts {cfg.get('max_attempts')}."
+    )
     return "\n".join(lines)
 
 
@@ -114,7 +135,9 @@ def build_operator_dag(info: OperatorInfo, conn_id: str = FiftyOpsHook.default_c
             operator_uri=info.uri,
             fiftyops_conn_id=conn_id,
             pool=conf.get("fiftyops", "pool", fallback=POOL_NAME),
-            execution_timeout=timedelta(seconds=cfg.get("execution_timeout", 3600) + TERMINATION_GRACE + AIRFLOW_TIMEOUT_MARGIN),
+            execution_timeout=timedelta(
+                seconds=cfg.get("execution_timeout", 3600) + TERMINATION_GRACE + AIRFLOW_TIMEOUT_MARGIN
+            ),
             termination_grace=TERMINATION_GRACE,
             heartbeat_interval=conf.getfloat("fiftyops", "heartbeat_interval", fallback=5.0),
             retries=retries,
@@ -134,7 +157,10 @@ def _start_operation_runs(picked: Any) -> None:
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
     TriggerDagRunOperator.partial(
-        task_id="start_operation", logical_date=None, skip_when_already_exists=True, wait_for_completion=False,
+        task_id="start_operation",
+        logical_date=None,
+        skip_when_already_exists=True,
+        wait_for_completion=False,
     ).expand_kwargs(picked.output)
 
 
@@ -165,10 +191,15 @@ def build_sensor_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) -
     from fiftyops_provider.sensors.queued_operation import QueuedOperationSensor
 
     with _dispatcher(DISPATCHER_DAG_ID, "FiftyOps dispatcher", "@continuous") as dag:
-        _start_operation_runs(QueuedOperationSensor(
-            task_id="wait_for_operations", fiftyops_conn_id=conn_id, timeout=SENSOR_TIMEOUT.total_seconds(),
-            soft_fail=True, deferrable=True,
-        ))
+        _start_operation_runs(
+            QueuedOperationSensor(
+                task_id="wait_for_operations",
+                fiftyops_conn_id=conn_id,
+                timeout=SENSOR_TIMEOUT.total_seconds(),
+                soft_fail=True,
+                deferrable=True,
+            )
+        )
     return dag
 
 
@@ -177,23 +208,38 @@ def build_event_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) ->
     from fiftyops_provider.triggers.queued_operation import QueuedOperationEventTrigger
 
     queue = Asset(
-        name=QUEUE_ASSET_NAME, uri=QUEUE_ASSET_URI,
-        watchers=[AssetWatcher(name=f"{QUEUE_ASSET_NAME}_watcher",
-                               trigger=QueuedOperationEventTrigger(conn_id=conn_id, quota=admission_limit()))],
+        name=QUEUE_ASSET_NAME,
+        uri=QUEUE_ASSET_URI,
+        watchers=[
+            AssetWatcher(
+                name=f"{QUEUE_ASSET_NAME}_watcher",
+                trigger=QueuedOperationEventTrigger(conn_id=conn_id, quota=admission_limit()),
+            )
+        ],
     )
     with _dispatcher(EVENT_DISPATCHER_DAG_ID, "FiftyOps dispatcher (event-driven)", [queue]) as dag:
         # One poke: the watcher only fires when there is work; nothing to take (another run took
         # it) skips the run.
-        _start_operation_runs(QueuedOperationSensor(
-            task_id="pick_up_operations", fiftyops_conn_id=conn_id, timeout=0, soft_fail=True, deferrable=False,
-            mode="poke",
-        ))
+        _start_operation_runs(
+            QueuedOperationSensor(
+                task_id="pick_up_operations",
+                fiftyops_conn_id=conn_id,
+                timeout=0,
+                soft_fail=True,
+                deferrable=False,
+                mode="poke",
+            )
+        )
     return dag
 
 
 def build_dispatcher(conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
     """The dispatcher of the configured ``[fiftyops] dispatch_mode``."""
-    builders = {"direct": build_direct_dispatcher_dag, "sensor": build_sensor_dispatcher_dag, "asset": build_event_dispatcher_dag}
+    builders = {
+        "direct": build_direct_dispatcher_dag,
+        "sensor": build_sensor_dispatcher_dag,
+        "asset": build_event_dispatcher_dag,
+    }
     return builders[dispatch_mode()](conn_id)
 
 
@@ -205,7 +251,9 @@ def load_operator_infos(conn_id: str = FiftyOpsHook.default_conn_name) -> list[O
     """Enabled, delegation-capable operators; the last known list if MongoDB is unreachable."""
     cache = _cache_file()
     try:
-        infos = [i for i in FiftyOpsHook(conn_id).get_registry().list_operators(enabled_only=True) if i.delegation_capable]
+        infos = [
+            i for i in FiftyOpsHook(conn_id).get_registry().list_operators(enabled_only=True) if i.delegation_capable
+        ]
     except Exception:
         logger.exception("Cannot read the plugin registry; using the operator list cached in %s", cache)
         try:
@@ -220,8 +268,11 @@ def load_operator_infos(conn_id: str = FiftyOpsHook.default_conn_name) -> list[O
     return infos
 
 
-def register_dags(namespace: MutableMapping[str, Any], conn_id: str = FiftyOpsHook.default_conn_name,
-                  operators: Iterable[OperatorInfo] | None = None) -> list[str]:
+def register_dags(
+    namespace: MutableMapping[str, Any],
+    conn_id: str = FiftyOpsHook.default_conn_name,
+    operators: Iterable[OperatorInfo] | None = None,
+) -> list[str]:
     """Build the FiftyOps DAGs into ``namespace`` (a DAG file's ``globals()``); returns the ids.
 
     When a task starts, Airflow parses the file only to find that task's DAG and says which one
@@ -234,8 +285,11 @@ def register_dags(namespace: MutableMapping[str, Any], conn_id: str = FiftyOpsHo
         dags.append(build_dispatcher(conn_id))
     if wanted not in (DISPATCHER_DAG_ID, EVENT_DISPATCHER_DAG_ID):
         infos = operators if operators is not None else load_operator_infos(conn_id)
-        dags += [build_operator_dag(info, conn_id) for info in sorted(infos, key=lambda i: i.uri)
-                 if wanted is None or operator_dag_id(info.uri) == wanted]
+        dags += [
+            build_operator_dag(info, conn_id)
+            for info in sorted(infos, key=lambda i: i.uri)
+            if wanted is None or operator_dag_id(info.uri) == wanted
+        ]
     for dag in dags:
         namespace[dag.dag_id] = dag
     return [dag.dag_id for dag in dags]

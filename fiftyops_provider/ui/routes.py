@@ -18,18 +18,18 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from pymongo.database import Database
 
+from fiftyops_provider.access import run_rules as access
+from fiftyops_provider.access.org_settings import get_organization_settings, update_organization_settings
+from fiftyops_provider.access.permissions import DatasetPermission, Role
+from fiftyops_provider.access.users import User, UserStore
+from fiftyops_provider.datasets.catalog import list_datasets
 from fiftyops_provider.execution.logcapture import log_is_download_only
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
-from fiftyops_provider.plugins.datasets import list_datasets
 from fiftyops_provider.plugins.errors import OperatorNotFound, PermissionDenied, PluginError, PluginNotFound
-from fiftyops_provider.plugins.permissions import DatasetPermission, Role
 from fiftyops_provider.plugins.registry import PluginRegistry
-from fiftyops_provider.plugins.settings import get_organization_settings, update_organization_settings
-from fiftyops_provider.plugins.users import User, UserStore
 from fiftyops_provider.store import DelegatedOperationService, ExecutionResult, OperationNotFound, SortByField
 from fiftyops_provider.store.errors import StoreError
 from fiftyops_provider.store.query import SORT_PRESETS
-from fiftyops_provider.ui import access
 from fiftyops_provider.ui.identity import fiftyops_user
 from fiftyops_provider.ui.plugin_upload import MAX_UPLOAD_BYTES, install_uploaded_plugin
 from fiftyops_provider.ui.views import log_entries, read_log, run_detail, run_row
@@ -86,8 +86,11 @@ def me(user: User = Depends(current_user)) -> dict[str, Any]:
 @router.get("/datasets")
 def datasets(user: User = Depends(current_user)) -> list[dict[str, str]]:
     """The datasets this user may list runs of."""
-    return [{"id": d.id, "name": d.name} for d in list_datasets(backend().db)
-            if user.dataset_permission(d.id) >= DatasetPermission.VIEW]
+    return [
+        {"id": d.id, "name": d.name}
+        for d in list_datasets(backend().db)
+        if user.dataset_permission(d.id) >= DatasetPermission.VIEW
+    ]
 
 
 # -- runs ----------------------------------------------------------------------------------------
@@ -106,7 +109,9 @@ def _listing_filters(user: User, mine: bool, dataset_id: str | None, state: list
 
 
 def _row(service: DelegatedOperationService, doc: Any, user: User) -> dict[str, Any]:
-    return run_row(doc, user, service.get_queue_position(doc.id) if doc.run_state.value in ("scheduled", "queued") else None)
+    return run_row(
+        doc, user, service.get_queue_position(doc.id) if doc.run_state.value in ("scheduled", "queued") else None
+    )
 
 
 @router.get("/runs")
@@ -127,18 +132,28 @@ def list_runs(
     service = backend().service
     page = service.page_operations(
         paging={"sort_by": sort_by, "sort_direction": direction, "skip": skip, "limit": limit},
-        search=_search(search, search_label), **_listing_filters(user, mine, dataset_id, state),
+        search=_search(search, search_label),
+        **_listing_filters(user, mine, dataset_id, state),
     )
-    return {"items": [_row(service, doc, user) for doc in page.items], "total": page.total,
-            "total_is_exact": page.total_is_exact, "skip": page.skip, "limit": page.limit}
+    return {
+        "items": [_row(service, doc, user) for doc in page.items],
+        "total": page.total,
+        "total_is_exact": page.total_is_exact,
+        "skip": page.skip,
+        "limit": page.limit,
+    }
 
 
 @router.get("/runs/pinned")
-def pinned_runs(user: User = Depends(current_user), mine: bool = False, dataset_id: str | None = None) -> list[dict[str, Any]]:
+def pinned_runs(
+    user: User = Depends(current_user), mine: bool = False, dataset_id: str | None = None
+) -> list[dict[str, Any]]:
     service = backend().service
-    docs = service.list_operations(pinned=True, paging={"sort_by": SortByField.UPDATED_AT, "sort_direction": -1,
-                                                        "limit": PINNED_PANEL_LIMIT},
-                                   **access.run_filters(user, mine, dataset_id))
+    docs = service.list_operations(
+        pinned=True,
+        paging={"sort_by": SortByField.UPDATED_AT, "sort_direction": -1, "limit": PINNED_PANEL_LIMIT},
+        **access.run_filters(user, mine, dataset_id),
+    )
     return [run_row(doc, user) for doc in docs]
 
 
@@ -158,8 +173,13 @@ def _changeable(doc_id: str, user: User) -> Any:
 def get_run(doc_id: str, user: User = Depends(current_user)) -> dict[str, Any]:
     service = backend().service
     doc = _visible(doc_id, user)
-    children = service.list_operations(parent_id=doc.id, paging={"sort_by": SortByField.CREATED_AT, "sort_direction": 1,
-                                                                 "limit": 1000}) if doc.pipeline else []
+    children = (
+        service.list_operations(
+            parent_id=doc.id, paging={"sort_by": SortByField.CREATED_AT, "sort_direction": 1, "limit": 1000}
+        )
+        if doc.pipeline
+        else []
+    )
     position = service.get_queue_position(doc.id) if doc.run_state.value in ("scheduled", "queued") else None
     return run_detail(doc, user, children, position)
 
@@ -169,10 +189,21 @@ def get_logs(doc_id: str, user: User = Depends(current_user)) -> dict[str, Any]:
     """The Logs tab: entries while the log is small enough to show, else only a download."""
     doc = _visible(doc_id, user)
     if log_is_download_only(doc.log_size):
-        return {"entries": [], "download_only": True, "complete": False, "log_size": doc.log_size, "running": not doc.is_terminal}
+        return {
+            "entries": [],
+            "download_only": True,
+            "complete": False,
+            "log_size": doc.log_size,
+            "running": not doc.is_terminal,
+        }
     text, complete = read_log(doc)
-    return {"entries": log_entries(text), "download_only": False, "complete": complete, "log_size": doc.log_size,
-            "running": not doc.is_terminal}
+    return {
+        "entries": log_entries(text),
+        "download_only": False,
+        "complete": complete,
+        "log_size": doc.log_size,
+        "running": not doc.is_terminal,
+    }
 
 
 @router.get("/runs/{doc_id}/logs/download")
@@ -227,10 +258,13 @@ def mark_failed(doc_id: str, user: User = Depends(current_user)) -> dict[str, An
     if doc.is_terminal:
         raise StoreError(f"Run {doc.id} is already {doc.run_state.value}; there is nothing to mark failed.")
     message = f"marked failed by {user.name} from the Runs page"
-    failed = backend().service.set_failed(doc.id, ExecutionResult(error=message, error_message=message),
-                                          required_state=doc.run_state)
+    failed = backend().service.set_failed(
+        doc.id, ExecutionResult(error=message, error_message=message), required_state=doc.run_state
+    )
     if failed is None:
-        raise StoreError(f"Run {doc.id} changed state meanwhile (it is {backend().service.get(doc.id).run_state.value}); reload.")
+        raise StoreError(
+            f"Run {doc.id} changed state meanwhile (it is {backend().service.get(doc.id).run_state.value}); reload."
+        )
     return run_row(failed, user)
 
 
@@ -260,12 +294,18 @@ class OrganizationSettingsBody(BaseModel):
 @router.get("/plugins")
 def plugins(user: User = Depends(current_user)) -> dict[str, Any]:
     """Installed plugins for everyone; ``can_manage`` tells the page whether to offer changes."""
-    return {"plugins": backend().registry.list_plugins(), "can_manage": access.is_admin(user),
-            "roles": list(Role.__members__), "dataset_permissions": list(DatasetPermission.__members__)}
+    return {
+        "plugins": backend().registry.list_plugins(),
+        "can_manage": access.is_admin(user),
+        "roles": list(Role.__members__),
+        "dataset_permissions": list(DatasetPermission.__members__),
+    }
 
 
 @router.post("/plugins")
-async def upload_plugin(request: Request, overwrite: bool = False, user: User = Depends(current_user)) -> dict[str, Any]:
+async def upload_plugin(
+    request: Request, overwrite: bool = False, user: User = Depends(current_user)
+) -> dict[str, Any]:
     """Install (``overwrite=true``: upgrade) a plugin from the ZIP sent as the request body."""
     access.require_admin(user)
     data = await request.body()
@@ -288,8 +328,14 @@ def set_plugin_enabled(body: PluginEnabledBody, user: User = Depends(current_use
 
 @router.post("/plugins/operator")
 def set_operator(body: OperatorSettingsBody, user: User = Depends(current_user)) -> dict[str, Any]:
-    return backend().registry.set_operator(body.name, body.operator, body.enabled, body.minimum_role,
-                                           body.minimum_dataset_permission, acting_user=user.name)
+    return backend().registry.set_operator(
+        body.name,
+        body.operator,
+        body.enabled,
+        body.minimum_role,
+        body.minimum_dataset_permission,
+        acting_user=user.name,
+    )
 
 
 def _settings_json(settings: Any) -> dict[str, str]:
@@ -304,5 +350,8 @@ def org_settings(user: User = Depends(current_user)) -> dict[str, str]:
 @router.put("/org-settings")
 def put_org_settings(body: OrganizationSettingsBody, user: User = Depends(current_user)) -> dict[str, str]:
     access.require_admin(user)
-    return _settings_json(update_organization_settings(
-        backend().db, body.default_operator_minimum_role, body.default_operator_minimum_dataset_permission))
+    return _settings_json(
+        update_organization_settings(
+            backend().db, body.default_operator_minimum_role, body.default_operator_minimum_dataset_permission
+        )
+    )

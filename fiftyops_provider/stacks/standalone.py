@@ -26,7 +26,7 @@ from pathlib import Path
 
 import requests
 
-from fiftyops_provider.embedded import free_port
+from fiftyops_provider.stacks.embedded_mongo import free_port
 
 HEALTH_PATH = "/api/v2/monitor/health"
 EXECUTION_HEALTH_PATH = "/execution/health"
@@ -54,8 +54,15 @@ class StandaloneFailed(RuntimeError):
 class AirflowStandalone:
     command: tuple[str, ...] = ("airflow", "standalone")
 
-    def __init__(self, home: Path, dags_folder: Path, port: int | None = None, parallelism: int = 4,
-                 env: dict[str, str] | None = None, preload: bool = True) -> None:
+    def __init__(
+        self,
+        home: Path,
+        dags_folder: Path,
+        port: int | None = None,
+        parallelism: int = 4,
+        env: dict[str, str] | None = None,
+        preload: bool = True,
+    ) -> None:
         self.home = Path(home)
         self.dags_folder = Path(dags_folder)
         self.port = port or free_port()
@@ -96,12 +103,18 @@ class AirflowStandalone:
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
             # Wait for SQLite's write lock instead of failing after 5 s (see sqlite_connect).
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "fiftyops_provider.sqlite_connect.SYNC_CONNECT_ARGS",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "fiftyops_provider.sqlite_connect.ASYNC_CONNECT_ARGS",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "fiftyops_provider.stacks.sqlite_connect.SYNC_CONNECT_ARGS",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "fiftyops_provider.stacks.sqlite_connect.ASYNC_CONNECT_ARGS",
             # The FiftyOps dispatcher starts operation runs through the REST API, as the admin.
-            "AIRFLOW_CONN_FIFTYOPS_AIRFLOW_API": json.dumps({
-                "conn_type": "http", "host": "127.0.0.1", "port": self.port, "login": ADMIN, "password": self.password,
-            }),
+            "AIRFLOW_CONN_FIFTYOPS_AIRFLOW_API": json.dumps(
+                {
+                    "conn_type": "http",
+                    "host": "127.0.0.1",
+                    "port": self.port,
+                    "login": ADMIN,
+                    "password": self.password,
+                }
+            ),
         }
         env.update(self.extra_env)
         return env
@@ -126,8 +139,15 @@ class AirflowStandalone:
 
     def _spawn(self, command: list[str], log_file: Path) -> subprocess.Popen:
         with open(log_file, "ab") as log:
-            return subprocess.Popen(command, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home)
+            return subprocess.Popen(
+                command,
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.home,
+            )
 
     def start(self, timeout: float = 180.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -136,17 +156,31 @@ class AirflowStandalone:
         # Airflow writes a missing airflow.cfg (with generated keys) on first import: once, here,
         # not by the two processes below racing each other.
         if not (self.home / "airflow.cfg").exists():
-            subprocess.run([sys.executable, "-c", "import airflow.configuration"], env=self.environment(), cwd=self.home,
-                           check=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+            subprocess.run(
+                [sys.executable, "-c", "import airflow.configuration"],
+                env=self.environment(),
+                cwd=self.home,
+                check=True,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+            )
         self.process = self._spawn(list(self.command), self.log_file)
         # The execution API server refuses to start on an unmigrated database: it waits for
         # standalone's migration. Tasks that start before it is up retry (the Task SDK does).
         self.execution_api = self._spawn(
-            ["sh", "-c", f"airflow db check-migrations -t {int(timeout)} && exec airflow api-server --apps execution "
-                         f"-H 127.0.0.1 -p {self.execution_api_port}"],
-            self.execution_api_log_file)
-        watched = (("airflow standalone", self.process, self.log_file),
-                   ("the execution API server", self.execution_api, self.execution_api_log_file))
+            [
+                "sh",
+                "-c",
+                f"airflow db check-migrations -t {int(timeout)} && exec airflow api-server --apps execution "
+                f"-H 127.0.0.1 -p {self.execution_api_port}",
+            ],
+            self.execution_api_log_file,
+        )
+        watched = (
+            ("airflow standalone", self.process, self.log_file),
+            ("the execution API server", self.execution_api, self.execution_api_log_file),
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for name, process, log in watched:
@@ -157,7 +191,9 @@ class AirflowStandalone:
                 return
             time.sleep(0.5)
         self.stop()
-        raise StandaloneFailed(f"Airflow was not healthy within {timeout:.0f}s; see {self.log_file} and {self.execution_api_log_file}")
+        raise StandaloneFailed(
+            f"Airflow was not healthy within {timeout:.0f}s; see {self.log_file} and {self.execution_api_log_file}"
+        )
 
     @property
     def root_pids(self) -> list[int]:

@@ -37,5 +37,8 @@ def dispatch_run_id(operation_id: str, attempt: int) -> str:
 def operation_run(operation_id: str, operator_uri: str, attempt: int) -> dict:
     """The operator DAG run one dispatch of an operation starts, as ``TriggerDagRunOperator``
     kwargs: its DAG, its run id and the conf naming the operation."""
-    return {"trigger_dag_id": operator_dag_id(operator_uri), "trigger_run_id": dispatch_run_id(operation_id, attempt),
-            "conf": {"operation_id": operation_id}}
+    return {
+        "trigger_dag_id": operator_dag_id(operator_uri),
+        "trigger_run_id": dispatch_run_id(operation_id, attempt),
+        "conf": {"operation_id": operation_id},
+    }

@@ -7,9 +7,9 @@ import itertools
 import pytest
 
 import fiftyops_provider.management as fom
+from fiftyops_provider.access.permissions import DatasetPermission, Role
+from fiftyops_provider.datasets.catalog import create_dataset
 from fiftyops_provider.plugins import PermissionDenied
-from fiftyops_provider.plugins.datasets import create_dataset
-from fiftyops_provider.plugins.permissions import DatasetPermission, Role
 from tests.plugins.conftest import write_plugin
 
 

@@ -75,7 +75,9 @@ class Dataset:
         slug = _check_name(new_name)
         clash = coll.find_one({"slug": slug, "_id": {"$ne": self._doc["_id"]}}, {"name": 1})
         if clash is not None:
-            raise PluginError(f"A dataset named {clash['name']!r} already exists (same slug {slug!r}); pick another name.")
+            raise PluginError(
+                f"A dataset named {clash['name']!r} already exists (same slug {slug!r}); pick another name."
+            )
         try:
             coll.update_one({"_id": self._doc["_id"]}, {"$set": {"name": new_name, "slug": slug}})
         except DuplicateKeyError:
@@ -117,8 +119,12 @@ def create_dataset(db: Database, name: str) -> Dataset:
         raise PluginError(f"A dataset named {clash['name']!r} already exists (same slug {slug!r}); pick another name.")
     oid = ObjectId()
     doc = {
-        "_id": oid, "name": name, "slug": slug, "persistent": True,
-        "created_at": utcnow(), "sample_collection_name": f"samples.{oid}",
+        "_id": oid,
+        "name": name,
+        "slug": slug,
+        "persistent": True,
+        "created_at": utcnow(),
+        "sample_collection_name": f"samples.{oid}",
     }
     try:
         coll.insert_one(doc)
@@ -142,4 +148,3 @@ def load_dataset(db: Database, dataset_id: str | ObjectId | None, dataset_name: 
 
 def list_datasets(db: Database) -> list[Dataset]:
     return [Dataset(db, doc) for doc in db[DATASETS_COLLECTION].find({}).sort("name", 1)]
-

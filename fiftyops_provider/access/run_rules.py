@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fiftyops_provider.access.permissions import DatasetPermission, Role
+from fiftyops_provider.access.users import User
 from fiftyops_provider.plugins.errors import PermissionDenied
-from fiftyops_provider.plugins.permissions import DatasetPermission, Role
-from fiftyops_provider.plugins.users import User
 from fiftyops_provider.store import DelegatedOperationDocument
 
 
@@ -50,7 +50,9 @@ def require_change(user: User, doc: DelegatedOperationDocument) -> None:
 
 def require_admin(user: User) -> None:
     if not is_admin(user):
-        raise PermissionDenied(f"{user.name} is {user.role.name}; only admins can manage plugins and organization settings.")
+        raise PermissionDenied(
+            f"{user.name} is {user.role.name}; only admins can manage plugins and organization settings."
+        )
 
 
 def run_filters(user: User, mine: bool, dataset_id: str | None) -> dict[str, Any]:
@@ -60,7 +62,9 @@ def run_filters(user: User, mine: bool, dataset_id: str | None) -> dict[str, Any
         filters["queued_by"] = user.name
     if dataset_id:
         if not mine and user.dataset_permission(dataset_id) < DatasetPermission.VIEW:
-            raise PermissionDenied(f"{user.name} has no VIEW permission on dataset {dataset_id}; choose My runs or ask an admin.")
+            raise PermissionDenied(
+                f"{user.name} has no VIEW permission on dataset {dataset_id}; choose My runs or ask an admin."
+            )
         filters["dataset_id"] = dataset_id
     elif not mine and not is_admin(user):
         raise PermissionDenied("Only admins can list the runs of all datasets; choose a dataset or My runs.")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pymongo.database import Database
 
-from fiftyops_provider.plugins.permissions import (
+from fiftyops_provider.access.permissions import (
     DEFAULT_MINIMUM_DATASET_PERMISSION,
     DEFAULT_MINIMUM_ROLE,
     DatasetPermission,
@@ -39,10 +39,14 @@ def get_organization_settings(db: Database) -> OrganizationSettings:
 def save_organization_settings(db: Database, settings: OrganizationSettings) -> OrganizationSettings:
     db[SETTINGS_COLLECTION].update_one(
         {"_id": ORGANIZATION_ID},
-        {"$set": {
-            "default_operator_minimum_role": int(settings.default_operator_minimum_role),
-            "default_operator_minimum_dataset_permission": int(settings.default_operator_minimum_dataset_permission),
-        }},
+        {
+            "$set": {
+                "default_operator_minimum_role": int(settings.default_operator_minimum_role),
+                "default_operator_minimum_dataset_permission": int(
+                    settings.default_operator_minimum_dataset_permission
+                ),
+            }
+        },
         upsert=True,
     )
     return settings
@@ -58,5 +62,7 @@ def update_organization_settings(
     if default_operator_minimum_role is not None:
         settings.default_operator_minimum_role = parse_role(default_operator_minimum_role)
     if default_operator_minimum_dataset_permission is not None:
-        settings.default_operator_minimum_dataset_permission = parse_dataset_permission(default_operator_minimum_dataset_permission)
+        settings.default_operator_minimum_dataset_permission = parse_dataset_permission(
+            default_operator_minimum_dataset_permission
+        )
     return save_organization_settings(db, settings)

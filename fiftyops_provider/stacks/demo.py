@@ -10,13 +10,14 @@ from __future__ import annotations
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from pymongo.database import Database
 
-from fiftyops_provider.display import progress_bar, state_cell
-from fiftyops_provider.plugins.datasets import create_dataset, load_dataset
+from fiftyops_provider.cli.display import progress_bar, state_cell
+from fiftyops_provider.datasets.catalog import create_dataset, load_dataset
 from fiftyops_provider.plugins.delegate import delegate
 from fiftyops_provider.plugins.errors import PluginError
 from fiftyops_provider.plugins.registry import PluginRegistry
@@ -25,13 +26,18 @@ from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperati
 DEMO_DATASET = "fiftyops-demo"
 DEMO_SAMPLES = 500
 EXAMPLE_PLUGINS = ("utils", "io", "pipelines", "webhook")
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def install_example_plugins(db: Database, plugins_dir: Path = REPO_ROOT / "plugins_repo", acting_user: str | None = None) -> list[str]:
+def install_example_plugins(
+    db: Database, plugins_dir: Path = REPO_ROOT / "plugins_repo", acting_user: str | None = None
+) -> list[str]:
     """Install (or upgrade to) the example plugins; returns their names."""
     registry = PluginRegistry(db)
-    return [registry.install(plugins_dir / name, overwrite=True, acting_user=acting_user)["name"] for name in EXAMPLE_PLUGINS]
+    return [
+        registry.install(plugins_dir / name, overwrite=True, acting_user=acting_user)["name"]
+        for name in EXAMPLE_PLUGINS
+    ]
 
 
 def ensure_demo_dataset(db: Database) -> None:
@@ -41,7 +47,10 @@ def ensure_demo_dataset(db: Database) -> None:
         rng = random.Random(0)
         kinds = ["cat", "dog", "bird", "fish"]
         create_dataset(db, DEMO_DATASET).add_samples(
-            [{"filepath": f"/data/demo/{rng.choice(kinds)}_{i:04d}.jpg", "kind": rng.choice(kinds)} for i in range(DEMO_SAMPLES)]
+            [
+                {"filepath": f"/data/demo/{rng.choice(kinds)}_{i:04d}.jpg", "kind": rng.choice(kinds)}
+                for i in range(DEMO_SAMPLES)
+            ]
         )
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 from pymongo.uri_parser import parse_uri
 
-from fiftyops_provider.airflow_api import AirflowAPI
 from fiftyops_provider.config import Settings, load_settings
+from fiftyops_provider.dag_factory.naming import DAG_PREFIX, POOL_NAME
 from fiftyops_provider.database import embedded_server, get_client
-from fiftyops_provider.demo import REPO_ROOT, install_example_plugins
-from fiftyops_provider.embedded import EmbeddedMongo
-from fiftyops_provider.naming import DAG_PREFIX, POOL_NAME
-from fiftyops_provider.standalone import PASSWORD_FILE, AirflowStandalone
+from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI
+from fiftyops_provider.stacks.demo import REPO_ROOT, install_example_plugins
+from fiftyops_provider.stacks.embedded_mongo import EmbeddedMongo
+from fiftyops_provider.stacks.standalone import PASSWORD_FILE, AirflowStandalone
 
 DEFAULT_QUOTA = 4
 
@@ -74,8 +74,9 @@ class Stack:
             "AIRFLOW_CONN_FIFTYOPS_DEFAULT": airflow_connection(self.uri, self.settings.database_name),
             "AIRFLOW__FIFTYOPS__EXECUTION_QUOTA": str(self.quota),
         }
-        self.airflow = AirflowStandalone(self.settings.home / "airflow", self.dags_folder, port=port,
-                                         parallelism=default_parallelism(), env=env)
+        self.airflow = AirflowStandalone(
+            self.settings.home / "airflow", self.dags_folder, port=port, parallelism=default_parallelism(), env=env
+        )
         self.airflow.start()
         self.api = AirflowAPI(self.airflow.base_url, "admin", self.airflow.password)
         self.api.create_pool(POOL_NAME, self.quota, "FiftyOps execution quota")

@@ -4,7 +4,8 @@ operation runs with it; the CLI, benchmarks and tests drive Airflow with it."""
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import requests
 
@@ -43,8 +44,10 @@ class AirflowAPI:
     @staticmethod
     def _check(response: requests.Response) -> requests.Response:
         if response.status_code >= 400:
-            raise AirflowAPIError(f"{response.request.method} {response.url}: {response.status_code} {response.text[:500]}",
-                                  response.status_code)
+            raise AirflowAPIError(
+                f"{response.request.method} {response.url}: {response.status_code} {response.text[:500]}",
+                response.status_code,
+            )
         return response
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -56,7 +59,7 @@ class AirflowAPI:
         for attempt in range(DATABASE_BUSY_RETRIES):
             if not _database_busy(response):
                 break
-            time.sleep(0.25 * 2 ** attempt)
+            time.sleep(0.25 * 2**attempt)
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
         self._check(response)
         return response.json() if response.content else None
@@ -72,7 +75,11 @@ class AirflowAPI:
 
     def create_pool(self, name: str, slots: int, description: str = "") -> None:
         try:
-            self.request("POST", "/pools", json={"name": name, "slots": slots, "description": description, "include_deferred": False})
+            self.request(
+                "POST",
+                "/pools",
+                json={"name": name, "slots": slots, "description": description, "include_deferred": False},
+            )
         except AirflowAPIError as exc:
             if exc.status != 409:
                 raise
@@ -95,13 +102,17 @@ class AirflowAPI:
         return True
 
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
-        return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-run_after", "limit": 100})["dag_runs"]
+        return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-run_after", "limit": 100})[
+            "dag_runs"
+        ]
 
     def task_instance(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
         suffix = f"/{map_index}" if map_index >= 0 else ""
         return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}{suffix}")
 
-    def wait_for_ti(self, dag_id: str, run_id: str, task_id: str, states: Iterable[str], timeout: float = 120.0) -> dict[str, Any]:
+    def wait_for_ti(
+        self, dag_id: str, run_id: str, task_id: str, states: Iterable[str], timeout: float = 120.0
+    ) -> dict[str, Any]:
         wanted = set(states)
         deadline = time.monotonic() + timeout
         ti: dict[str, Any] = {}
@@ -113,19 +124,35 @@ class AirflowAPI:
             if ti.get("state") in wanted:
                 return ti
             time.sleep(0.5)
-        raise AirflowAPIError(f"{dag_id}/{run_id}/{task_id} is {ti.get('state')!r}, not {sorted(wanted)}, after {timeout:.0f}s")
+        raise AirflowAPIError(
+            f"{dag_id}/{run_id}/{task_id} is {ti.get('state')!r}, not {sorted(wanted)}, after {timeout:.0f}s"
+        )
 
     def set_ti_state(self, dag_id: str, run_id: str, task_id: str, new_state: str) -> Any:
-        return self.request("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}", json={"new_state": new_state})
+        return self.request(
+            "PATCH", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}", json={"new_state": new_state}
+        )
 
     def clear_task(self, dag_id: str, run_id: str, task_id: str) -> Any:
-        return self.request("POST", f"/dags/{dag_id}/clearTaskInstances", json={
-            "dry_run": False, "only_failed": False, "task_ids": [task_id], "dag_run_id": run_id, "reset_dag_runs": True,
-        })
+        return self.request(
+            "POST",
+            f"/dags/{dag_id}/clearTaskInstances",
+            json={
+                "dry_run": False,
+                "only_failed": False,
+                "task_ids": [task_id],
+                "dag_run_id": run_id,
+                "reset_dag_runs": True,
+            },
+        )
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
-        data = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
-                            params={"full_content": "true"}, headers={"Accept": "application/json"})
+        data = self.request(
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+            params={"full_content": "true"},
+            headers={"Accept": "application/json"},
+        )
         content = data.get("content")
         if isinstance(content, list):
             return "\n".join(item.get("event", "") if isinstance(item, dict) else str(item) for item in content)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from fiftyops_provider.datasets.catalog import DatasetNotFound, create_dataset, list_datasets, load_dataset
 from fiftyops_provider.plugins import PluginError
-from fiftyops_provider.plugins.datasets import DatasetNotFound, create_dataset, list_datasets, load_dataset
 
 
 def test_samples_round_trip_and_bulk_field_updates(db):

@@ -21,7 +21,7 @@ def state_cell(doc: DelegatedOperationDocument) -> str:
 def progress_bar(fraction: float | None, width: int = 20) -> str:
     if fraction is None:
         return "[" + "?" * width + "]"
-    filled = int(round(fraction * width))
+    filled = round(fraction * width)
     return "[" + "#" * filled + "-" * (width - filled) + f"] {fraction:4.0%}"
 
 

@@ -113,12 +113,24 @@ class EmbeddedMongo:
         log_file = self.dbpath / "mongod.log"
         process = subprocess.Popen(
             [
-                str(binary), "--replSet", REPLICA_SET, "--bind_ip", "127.0.0.1",
-                "--port", str(self.port), "--dbpath", str(self.dbpath),
-                "--logpath", str(log_file), "--logappend",
-                "--wiredTigerCacheSizeGB", str(self.cache_size_gb),
+                str(binary),
+                "--replSet",
+                REPLICA_SET,
+                "--bind_ip",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dbpath",
+                str(self.dbpath),
+                "--logpath",
+                str(log_file),
+                "--logappend",
+                "--wiredTigerCacheSizeGB",
+                str(self.cache_size_gb),
             ],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         self._state_file.write_text(json.dumps({"pid": process.pid, "port": self.port}))
