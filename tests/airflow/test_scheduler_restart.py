@@ -15,10 +15,10 @@ from urllib.parse import unquote
 
 import psutil
 import pytest
-from conftest import E2E_DATASET, running_stack
 
 from fiftyops_provider.dag_factory.naming import DISPATCHER_DAG_ID, operator_dag_id
 from fiftyops_provider.plugins.delegate import delegate
+from tests.airflow.conftest import E2E_DATASET, running_stack
 
 pytestmark = pytest.mark.airflow
 
