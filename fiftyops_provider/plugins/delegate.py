@@ -111,9 +111,10 @@ def _validated(uri: str, inputs: Inputs | None, params: Any) -> dict[str, Any]:
     """The params with defaults filled in; ``InvalidParams`` names every problem."""
     if params is not None and not isinstance(params, Mapping):
         raise InvalidParams([("params", "must be a dict of input values")])
-    check_storable(params)
     if inputs is not None:
-        return inputs.validate(params)
+        validated = inputs.validate(params)
+        check_storable(validated)
+        return validated
     if params:
         raise InvalidParams([(str(name), f"{uri} takes no inputs") for name in params])
     return {}
