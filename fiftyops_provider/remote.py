@@ -139,7 +139,8 @@ class RemoteRuns:
             detail = None
         if not isinstance(detail, str):
             detail = f"{response.status_code} {response.text[:300]}"
-        if response.status_code == 401:
+        if response.status_code == 401 or (response.status_code == 403 and "JWT" in detail):
+            # Airflow's auth manager answers 403 "Invalid JWT token" for a bad or expired token
             raise PermissionDenied(f"The API refused the token ({detail}); run `fiftyops login` again.")
         if response.status_code == 403:
             raise PermissionDenied(detail)
