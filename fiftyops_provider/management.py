@@ -32,7 +32,7 @@ from fiftyops_provider.access.permissions import DatasetPermission, Role
 from fiftyops_provider.access.users import User, UserStore
 from fiftyops_provider.plugins.registry import OperatorInfo, PluginRegistry
 from fiftyops_provider.remote import RemoteRuns, remote_login
-from fiftyops_provider.run_actions import RunActions
+from fiftyops_provider.run_actions import RunActions, RunQuery
 from fiftyops_provider.store import DelegatedOperationDocument, OperationPage
 
 GUEST, COLLABORATOR, MEMBER, ADMIN = Role.GUEST, Role.COLLABORATOR, Role.MEMBER, Role.ADMIN
@@ -160,11 +160,12 @@ def runs(acting_user: str | None = None) -> RunActions | RemoteRuns:
     return RunActions.acting_as(_db(), acting_user or load_settings().user)
 
 
-def list_runs(acting_user: str | None = None, **filters: Any) -> OperationPage:
-    """A page of the runs the acting user may see; ``filters`` as ``RunActions.page``.
+def list_runs(acting_user: str | None = None, **query: Any) -> OperationPage:
+    """A page of the runs the acting user may see.
 
-    :param acting_user: see ``runs``."""
-    return runs(acting_user).page(**filters)
+    :param acting_user: see ``runs``.
+    :param query: ``RunQuery`` fields (``operator``, ``dataset``, ``run_state``, ``skip``, ...)."""
+    return runs(acting_user).page(RunQuery(**query))
 
 
 def get_run(run_id: str, acting_user: str | None = None) -> DelegatedOperationDocument:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from bson import json_util
 
 from fiftyops_provider.config import load_settings
 from fiftyops_provider.plugins.errors import OperatorNotFound, PermissionDenied, PluginError
+from fiftyops_provider.run_actions import RunQuery
 from fiftyops_provider.store import DelegatedOperationDocument, OperationNotFound, OperationPage, StoreError
 
 API_PREFIX = "/fiftyops/api"
@@ -154,35 +155,9 @@ class RemoteRuns:
         """Who the token belongs to: ``{name, role, is_admin}``."""
         return self._call("GET", "/me")
 
-    def page(
-        self,
-        operator: str | None = None,
-        dataset: str | None = None,
-        run_state: list[str] | str | None = None,
-        queued_by: str | None = None,
-        pinned: bool | None = None,
-        match: str | None = None,
-        match_labels: bool = False,
-        include_archived: bool = False,
-        sort: str = "recent",
-        skip: int = 0,
-        limit: int = 20,
-    ) -> OperationPage:
+    def page(self, query: RunQuery | None = None) -> OperationPage:
         """See ``RunActions.page``."""
-        query = {
-            "operator": operator,
-            "dataset": dataset,
-            "state": [run_state] if isinstance(run_state, str) else run_state,
-            "user": queued_by,
-            "pinned": pinned,
-            "match": match,
-            "match_labels": match_labels or None,
-            "include_archived": include_archived or None,
-            "sort": sort,
-            "skip": skip,
-            "limit": limit,
-        }
-        data = self._call("GET", "/operations", params={k: v for k, v in query.items() if v is not None})
+        data = self._call("GET", "/operations", params={"query": json.dumps(asdict(query or RunQuery()))})
         return OperationPage(
             [_document(raw) for raw in data["operations"]],
             data["total"],

@@ -8,8 +8,10 @@ authenticated. So a run command checks the same rules whichever way it arrives. 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
@@ -31,6 +33,50 @@ from fiftyops_provider.store import (
     OperationPage,
 )
 from fiftyops_provider.store import ExecutionRunState as S
+
+
+@dataclass
+class RunQuery:
+    """What a run listing asks for (the CLI's ``delegated list`` flags; remote mode sends it as
+    JSON).
+
+    :param operator: only runs of this operator URI.
+    :param dataset: only runs on the dataset of this name.
+    :param run_state: one state or a list of them.
+    :param queued_by: only runs this user queued.
+    :param pinned: only pinned runs when True.
+    :param match: case-sensitive text in the operator URI.
+    :param match_labels: search ``match`` in labels too.
+    :param include_archived: archived runs too.
+    :param sort: one of ``SORT_PRESETS``.
+    :param skip: runs to skip.
+    :param limit: page size.
+    """
+
+    operator: str | None = None
+    dataset: str | None = None
+    run_state: list[str] | str | None = None
+    queued_by: str | None = None
+    pinned: bool | None = None
+    match: str | None = None
+    match_labels: bool = False
+    include_archived: bool = False
+    sort: str = "recent"
+    skip: int = 0
+    limit: int = 20
+
+    @classmethod
+    def from_json(cls, text: str) -> RunQuery:
+        """The query remote mode sent; ``InvalidQuery`` for anything else."""
+        try:
+            return cls(**json.loads(text))
+        except (ValueError, TypeError) as exc:
+            raise InvalidQuery(f"Not a run query: {exc}.") from None
+
+    def search(self) -> dict[str, list[str]] | None:
+        if not self.match:
+            return None
+        return {re.escape(self.match): ["operator", "label"] if self.match_labels else ["operator"]}
 
 
 class RunActions:
@@ -61,49 +107,24 @@ class RunActions:
         return cls(db, rules.acting_user(UserStore(db), name))
 
     # -- reading -------------------------------------------------------------------------------
-    def page(
-        self,
-        operator: str | None = None,
-        dataset: str | None = None,
-        run_state: list[str] | str | None = None,
-        queued_by: str | None = None,
-        pinned: bool | None = None,
-        match: str | None = None,
-        match_labels: bool = False,
-        include_archived: bool = False,
-        sort: str = "recent",
-        skip: int = 0,
-        limit: int = 20,
-    ) -> OperationPage:
+    def page(self, query: RunQuery | None = None) -> OperationPage:
         """A page of the runs this user may see. A non-admin who names no dataset and no user
         sees their own runs; someone else's need VIEW on the named dataset.
 
-        :param operator: only runs of this operator URI.
-        :param dataset: only runs on the dataset of this name.
-        :param run_state: one state or a list of them.
-        :param queued_by: only runs this user queued.
-        :param pinned: only pinned runs when True.
-        :param match: case-sensitive text in the operator URI.
-        :param match_labels: search ``match`` in labels too.
-        :param include_archived: archived runs too.
-        :param sort: one of ``SORT_PRESETS``.
-        :param skip: runs to skip.
-        :param limit: page size.
-        """
-        if sort not in SORT_PRESETS:
-            raise InvalidQuery(f"Unknown sort {sort!r}; use one of: {', '.join(SORT_PRESETS)}.")
-        sort_by, direction = SORT_PRESETS[sort]
-        filters: dict[str, Any] = {"operator": operator, "run_state": run_state, "pinned": pinned}
+        :param query: what to list (default: the first page of the most recent)."""
+        query = query or RunQuery()
+        if query.sort not in SORT_PRESETS:
+            raise InvalidQuery(f"Unknown sort {query.sort!r}; use one of: {', '.join(SORT_PRESETS)}.")
+        sort_by, direction = SORT_PRESETS[query.sort]
+        filters: dict[str, Any] = {"operator": query.operator, "run_state": query.run_state, "pinned": query.pinned}
         if rules.is_admin(self.user):
-            filters.update(dataset_name=dataset, queued_by=queued_by)
+            filters.update(dataset_name=query.dataset, queued_by=query.queued_by)
         else:
-            dataset_id = load_dataset(self.db, None, dataset).id if dataset else None
-            filters.update(rules.listing_filters(self.user, queued_by, dataset_id))
+            dataset_id = load_dataset(self.db, None, query.dataset).id if query.dataset else None
+            filters.update(rules.listing_filters(self.user, query.queued_by, dataset_id))
+        paging = DelegatedOperationPagingParams(sort_by, direction, query.skip, query.limit)
         return self.service.page_operations(
-            paging=DelegatedOperationPagingParams(sort_by=sort_by, sort_direction=direction, skip=skip, limit=limit),
-            search={re.escape(match): ["operator", "label"] if match_labels else ["operator"]} if match else None,
-            include_archived=include_archived,
-            **filters,
+            paging=paging, search=query.search(), include_archived=query.include_archived, **filters
         )
 
     def get(self, run_id: object) -> DelegatedOperationDocument:

@@ -15,7 +15,7 @@ from fiftyops_provider.cli.display import fmt_time, state_cell
 from fiftyops_provider.cli.output import operation_json, print_json, print_table
 from fiftyops_provider.plugins.errors import PluginError
 from fiftyops_provider.remote import RemoteRuns
-from fiftyops_provider.run_actions import RunActions
+from fiftyops_provider.run_actions import RunActions, RunQuery
 from fiftyops_provider.store import SORT_PRESETS, StoreError
 from fiftyops_provider.store import ExecutionRunState as S
 
@@ -96,19 +96,20 @@ def _runs() -> RunActions | RemoteRuns:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    page = _runs().page(
-        operator=args.operator,
-        dataset=args.dataset,
-        run_state=args.state,
-        queued_by=args.user,
-        pinned=True if args.pinned else None,
-        match=args.match,
-        match_labels=args.match_labels,
-        include_archived=args.include_archived,
-        sort=args.sort,
-        skip=args.skip,
-        limit=args.limit,
+    query = RunQuery(
+        args.operator,
+        args.dataset,
+        args.state,
+        args.user,
+        True if args.pinned else None,
+        args.match,
+        args.match_labels,
+        args.include_archived,
+        args.sort,
+        args.skip,
+        args.limit,
     )
+    page = _runs().page(query)
     if args.json:
         print_json(
             {

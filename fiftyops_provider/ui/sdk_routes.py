@@ -14,11 +14,11 @@ import json
 from typing import Any
 
 from bson import json_util
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from fiftyops_provider.run_actions import RunActions
+from fiftyops_provider.run_actions import RunActions, RunQuery
 from fiftyops_provider.store import DelegatedOperationDocument
 from fiftyops_provider.ui.cli_child import run_cli
 from fiftyops_provider.ui.routes import LabelBody, PinBody, TerminateBody, backend, run_actions
@@ -49,21 +49,9 @@ class QueueBody(BaseModel):
 
 
 @sdk_router.get("")
-def list_operations(
-    runs: RunActions = Depends(run_actions),
-    operator: str | None = None,
-    dataset: str | None = None,
-    state: list[str] | None = Query(None),
-    user: str | None = None,
-    pinned: bool | None = None,
-    match: str | None = None,
-    match_labels: bool = False,
-    include_archived: bool = False,
-    sort: str = "recent",
-    skip: int = 0,
-    limit: int = 20,
-) -> Response:
-    page = runs.page(operator, dataset, state, user, pinned, match, match_labels, include_archived, sort, skip, limit)
+def list_operations(query: str = "{}", runs: RunActions = Depends(run_actions)) -> Response:
+    """A page of runs; ``query`` is a ``RunQuery`` as JSON."""
+    page = runs.page(RunQuery.from_json(query))
     return _extended_json(
         {
             "operations": [_document(doc) for doc in page.items],

@@ -9,7 +9,7 @@ import pytest
 
 from fiftyops_provider.cli.main import main
 from fiftyops_provider.datasets.catalog import create_dataset
-from tests.plugins.conftest import admin, registry, write_plugin  # noqa: F401 (fixtures)
+from tests.plugins.conftest import write_plugin
 from tests.plugins.test_delegate import _snapshot
 
 BOUNDED = """

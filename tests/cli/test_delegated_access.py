@@ -14,7 +14,7 @@ from fiftyops_provider.access.users import UserStore
 from fiftyops_provider.cli.main import main
 from fiftyops_provider.datasets.catalog import create_dataset
 from fiftyops_provider.store import ExecutionRunState as S
-from tests.plugins.conftest import admin, registry, write_plugin  # noqa: F401 (fixtures)
+from tests.plugins.conftest import write_plugin
 from tests.plugins.test_delegate import _snapshot
 
 OPERATOR = "@test/demo/double"

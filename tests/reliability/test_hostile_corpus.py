@@ -12,12 +12,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from fiftyops_provider.access.permissions import Role
-from fiftyops_provider.access.users import User
 from fiftyops_provider.datasets.catalog import create_dataset
 from fiftyops_provider.plugins import InvalidParams, InvalidPlugin, PermissionDenied, PluginError
 from fiftyops_provider.plugins.delegate import delegate
-from fiftyops_provider.run_actions import RunActions
+from fiftyops_provider.run_actions import RunActions, RunQuery
 from fiftyops_provider.store import InvalidOperation, InvalidQuery, StoreError
 from tests.plugins.conftest import admin, registry  # noqa: F401 (fixtures)
 from tests.plugins.test_delegate import REFUSALS, _snapshot, setup  # noqa: F401 (setup is the fixture)
@@ -104,7 +102,7 @@ def corpus() -> list[Case]:
         ),
         (
             "run command: a stranger lists someone else's runs",
-            lambda c: c.runs_of("guest").page(queued_by="root"),
+            lambda c: c.runs_of("guest").page(RunQuery(queued_by="root")),
             PermissionDenied,
             "Only admins",
         ),
@@ -130,7 +128,7 @@ def corpus() -> list[Case]:
         ),
         (
             "paging: skip beyond 64 bits",
-            lambda c: c.runs_of("root").page(skip=99999999999999999999),
+            lambda c: c.runs_of("root").page(RunQuery(skip=99999999999999999999)),
             InvalidQuery,
             "skip must be at most",
         ),
