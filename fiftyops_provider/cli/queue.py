@@ -7,6 +7,7 @@ import json
 import sys
 
 from fiftyops_provider.cli.output import operation_json, print_json
+from fiftyops_provider.plugins.errors import PermissionDenied
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -71,7 +72,12 @@ def params_object(text: str) -> dict:
 
 def cmd_queue(args: argparse.Namespace) -> None:
     from fiftyops_provider import delegate
+    from fiftyops_provider.access.run_rules import NO_ACTING_USER
+    from fiftyops_provider.config import load_settings
+    from fiftyops_provider.remote import remote_login
 
+    if remote_login() is None and not (args.user or load_settings().user):
+        raise PermissionDenied(NO_ACTING_USER)
     params = params_object(args.params_json) if args.params_json else {}
     doc = delegate(
         args.operator_uri,

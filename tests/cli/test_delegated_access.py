@@ -171,3 +171,11 @@ def test_cleanup_by_a_stranger_reaches_only_their_own_runs(capsys, monkeypatch, 
     monkeypatch.setenv("FIFTYOPS_USER", "ed")
     code, out, _ = run(capsys, "delegated", "cleanup", "--dataset", "birds", "--state", "completed")
     assert code == 0 and "1 operation(s) deleted" in out and service.count() == 1
+
+
+def test_queue_without_an_acting_user_is_refused(capsys, setup):
+    db, service, _queued, _done = setup
+    before = _snapshot(db)
+    code, _, err = run(capsys, "queue", OPERATOR, "-d", "birds", "-p", "n=1")
+    assert code == 1 and "No acting user" in err and len(err.strip().splitlines()) == 1
+    assert _snapshot(db) == before
