@@ -174,7 +174,7 @@ def test_cleanup_by_a_stranger_reaches_only_their_own_runs(capsys, monkeypatch, 
 
 
 def test_queue_without_an_acting_user_is_refused(capsys, setup):
-    db, service, _queued, _done = setup
+    db, _service, _queued, _done = setup
     before = _snapshot(db)
     code, _, err = run(capsys, "queue", OPERATOR, "-d", "birds", "-p", "n=1")
     assert code == 1 and "No acting user" in err and len(err.strip().splitlines()) == 1
