@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bson import ObjectId
@@ -33,6 +34,13 @@ from fiftyops_provider.store import (
     OperationPage,
 )
 from fiftyops_provider.store import ExecutionRunState as S
+
+
+def read_log(doc: DelegatedOperationDocument) -> tuple[str, bool]:
+    """(text, complete): the log file when this machine can read it, else the stored tail."""
+    if doc.log_path and Path(doc.log_path).is_file():
+        return Path(doc.log_path).read_text(errors="replace"), True
+    return doc.log_tail or "", False
 
 
 @dataclass
@@ -149,8 +157,6 @@ class RunActions:
         stored on the run (``complete`` False).
 
         :param run_id: the run's id."""
-        from fiftyops_provider.ui.views import read_log
-
         return read_log(self.get(run_id))
 
     # -- changing ------------------------------------------------------------------------------

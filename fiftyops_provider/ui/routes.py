@@ -27,13 +27,13 @@ from fiftyops_provider.execution.logcapture import log_is_download_only
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.plugins.errors import OperatorNotFound, PermissionDenied, PluginError, PluginNotFound
 from fiftyops_provider.plugins.registry import PluginRegistry
-from fiftyops_provider.run_actions import RunActions
+from fiftyops_provider.run_actions import RunActions, read_log
 from fiftyops_provider.store import DelegatedOperationService, OperationNotFound, SortByField
 from fiftyops_provider.store.errors import StoreError
 from fiftyops_provider.store.query import SORT_PRESETS
 from fiftyops_provider.ui.identity import fiftyops_user
 from fiftyops_provider.ui.plugin_upload import MAX_UPLOAD_BYTES, install_uploaded_plugin
-from fiftyops_provider.ui.views import log_entries, read_log, run_detail, run_row
+from fiftyops_provider.ui.views import log_entries, run_detail, run_row
 
 PINNED_PANEL_LIMIT = 50
 
