@@ -67,10 +67,13 @@ def list_operations(query: str = "{}", runs: RunActions = Depends(run_actions)) 
 async def queue_operation(body: QueueBody, runs: RunActions = Depends(run_actions)) -> Response:
     """``delegate()`` as the caller, with all its checks, in a child process."""
     b = backend()
-    args = ["queue", body.operator, "--params-json", "-"]
+    # Values ride in ``--flag=value`` and the operator after ``--``, so no value the caller sends
+    # can become an option of the command (``--user`` would queue as someone else).
+    args = ["queue", "--params-json=-"]
     for flag, value in (("--dataset", body.dataset), ("--label", body.label), ("--target", body.delegation_target)):
         if value:
-            args += [flag, value]
+            args.append(f"{flag}={value}")
+    args += ["--", body.operator]
     queued = await run_cli(
         args,
         runs.user.name,

@@ -95,6 +95,25 @@ def test_the_server_refuses_what_the_rules_refuse_and_nothing_changes(capsys, re
     assert seeded.service.count() == 1
 
 
+def test_queue_values_cannot_become_options_of_the_servers_command(ui_server, seeded):
+    """The server queues through a child ``fiftyops queue``: an operator or label that looks like
+    ``--user=admin`` must stay a value, never queue as the admin."""
+    session = ui_server.client("olga")
+    for body in (
+        {"operator": "--user=admin", "dataset": "birds"},
+        {"operator": "@fiftyops/utils/sleep", "dataset": "--user=admin"},
+    ):
+        response = session.post(ui_server.url("/api/operations"), json=body, timeout=60)
+        assert response.status_code in (400, 404), response.text
+    response = session.post(
+        ui_server.url("/api/operations"),
+        json={"operator": "@fiftyops/utils/sleep", "dataset": "birds", "label": "--user=admin", "params": {}},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    assert [(d.queued_by, d.label) for d in seeded.service.list_operations()] == [("olga", "--user=admin")]
+
+
 def test_owner_changes_and_an_admins_rerun_is_queued_by_the_admin(capsys, remote, seeded):
     run = seeded.queue("sleep", user="olga", seconds=5)
     assert remote(capsys, "olga", "delegated", "label", str(run.id), "Renamed")[0] == 0
