@@ -1,21 +1,45 @@
-"""What a FiftyOps user may see and do on the Runs, Run and Plugins pages.
+"""What a FiftyOps user may see and do with runs: the one set of rules the Runs, Run and Plugins
+pages, their API, the SDK and the ``fiftyops delegated`` commands all apply.
 
 - Admins see and act on every run.
 - Everyone else sees their own runs, and the runs on datasets where they have at least VIEW.
 - Pin, rename, terminate and mark failed need their own run, or EDIT on the run's dataset.
 - Re-run needs what queueing needs (the operator's minimum role and dataset permission).
 - Listing "all datasets" at once is for admins; others list one dataset or their own runs.
+- Bulk cleanup by a non-admin reaches only their own runs, or a dataset they have EDIT on.
+- No acting user, no access (the CLI and SDK name theirs with ``FIFTYOPS_USER``).
 Checked on the server for every request; the pages only hide what the API would refuse.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fiftyops_provider.access.permissions import DatasetPermission, Role
-from fiftyops_provider.access.users import User
+from fiftyops_provider.access.users import User, UserStore
 from fiftyops_provider.plugins.errors import PermissionDenied
 from fiftyops_provider.store import DelegatedOperationDocument
+
+if TYPE_CHECKING:
+    from fiftyops_provider.plugins.registry import PluginRegistry
+
+NO_ACTING_USER = (
+    "No acting user: set FIFTYOPS_USER to your FiftyOps user name (direct mode), or log in with "
+    "`fiftyops login` (remote mode)."
+)
+
+
+def acting_user(users: UserStore, name: str | None) -> User:
+    """The user a CLI or SDK call acts as. A name FiftyOps has no record of acts as a GUEST with
+    no dataset grants (it sees only the runs it queued), the way the UI treats unknown Airflow
+    roles; no name at all is refused.
+
+    :param users: the user records.
+    :param name: the acting user's name (``FIFTYOPS_USER``), or None.
+    """
+    if not name:
+        raise PermissionDenied(NO_ACTING_USER)
+    return users.get(name) or User(name, Role.GUEST)
 
 
 def is_admin(user: User) -> bool:
@@ -55,6 +79,13 @@ def require_admin(user: User) -> None:
         )
 
 
+def require_rerun(registry: PluginRegistry, user: User, doc: DelegatedOperationDocument) -> None:
+    """Re-run needs what queueing needs: ``user`` may see the run and may run its operator on its
+    dataset now (the new run is queued by ``user``, never by the original owner)."""
+    require_view(user, doc)
+    registry.check_runnable(doc.operator, user.name, doc.dataset_id, doc.dataset_name)
+
+
 def run_filters(user: User, mine: bool, dataset_id: str | None) -> dict[str, Any]:
     """The store filters of a Runs-page listing, narrowed to what ``user`` may see."""
     filters: dict[str, Any] = {}
@@ -69,6 +100,25 @@ def run_filters(user: User, mine: bool, dataset_id: str | None) -> dict[str, Any
     elif not mine and not is_admin(user):
         raise PermissionDenied("Only admins can list the runs of all datasets; choose a dataset or My runs.")
     return filters
+
+
+def listing_filters(user: User, queued_by: str | None, dataset_id: str | None) -> dict[str, Any]:
+    """The SDK/CLI form of ``run_filters``: runs queued by ``queued_by`` (any user when None) on
+    ``dataset_id`` (any dataset when None). A non-admin who names no dataset lists their own runs;
+    someone else's runs need VIEW on a named dataset."""
+    mine = queued_by == user.name or (queued_by is None and dataset_id is None and not is_admin(user))
+    filters = run_filters(user, mine, dataset_id)
+    if queued_by is not None:
+        filters["queued_by"] = queued_by
+    return filters
+
+
+def cleanup_filters(user: User, dataset_id: str | None) -> dict[str, Any]:
+    """What a bulk cleanup by ``user`` may reach: everything for admins, the whole dataset for a
+    user with EDIT on it, else only ``user``'s own runs."""
+    if is_admin(user) or (dataset_id is not None and user.dataset_permission(dataset_id) >= DatasetPermission.EDIT):
+        return {}
+    return {"queued_by": user.name}
 
 
 def _dataset(doc: DelegatedOperationDocument) -> str | None:

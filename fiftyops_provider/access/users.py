@@ -7,6 +7,8 @@ permissions are keyed by dataset id so renaming a dataset keeps its grants.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from pymongo.database import Database
@@ -36,6 +38,7 @@ class User:
 
 class UserStore:
     def __init__(self, db: Database) -> None:
+        self.db = db
         self.collection = db[USERS_COLLECTION]
 
     def get(self, name: str | None) -> User | None:
@@ -76,16 +79,42 @@ class UserStore:
         return self.get(name)
 
     def require_admin(self, acting_user: str | None) -> User:
-        """The acting user (argument, else ``FIFTYOPS_USER``) must be an admin. On a fresh
-        installation (no users at all) the first acting user becomes the bootstrap admin."""
+        """The acting user (argument, else ``FIFTYOPS_USER``), who must be an admin.
+
+        :param acting_user: the user's name; None reads ``FIFTYOPS_USER``."""
         name = acting_user or os.environ.get("FIFTYOPS_USER") or None
-        if self.collection.estimated_document_count() == 0:
-            try:
-                return self.create(name or BOOTSTRAP_ADMIN, Role.ADMIN)
-            except PluginError:
-                pass  # created concurrently: fall through to the normal check
         user = self.get(name)
         if user is None or user.role is not Role.ADMIN:
             who = f"user {name!r}" if name else "no acting user (set FIFTYOPS_USER or pass acting_user)"
             raise PermissionDenied(f"Only admins may manage plugins and users; {who} is not an admin.")
         return user
+
+    def is_empty_installation(self) -> bool:
+        """No FiftyOps user and no plugin yet. A database FiftyOps shares with FiftyOne may hold
+        FiftyOne's datasets and runs: it is still empty for FiftyOps."""
+        from fiftyops_provider.plugins.registry import PLUGINS_COLLECTION
+
+        return self.collection.count_documents({}, limit=1) == 0 and (
+            self.db[PLUGINS_COLLECTION].count_documents({}, limit=1) == 0
+        )
+
+    @contextmanager
+    def admin_action(self, acting_user: str | None) -> Iterator[User]:
+        """The acting admin for the length of one admin command (``with users.admin_action(n) as
+        admin: ...``). On an empty installation the acting user (default ``admin``) acts as the
+        bootstrap admin, and is recorded as such only when the command succeeded: a refused or
+        failing command never makes anyone an admin.
+
+        :param acting_user: the user's name; None reads ``FIFTYOPS_USER``."""
+        name = acting_user or os.environ.get("FIFTYOPS_USER") or None
+        if self.get(name) is not None or not self.is_empty_installation():
+            yield self.require_admin(name)
+            return
+        bootstrap = User(name or BOOTSTRAP_ADMIN, Role.ADMIN)
+        yield bootstrap
+        try:
+            self.collection.insert_one(
+                {"_id": bootstrap.name, "role": int(Role.ADMIN), "datasets": {}, "created_at": utcnow()}
+            )
+        except DuplicateKeyError:
+            pass  # the command itself created this user (``users create admin --role ADMIN``)

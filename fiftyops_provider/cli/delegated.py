@@ -1,27 +1,23 @@
 """``fiftyops delegated ...``: the operation store from the command line (``fiftyone delegated``
-parity: list, info, output, logs, fail, terminate, delete, archive, cleanup, rerun, pin, label)."""
+parity: list, info, output, logs, fail, terminate, delete, archive, cleanup, rerun, pin, label).
+
+Every command acts as a user under ``access.run_rules``: ``FIFTYOPS_USER`` in direct mode (none:
+refused), the Airflow token's user in remote mode (the server checks)."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import time
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 from fiftyops_provider.cli.display import fmt_time, state_cell
 from fiftyops_provider.cli.output import operation_json, print_json, print_table
-from fiftyops_provider.store import (
-    SORT_PRESETS,
-    DelegatedOperationPagingParams,
-    DelegatedOperationService,
-    ExecutionResult,
-    StoreError,
-)
-from fiftyops_provider.store import (
-    ExecutionRunState as S,
-)
-from fiftyops_provider.store.query import build_filter
+from fiftyops_provider.plugins.errors import PluginError
+from fiftyops_provider.remote import RemoteRuns
+from fiftyops_provider.run_actions import RunActions, RunQuery
+from fiftyops_provider.store import SORT_PRESETS, StoreError
+from fiftyops_provider.store import ExecutionRunState as S
 
 CLEANABLE_STATES = ("scheduled", "queued", "completed", "failed")
 
@@ -92,27 +88,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     cleanup.set_defaults(func=cmd_cleanup)
 
 
-def _service() -> DelegatedOperationService:
-    return DelegatedOperationService()
+def _runs() -> RunActions | RemoteRuns:
+    """The acting user's runs: ``FIFTYOPS_USER`` in direct mode, the token's user in remote mode."""
+    from fiftyops_provider.management import runs
+
+    return runs()
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    sort_by, direction = SORT_PRESETS[args.sort]
-    search = None
-    if args.match:
-        search = {re.escape(args.match): ["operator", "label"] if args.match_labels else ["operator"]}
-    page = _service().page_operations(
-        paging=DelegatedOperationPagingParams(
-            sort_by=sort_by, sort_direction=direction, skip=args.skip, limit=args.limit
-        ),
-        search=search,
-        include_archived=args.include_archived,
-        operator=args.operator,
-        dataset_name=args.dataset,
-        run_state=args.state,
-        queued_by=args.user,
-        pinned=True if args.pinned else None,
+    query = RunQuery(
+        args.operator,
+        args.dataset,
+        args.state,
+        args.user,
+        True if args.pinned else None,
+        args.match,
+        args.match_labels,
+        args.include_archived,
+        args.sort,
+        args.skip,
+        args.limit,
     )
+    page = _runs().page(query)
     if args.json:
         print_json(
             {
@@ -145,12 +142,12 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    service = _service()
-    doc = service.get(args.id)
+    runs = _runs()
+    doc = runs.get(args.id)
     if args.json:
         print_json(operation_json(doc))
         return
-    position = service.get_queue_position(doc.id)
+    position = runs.queue_position(doc.id)
     rows = [
         ("id", doc.id),
         ("label", doc.label),
@@ -177,7 +174,7 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_output(args: argparse.Namespace) -> None:
-    doc = _service().get(args.id)
+    doc = _runs().get(args.id)
     if doc.run_state != S.COMPLETED:
         raise CommandFailed(f"Operation {doc.id} is {doc.run_state.value}; output exists once it has completed.")
     value = doc.result.result if doc.result else None
@@ -188,95 +185,72 @@ def cmd_output(args: argparse.Namespace) -> None:
 
 
 def cmd_logs(args: argparse.Namespace) -> None:
-    service = _service()
-    doc = service.get(args.id)
-    if not doc.log_path or not Path(doc.log_path).exists():
-        if doc.log_tail:
-            print(doc.log_tail)
-            return
-        raise CommandFailed(f"No log on this machine for {doc.id} (log_path: {doc.log_path or 'not set yet'}).")
-    with open(doc.log_path, errors="replace") as log:
-        while True:
-            chunk = log.read()
-            if chunk:
-                print(chunk, end="", flush=True)
-            if not args.follow or service.get(doc.id).is_terminal:
-                if args.follow:
-                    print(log.read(), end="")
-                return
-            time.sleep(0.5)
+    """The run's log (its file where readable, else the tail kept on the run); ``--follow``
+    prints what is added until the run finishes."""
+    runs = _runs()
+    doc = runs.get(args.id)
+    text, complete = runs.log(doc.id)
+    if not text and not complete and not args.follow:
+        raise CommandFailed(f"No log for {doc.id} yet (log_path: {doc.log_path or 'not set yet'}).")
+    print(text, end="" if complete else "\n", flush=True)
+    printed = len(text)
+    while args.follow and complete and not doc.is_terminal:
+        time.sleep(0.5)
+        doc = runs.get(doc.id)
+        text, complete = runs.log(doc.id)
+        print(text[printed:], end="", flush=True)
+        printed = len(text)
 
 
-def _each(ids: list[str], action) -> None:
+def _each(ids: list[str], action: Callable[[str], str]) -> None:
     """Apply ``action`` to each id; report every failure, then exit 1 if any failed."""
     errors = []
     for doc_id in ids:
         try:
             print(action(doc_id))
-        except StoreError as exc:
+        except (StoreError, PluginError) as exc:
             errors.append(f"{doc_id}: {exc}")
     if errors:
         raise CommandFailed("\n".join(errors))
 
 
 def cmd_fail(args: argparse.Namespace) -> None:
-    service = _service()
-
-    def fail(doc_id: str) -> str:
-        doc = service.get(doc_id)
-        if doc.is_terminal:
-            raise StoreError(f"cannot mark failed: it is already {doc.run_state.value}")
-        service.set_failed(
-            doc.id, ExecutionResult(error="marked failed from the CLI", error_message="marked failed from the CLI")
-        )
-        return f"{doc.id} marked failed"
-
-    _each(args.ids, fail)
+    runs = _runs()
+    _each(args.ids, lambda i: f"{runs.mark_failed(i).id} marked failed")
 
 
 def cmd_terminate(args: argparse.Namespace) -> None:
-    service = _service()
-    user = os.environ.get("FIFTYOPS_USER")
-    _each(args.ids, lambda i: f"{i} {service.terminate(i, args.reason, user).run_state.value} (termination requested)")
+    runs = _runs()
+    _each(args.ids, lambda i: f"{i} {runs.terminate(i, args.reason).run_state.value} (termination requested)")
 
 
 # name -> (help, what the output line says, what it does to one id)
-BULK_ACTIONS = {
-    "delete": ("delete operations that are not running", "deleted", lambda service, i: service.delete_operation(i)),
-    "archive": ("archive finished operations", "archived", lambda service, i: service.archive_operation(i)),
-    "unarchive": ("unarchive operations", "unarchived", lambda service, i: service.unarchive_operation(i)),
-    "pin": ("pin operations", "pinned", lambda service, i: service.set_pinned(i, True)),
-    "unpin": ("unpin operations", "unpinned", lambda service, i: service.set_pinned(i, False)),
+BULK_ACTIONS: dict[str, tuple[str, str, Callable[[Any, str], Any]]] = {
+    "delete": ("delete operations that are not running", "deleted", lambda runs, i: runs.delete(i)),
+    "archive": ("archive finished operations", "archived", lambda runs, i: runs.set_archived(i, True)),
+    "unarchive": ("unarchive operations", "unarchived", lambda runs, i: runs.set_archived(i, False)),
+    "pin": ("pin operations", "pinned", lambda runs, i: runs.set_pinned(i, True)),
+    "unpin": ("unpin operations", "unpinned", lambda runs, i: runs.set_pinned(i, False)),
 }
 
 
 def cmd_bulk(args: argparse.Namespace) -> None:
-    service = _service()
+    runs = _runs()
     _, done, action = BULK_ACTIONS[args.action]
-    _each(args.ids, lambda i: f"{action(service, i).id} {done}")
+    _each(args.ids, lambda i: f"{action(runs, i).id} {done}")
 
 
 def cmd_rerun(args: argparse.Namespace) -> None:
-    doc = _service().rerun_operation(args.id, queued_by=os.environ.get("FIFTYOPS_USER"))
+    doc = _runs().rerun(args.id)
     print_json({"id": str(doc.id), "rerun_of": str(doc.rerun_of)}) if args.json else print(doc.id)
 
 
 def cmd_label(args: argparse.Namespace) -> None:
-    print(f"{_service().set_label(args.id, args.label).id} labelled {args.label!r}")
+    print(f"{_runs().set_label(args.id, args.label).id} labelled {args.label!r}")
 
 
 def cmd_cleanup(args: argparse.Namespace) -> None:
     if not (args.operator or args.dataset or args.state or args.orphan):
         raise CommandFailed("No cleanup options given: use --operator, --dataset, --state and/or --orphan.")
-    service = _service()
-    query = {"operator": args.operator, "dataset_name": args.dataset, "run_state": args.state}
-    mongo_query = build_filter(query)
-    mongo_query.setdefault("run_state", {"$ne": S.RUNNING.value})
-    if args.orphan:
-        existing = service.repo.db["datasets"].distinct("_id")
-        mongo_query["dataset_id"] = {"$nin": existing}
-    count = service.repo.count(mongo_query)
-    if args.dry_run:
-        print(f"{count} operation(s) would be deleted")
-        return
-    print(f"{service.repo.delete_many(mongo_query)} operation(s) deleted")
+    count = _runs().cleanup(args.operator, args.dataset, args.state, args.orphan, args.dry_run)
+    print(f"{count} operation(s) {'would be deleted' if args.dry_run else 'deleted'}")

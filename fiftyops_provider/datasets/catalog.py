@@ -11,6 +11,7 @@ a refused ``delegate()`` leaves the database exactly as it was.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -90,8 +91,18 @@ class Dataset:
 
 
 def to_slug(name: str) -> str:
-    """A URL-safe form of a dataset name, unique across datasets (like FiftyOne's ``slug``)."""
-    return re.sub(r"[^a-z0-9_]+", "-", name.lower()).strip("-") or "dataset"
+    """A URL-safe form of a dataset name, unique across datasets (like FiftyOne's ``slug``).
+
+    ASCII letters and digits when the name has any; else its Unicode letters and digits (``日本``
+    stays ``日本``); else, for a name of punctuation only, a digest of the name, so two different
+    names never share a slug only because neither has an ASCII letter.
+    """
+    lowered = name.lower()
+    return (
+        re.sub(r"[^a-z0-9_]+", "-", lowered).strip("-")
+        or re.sub(r"\W+", "-", lowered).strip("-_")
+        or "dataset-" + hashlib.sha1(name.encode()).hexdigest()[:12]
+    )
 
 
 def _check_name(name: str) -> str:

@@ -19,12 +19,13 @@ from pymongo.database import Database
 from fiftyops_provider.config import load_settings
 from fiftyops_provider.datasets.catalog import Dataset, load_dataset
 from fiftyops_provider.plugins.context import ExecutionContext
-from fiftyops_provider.plugins.errors import InvalidParams, InvalidPlugin
+from fiftyops_provider.plugins.errors import InvalidParams, InvalidPlugin, PermissionDenied
 from fiftyops_provider.plugins.inputs import Inputs
 from fiftyops_provider.plugins.operator import Operator, PipelineOperator
 from fiftyops_provider.plugins.pipeline import Pipeline
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store.values import check_storable
 
 
 def delegate(
@@ -42,10 +43,20 @@ def delegate(
 
     Raises ``OperatorNotFound``, ``OperatorDisabled``, ``PermissionDenied``, ``InvalidParams``,
     ``DatasetNotFound`` or ``InvalidPlugin`` (a pipeline that does not resolve to valid stages).
+
+    In remote mode (``FIFTYOPS_API_URL`` or ``fiftyops login``; no ``db`` given) the FiftyOps API
+    queues it as the Airflow token's user, with the same checks, and ``user`` must be unset.
     """
     if db is None:
         from fiftyops_provider.database import get_database
+        from fiftyops_provider.remote import RemoteRuns, remote_login
 
+        login = remote_login()
+        if login is not None:
+            if user is not None:
+                raise PermissionDenied("In remote mode you queue as the user of your Airflow token; drop user=.")
+            name = dataset.name if isinstance(dataset, Dataset) else None if dataset is None else str(dataset)
+            return RemoteRuns(login).queue(operator_uri, name, params, label, delegation_target)
         db = get_database()
     user = user or load_settings().user
     registry = PluginRegistry(db)
@@ -101,7 +112,9 @@ def _validated(uri: str, inputs: Inputs | None, params: Any) -> dict[str, Any]:
     if params is not None and not isinstance(params, Mapping):
         raise InvalidParams([("params", "must be a dict of input values")])
     if inputs is not None:
-        return inputs.validate(params)
+        validated = inputs.validate(params)
+        check_storable(validated)
+        return validated
     if params:
         raise InvalidParams([(str(name), f"{uri} takes no inputs") for name in params])
     return {}

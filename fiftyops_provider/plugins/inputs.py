@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,8 @@ class InputField:
             return f"expected {self.type}, got boolean"
         if not isinstance(value, expected):
             return f"expected {self.type}, got {type(value).__name__}"
+        if isinstance(value, builtins.float) and not math.isfinite(value):
+            return f"must be a finite number, got {value}"
         if isinstance(value, builtins.str) and len(value) > MAX_STRING_LENGTH:
             return f"longer than {MAX_STRING_LENGTH} characters"
         if self.choices is not None and value not in self.choices:

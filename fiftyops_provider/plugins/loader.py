@@ -81,6 +81,12 @@ def load_plugin(root: Path, definition: PluginDefinition, content_hash: str) -> 
             if not callable(register):
                 raise InvalidPlugin(f"{definition.name}: {definition.py_entry} has no register(p) function.")
             register(context)
+            unregistered = [name for name in definition.operators if name not in context.operators]
+            if unregistered:
+                raise InvalidPlugin(
+                    f"{definition.name}: fiftyone.yml declares {unregistered} but register(p) never registers "
+                    "them; register each declared operator or remove it from `operators`."
+                )
         except InvalidPlugin:
             _forget(name)
             raise

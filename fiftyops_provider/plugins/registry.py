@@ -90,8 +90,11 @@ class PluginRegistry:
     # -- installing ----------------------------------------------------------------------------
     def install(self, path: str | Path, overwrite: bool = False, acting_user: str | None = None) -> dict[str, Any]:
         """Install (or with ``overwrite``, upgrade) a plugin from a directory or a .zip file."""
-        admin = self.users.require_admin(acting_user)
-        data = self._canonical_archive(Path(path))
+        with self.users.admin_action(acting_user) as admin:
+            return self._install(Path(path), overwrite, admin.name)
+
+    def _install(self, path: Path, overwrite: bool, admin: str) -> dict[str, Any]:
+        data = self._canonical_archive(path)
         digest = content_hash(data)
         loaded = self._load_version(digest, lambda: data)
         name = loaded.definition.name
@@ -100,7 +103,7 @@ class PluginRegistry:
         self.files.put(digest, data, name)
         try:
             for _ in range(WRITE_ATTEMPTS):
-                doc = self._plugin_document(loaded, existing, admin.name)
+                doc = self._plugin_document(loaded, existing, admin)
                 if existing is None:
                     try:
                         self.collection.insert_one(doc)
@@ -194,11 +197,11 @@ class PluginRegistry:
             self.files.delete(digest)
 
     def uninstall(self, name: str, acting_user: str | None = None) -> None:
-        self.users.require_admin(acting_user)
-        doc = self.collection.find_one_and_delete({"_id": name})
-        if doc is None:
-            raise PluginNotFound(f"Plugin {name} is not installed.")
-        self._drop_unused_files(doc.get("content_hash"))
+        with self.users.admin_action(acting_user):
+            doc = self.collection.find_one_and_delete({"_id": name})
+            if doc is None:
+                raise PluginNotFound(f"Plugin {name} is not installed.")
+            self._drop_unused_files(doc.get("content_hash"))
 
     # -- governing -----------------------------------------------------------------------------
     def _plugin(self, name: str) -> dict[str, Any]:
@@ -208,11 +211,11 @@ class PluginRegistry:
         return doc
 
     def set_enabled(self, name: str, enabled: bool, acting_user: str | None = None) -> dict[str, Any]:
-        self.users.require_admin(acting_user)
-        update = {"$set": {"enabled": bool(enabled), "updated_at": utcnow()}, "$inc": {"revision": 1}}
-        if self.collection.update_one({"_id": name}, update).matched_count == 0:
-            raise PluginNotFound(f"Plugin {name} is not installed; see list_plugins().")
-        return self.get_plugin_info(name)
+        with self.users.admin_action(acting_user):
+            update = {"$set": {"enabled": bool(enabled), "updated_at": utcnow()}, "$inc": {"revision": 1}}
+            if self.collection.update_one({"_id": name}, update).matched_count == 0:
+                raise PluginNotFound(f"Plugin {name} is not installed; see list_plugins().")
+            return self.get_plugin_info(name)
 
     def set_operator(
         self,
@@ -224,7 +227,17 @@ class PluginRegistry:
         acting_user: str | None = None,
     ) -> dict[str, Any]:
         """Enable/disable one operator and/or set its minimum role and dataset permission."""
-        self.users.require_admin(acting_user)
+        with self.users.admin_action(acting_user):
+            return self._set_operator(name, operator, enabled, minimum_role, minimum_dataset_permission)
+
+    def _set_operator(
+        self,
+        name: str,
+        operator: str,
+        enabled: bool | None,
+        minimum_role: Role | str | None,
+        minimum_dataset_permission: DatasetPermission | str | None,
+    ) -> dict[str, Any]:
         doc = self._plugin(name)
         if operator not in doc["operators"]:
             raise OperatorNotFound(f"Plugin {name} has no operator {operator!r}; it has {sorted(doc['operators'])}.")

@@ -24,6 +24,7 @@ DATASET_NAME_FIELD = "context.request_params.dataset_name"
 MAX_REGEX_LENGTH = 256
 MAX_PAGE_SIZE = 1000
 MAX_FILTER_VALUES = 100
+MAX_SKIP = 2**63 - 1  # MongoDB takes a 64-bit skip
 
 
 class SortByField(str, Enum):
@@ -92,6 +93,8 @@ class DelegatedOperationPagingParams:
             value_ = getattr(paging, name)
             if not isinstance(value_, int) or isinstance(value_, bool) or value_ < 0:
                 raise InvalidQuery(f"{name} must be a non-negative integer, got {value_!r}.")
+        if paging.skip > MAX_SKIP:
+            raise InvalidQuery(f"skip must be at most {MAX_SKIP}, got {paging.skip}.")
         if not 1 <= paging.limit <= MAX_PAGE_SIZE:
             raise InvalidQuery(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {paging.limit}.")
         return paging
@@ -196,6 +199,11 @@ def build_search(search: str | Mapping[str, Iterable[str]] | None) -> dict[str, 
     return {"$or": clauses}
 
 
+# Python regex syntax that MongoDB's PCRE refuses: ``\N{name}``, ``\u``/``\U`` escapes and the
+# ``a``/``L``/``u`` inline flags. An escaped backslash is matched first so ``\\u`` is not one.
+PYTHON_ONLY_SYNTAX = re.compile(r"\\\\|(?P<bad>\\N\{|\\[uU]|\(\?[imsx-]*[aLu][aiLmsux-]*[:)])")
+
+
 # A quantified group whose body holds a quantifier: the shape of catastrophic backtracking.
 NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,)")
 
@@ -209,6 +217,12 @@ def _check_regex(pattern: object) -> None:
         re.compile(pattern)
     except re.error as exc:
         raise InvalidQuery(f"Search pattern {pattern!r} is not a valid regex: {exc}.") from None
+    python_only = next((m["bad"] for m in PYTHON_ONLY_SYNTAX.finditer(pattern) if m["bad"]), None)
+    if python_only:
+        raise InvalidQuery(
+            f"Search pattern {pattern!r} uses {python_only!r}, which Python accepts but MongoDB does not; "
+            "write the character itself, or drop the (?a)/(?L)/(?u) flag."
+        )
     if NESTED_QUANTIFIER.search(pattern):
         raise InvalidQuery(
             f"Search pattern {pattern!r} repeats a group that itself repeats (like '(a+)+'), which can make MongoDB "

@@ -45,6 +45,7 @@ from fiftyops_provider.store.states import (
     parse_state,
     sources_for,
 )
+from fiftyops_provider.store.values import check_storable
 from fiftyops_provider.store.work import active_filter, pickable_filter, scope_filter, stale_running_filter
 
 S = ExecutionRunState
@@ -100,7 +101,11 @@ def normalize_context(context: Any) -> dict[str, Any]:
         request_params = {}
     if not isinstance(request_params, Mapping):
         raise InvalidOperation("context['request_params'] must be a dict.")
-    request_params = copy.deepcopy(dict(request_params))
+    check_storable(request_params.get("params"))
+    try:
+        request_params = copy.deepcopy(dict(request_params))
+    except RecursionError:
+        raise InvalidOperation("The operation's request_params nest too deeply to be stored.") from None
     params = request_params.get("params")
     if params is None:
         params = {}
@@ -606,6 +611,29 @@ class DelegatedOperationService:
             current = self.get(oid)
             raise IllegalTransition(f"Operation {current.id} is running; terminate it before deleting it.")
         return doc
+
+    def cleanup_operations(
+        self,
+        filters: Mapping[str, Any],
+        existing_dataset_ids: list[ObjectId] | None = None,
+        dry_run: bool = False,
+    ) -> int:
+        """Delete the operations matching ``filters`` that are not running; how many.
+
+        :param filters: exact-match filters (``query.FILTER_FIELDS``); running operations are never
+            deleted, whatever they say.
+        :param existing_dataset_ids: when given, only orphans: operations that had a dataset
+            which is not among these (an operation that never had a dataset is no orphan).
+        :param dry_run: count what would be deleted, delete nothing.
+        """
+        never_running = {"run_state": {"$ne": S.RUNNING.value}}
+        orphans = {}
+        if existing_dataset_ids is not None:
+            orphans = {"dataset_id": {"$ne": None, "$nin": list(existing_dataset_ids)}}
+        query = combine(build_filter(filters), never_running, orphans)
+        if dry_run:
+            return self.repo.count(query)
+        return self.repo.delete_many(query)
 
     def delete_for_dataset(self, dataset_id: object) -> int:
         """Delete every non-running operation of a dataset; returns how many."""

@@ -190,8 +190,7 @@ class QueuedOperationTrigger(BaseTrigger):
             return True
         if await collection.find_one(scheduled_filter(scope), {"_id": 1}) and (
             self.quota is None
-            or await collection.count_documents(active_filter(self.delegation_target), limit=self.quota)
-            < self.quota
+            or await collection.count_documents(active_filter(self.delegation_target), limit=self.quota) < self.quota
         ):
             return True
         return bool(

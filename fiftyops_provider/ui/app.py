@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from fiftyops_provider.ui.routes import DOMAIN_ERRORS, handle_domain_error, router
+from fiftyops_provider.ui.sdk_routes import sdk_router
 
 STATIC = files("fiftyops_provider.ui") / "static"
 
@@ -24,6 +25,7 @@ def page(request: Request, name: str, run_id: str = "") -> HTMLResponse:
 def create_app() -> FastAPI:
     app = FastAPI(title="FiftyOps", description="Runs, Run and Plugins pages for delegated operations.")
     app.include_router(router)
+    app.include_router(sdk_router)
     for error in DOMAIN_ERRORS:
         app.add_exception_handler(error, handle_domain_error)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

@@ -27,12 +27,13 @@ from fiftyops_provider.execution.logcapture import log_is_download_only
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.plugins.errors import OperatorNotFound, PermissionDenied, PluginError, PluginNotFound
 from fiftyops_provider.plugins.registry import PluginRegistry
-from fiftyops_provider.store import DelegatedOperationService, ExecutionResult, OperationNotFound, SortByField
+from fiftyops_provider.run_actions import RunActions, read_log
+from fiftyops_provider.store import DelegatedOperationService, OperationNotFound, SortByField
 from fiftyops_provider.store.errors import StoreError
 from fiftyops_provider.store.query import SORT_PRESETS
 from fiftyops_provider.ui.identity import fiftyops_user
 from fiftyops_provider.ui.plugin_upload import MAX_UPLOAD_BYTES, install_uploaded_plugin
-from fiftyops_provider.ui.views import log_entries, read_log, run_detail, run_row
+from fiftyops_provider.ui.views import log_entries, run_detail, run_row
 
 PINNED_PANEL_LIMIT = 50
 
@@ -163,12 +164,6 @@ def _visible(doc_id: str, user: User) -> Any:
     return doc
 
 
-def _changeable(doc_id: str, user: User) -> Any:
-    doc = _visible(doc_id, user)
-    access.require_change(user, doc)
-    return doc
-
-
 @router.get("/runs/{doc_id}")
 def get_run(doc_id: str, user: User = Depends(current_user)) -> dict[str, Any]:
     service = backend().service
@@ -225,47 +220,38 @@ class TerminateBody(BaseModel):
     reason: str | None = Field(None, max_length=1000)
 
 
-@router.post("/runs/{doc_id}/rerun")
-def rerun(doc_id: str, user: User = Depends(current_user)) -> dict[str, Any]:
-    """A new run with the same inputs, queued by the caller, who must be allowed to run it now."""
-    doc = _visible(doc_id, user)
+def run_actions(user: User = Depends(current_user)) -> RunActions:
+    """The caller's runs under ``access.run_rules``, the same class the CLI and SDK use."""
     b = backend()
-    b.registry.check_runnable(doc.operator, user.name, doc.dataset_id, doc.dataset_name)
-    return run_row(b.service.rerun_operation(doc.id, queued_by=user.name), user)
+    return RunActions(b.db, user, b.service, b.registry)
+
+
+@router.post("/runs/{doc_id}/rerun")
+def rerun(doc_id: str, runs: RunActions = Depends(run_actions)) -> dict[str, Any]:
+    """A new run with the same inputs, queued by the caller, who must be allowed to run it now."""
+    return run_row(runs.rerun(doc_id), runs.user)
 
 
 @router.post("/runs/{doc_id}/pin")
-def pin(doc_id: str, body: PinBody, user: User = Depends(current_user)) -> dict[str, Any]:
-    return run_row(backend().service.set_pinned(_changeable(doc_id, user).id, body.pinned), user)
+def pin(doc_id: str, body: PinBody, runs: RunActions = Depends(run_actions)) -> dict[str, Any]:
+    return run_row(runs.set_pinned(doc_id, body.pinned), runs.user)
 
 
 @router.post("/runs/{doc_id}/label")
-def label(doc_id: str, body: LabelBody, user: User = Depends(current_user)) -> dict[str, Any]:
-    return run_row(backend().service.set_label(_changeable(doc_id, user).id, body.label), user)
+def label(doc_id: str, body: LabelBody, runs: RunActions = Depends(run_actions)) -> dict[str, Any]:
+    return run_row(runs.set_label(doc_id, body.label), runs.user)
 
 
 @router.post("/runs/{doc_id}/terminate")
-def terminate(doc_id: str, body: TerminateBody, user: User = Depends(current_user)) -> dict[str, Any]:
-    doc = _changeable(doc_id, user)
-    return run_row(backend().service.terminate(doc.id, body.reason or "terminated from the Runs page", user.name), user)
+def terminate(doc_id: str, body: TerminateBody, runs: RunActions = Depends(run_actions)) -> dict[str, Any]:
+    return run_row(runs.terminate(doc_id, body.reason or "terminated from the Runs page"), runs.user)
 
 
 @router.post("/runs/{doc_id}/mark-failed")
-def mark_failed(doc_id: str, user: User = Depends(current_user)) -> dict[str, Any]:
+def mark_failed(doc_id: str, runs: RunActions = Depends(run_actions)) -> dict[str, Any]:
     """Fail the run in the store now. A running task is told through the store and stops at its
     next heartbeat; if it cannot be reached, the external work may go on: the page warns."""
-    doc = _changeable(doc_id, user)
-    if doc.is_terminal:
-        raise StoreError(f"Run {doc.id} is already {doc.run_state.value}; there is nothing to mark failed.")
-    message = f"marked failed by {user.name} from the Runs page"
-    failed = backend().service.set_failed(
-        doc.id, ExecutionResult(error=message, error_message=message), required_state=doc.run_state
-    )
-    if failed is None:
-        raise StoreError(
-            f"Run {doc.id} changed state meanwhile (it is {backend().service.get(doc.id).run_state.value}); reload."
-        )
-    return run_row(failed, user)
+    return run_row(runs.mark_failed(doc_id, "the Runs page"), runs.user)
 
 
 # -- plugins -------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 from fiftyops_provider.access.run_rules import can_change, is_admin
@@ -141,10 +140,3 @@ def _plain_entry(line: str) -> dict[str, Any]:
     if match is None:
         return {"timestamp": None, "level": None, "message": line}
     return {"timestamp": match["timestamp"], "level": match["level"], "message": match["message"]}
-
-
-def read_log(doc: DelegatedOperationDocument) -> tuple[str, bool]:
-    """(text, complete): the log file when this machine can read it, else the stored tail."""
-    if doc.log_path and Path(doc.log_path).is_file():
-        return Path(doc.log_path).read_text(errors="replace"), True
-    return doc.log_tail or "", False

@@ -8,12 +8,22 @@ import pytest
 
 from fiftyops_provider.cli.main import main
 from fiftyops_provider.store import ExecutionRunState as S
+from fiftyops_provider.store import StoreError
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def acting_admin(db, monkeypatch):
+    """The commands act as an admin here; who may do what is tests/cli/test_delegated_access.py."""
+    from fiftyops_provider.access.users import UserStore
+
+    UserStore(db).create("root", "ADMIN")
+    monkeypatch.setenv("FIFTYOPS_USER", "root")
 
 
 @pytest.fixture
@@ -91,19 +101,34 @@ def test_fail_terminate_pin_label_archive_rerun(capsys, service, ops):
     assert run(capsys, "delegated", "label", str(done.id), "Renamed")[0] == 0
     assert service.get(done.id).label == "Renamed"
     assert run(capsys, "delegated", "archive", str(done.id))[0] == 0 and service.get(done.id).archived
-    code, out, _ = run(capsys, "delegated", "rerun", str(done.id), "--json")
-    new_id = json.loads(out)["id"]
-    assert code == 0 and service.get(new_id).rerun_of == done.id
 
 
 def test_cleanup_dry_run_then_delete_never_running(capsys, service, ops):
-    code, out, _ = run(capsys, "delegated", "cleanup", "--orphan", "--dry-run")
-    assert code == 0 and "2 operation(s) would be deleted" in out
+    code, out, _ = run(capsys, "delegated", "cleanup", "--operator", "@fiftyops/io/export", "--dry-run")
+    assert code == 0 and "1 operation(s) would be deleted" in out
     assert service.count() == 3
-    code, out, _ = run(capsys, "delegated", "cleanup", "--orphan")
-    assert "2 operation(s) deleted" in out
-    assert [d.run_state for d in service.list_operations()] == [S.RUNNING]
+    code, out, _ = run(capsys, "delegated", "cleanup", "--operator", "@fiftyops/io/export")
+    assert "1 operation(s) deleted" in out
+    assert sorted(d.run_state for d in service.list_operations()) == [S.RUNNING, S.SCHEDULED]
     assert run(capsys, "delegated", "cleanup")[0] == 1
+
+
+def test_cleanup_orphan_counts_only_runs_whose_dataset_is_gone(capsys, db, service, ops):
+    """Runs that never had a dataset are no orphans (``ops`` has three); a run whose dataset was
+    deleted is, and a run whose dataset still exists is not."""
+    from fiftyops_provider.datasets.catalog import create_dataset
+
+    kept, gone = create_dataset(db, "kept"), create_dataset(db, "gone")
+    on_kept = service.queue_operation("@o/p/op", context={"request_params": {"dataset_id": kept.id}})
+    on_gone = service.queue_operation("@o/p/op", context={"request_params": {"dataset_id": gone.id}})
+    gone.delete()
+    code, out, _ = run(capsys, "delegated", "cleanup", "--orphan", "--dry-run")
+    assert code == 0 and "1 operation(s) would be deleted" in out
+    code, out, _ = run(capsys, "delegated", "cleanup", "--orphan")
+    assert "1 operation(s) deleted" in out
+    assert service.count() == 4 and service.get(on_kept.id)
+    with pytest.raises(StoreError):
+        service.get(on_gone.id)
 
 
 def test_logs_prints_the_log_file(capsys, service, ops, tmp_path):

@@ -58,6 +58,10 @@ ARCHIVE_CASES = {
     },
     "py_entry missing": lambda g: {**g, "fiftyone.yml": 'name: "@test/demo"\noperators: [double]\npy_entry: nope.py\n'},
     "undeclared operator": lambda g: {**g, "fiftyone.yml": 'name: "@test/demo"\noperators: [other]\n'},
+    "declared operator never registered": lambda g: {
+        **g,
+        "fiftyone.yml": 'name: "@test/demo"\noperators: [double, ghost]\n',
+    },
     "import error": lambda g: {**g, "__init__.py": "raise ValueError('boom at import')\n"},
     "syntax error": lambda g: {**g, "__init__.py": "def broken(:\n"},
     "no register function": lambda g: {**g, "__init__.py": "x = 1\n"},

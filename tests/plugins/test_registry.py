@@ -134,6 +134,35 @@ def test_mutations_need_an_admin_and_the_first_user_bootstraps(db, tmp_path, mon
     assert fom.get_plugin_info("@test/demo")["enabled"]
 
 
+def test_a_failing_command_on_a_database_shared_with_fiftyone_makes_no_admin(db, tmp_path, monkeypatch):
+    """The reported case: FiftyOne's runs and datasets, no FiftyOps user yet; a guest's
+    ``plugins uninstall`` of a plugin that is not there failed, and left the guest an admin."""
+    from fiftyops_provider.cli.main import main
+    from fiftyops_provider.datasets.catalog import create_dataset
+    from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+
+    create_dataset(db, "fiftyone-dataset")
+    DelegatedOperationService(MongoDelegatedOperationRepo(db)).queue_operation("@voxel51/utils/op")
+    monkeypatch.setenv("FIFTYOPS_USER", "guest")
+    assert main(["plugins", "uninstall", "@nope/nope"]) == 1
+    with pytest.raises(PluginError):
+        fom.upload_plugin(tmp_path / "missing")
+    with pytest.raises(PluginError, match="not installed"):
+        fom.set_plugin_operator_enabled("@nope/nope", "x", enabled=False)
+    assert fom.list_users() == []
+
+
+def test_the_bootstrap_admin_needs_an_empty_installation(db, tmp_path, monkeypatch):
+    """Plugins but no users (say, the users collection was dropped) is not empty: nobody
+    becomes admin by acting first."""
+    monkeypatch.delenv("FIFTYOPS_USER", raising=False)
+    fom.upload_plugin(write_plugin(tmp_path / "p"), acting_user="founder")
+    db["fiftyops_users"].delete_many({})
+    with pytest.raises(PermissionDenied, match="latecomer"):
+        fom.set_plugin_enabled("@test/demo", False, acting_user="latecomer")
+    assert fom.list_users() == [] and fom.get_plugin_info("@test/demo")["enabled"]
+
+
 def test_a_second_worker_materializes_the_exact_version_from_gridfs(registry, tmp_path):
     registry.install(write_plugin(tmp_path / "p", version="7.1"))
     digest = registry.get_plugin_info("@test/demo")["content_hash"]

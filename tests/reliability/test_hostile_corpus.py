@@ -12,9 +12,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from fiftyops_provider.plugins import InvalidPlugin, PermissionDenied, PluginError
+from fiftyops_provider.datasets.catalog import create_dataset
+from fiftyops_provider.plugins import InvalidParams, InvalidPlugin, PermissionDenied, PluginError
 from fiftyops_provider.plugins.delegate import delegate
-from fiftyops_provider.store import InvalidQuery, StoreError
+from fiftyops_provider.run_actions import RunActions, RunQuery
+from fiftyops_provider.store import InvalidOperation, InvalidQuery, StoreError
 from tests.plugins.conftest import admin, registry  # noqa: F401 (fixtures)
 from tests.plugins.test_delegate import REFUSALS, _snapshot, setup  # noqa: F401 (setup is the fixture)
 from tests.plugins.test_hostile_archives import ARCHIVE_CASES, _good_entries, _zip
@@ -26,6 +28,27 @@ Case = tuple[str, Callable[[Any], Any], type[Exception], str]  # (name, action(c
 class Context:
     def __init__(self, registry, db, service, tmp_path) -> None:
         self.registry, self.db, self.service, self.tmp_path = registry, db, service, tmp_path
+        # root's run on quickstart, for the run commands of users who may not touch it
+        self.run = delegate("@test/demo/double", dataset="quickstart", params={"n": 1}, user="root")
+        create_dataset(db, "日本")
+
+    def runs_of(self, name: str | None) -> RunActions:
+        """The run commands as ``name`` (None: no acting user), as the CLI and SDK build them."""
+        return RunActions.acting_as(self.db, name)
+
+
+# (what, action on the run) for every run command: a stranger must be refused each
+RUN_COMMANDS: list[tuple[str, Callable[[RunActions, Any], Any]]] = [
+    ("info", lambda runs, run: runs.get(run.id)),
+    ("logs", lambda runs, run: runs.log(run.id)),
+    ("fail", lambda runs, run: runs.mark_failed(run.id)),
+    ("terminate", lambda runs, run: runs.terminate(run.id)),
+    ("delete", lambda runs, run: runs.delete(run.id)),
+    ("label", lambda runs, run: runs.set_label(run.id, "mine")),
+    ("pin", lambda runs, run: runs.set_pinned(run.id)),
+    ("archive", lambda runs, run: runs.set_archived(run.id)),
+    ("rerun", lambda runs, run: runs.rerun(run.id)),
+]
 
 
 def corpus() -> list[Case]:
@@ -58,7 +81,57 @@ def corpus() -> list[Case]:
                 message,
             )
         )
+    for what, command in RUN_COMMANDS:
+        cases.append(
+            (
+                f"run command by a stranger: {what}",
+                lambda c, f=command: f(c.runs_of("guest"), c.run),
+                PermissionDenied,
+                "",
+            )
+        )
+        cases.append(
+            (f"run command by nobody: {what}", lambda c, f=command: f(c.runs_of(None), c.run), PermissionDenied, "")
+        )
     cases += [
+        (
+            "run command: a viewer reruns what they may not queue",
+            lambda c: c.runs_of("viewer").rerun(c.run.id),
+            PermissionDenied,
+            "needs EDIT",
+        ),
+        (
+            "run command: a stranger lists someone else's runs",
+            lambda c: c.runs_of("guest").page(RunQuery(queued_by="root")),
+            PermissionDenied,
+            "Only admins",
+        ),
+        (
+            "params: NaN against a bound",
+            lambda c: delegate("@test/demo/double", dataset="quickstart", params={"n": float("nan")}, user="root"),
+            InvalidParams,
+            "expected integer",
+        ),
+        (
+            "params: $ key inside an object input",
+            lambda c: c.service.queue_operation(
+                "@o/p/op", context={"request_params": {"params": {"o": {"x": {"$gt": 1}}}}}
+            ),
+            InvalidOperation,
+            "cannot start with",
+        ),
+        (
+            "dataset: a second non-ASCII name with the same characters",
+            lambda c: create_dataset(c.db, "日本"),
+            PluginError,
+            "already exists",
+        ),
+        (
+            "paging: skip beyond 64 bits",
+            lambda c: c.runs_of("root").page(RunQuery(skip=99999999999999999999)),
+            InvalidQuery,
+            "skip must be at most",
+        ),
         ("id: not an ObjectId", lambda c: c.service.get("not-an-id"), StoreError, "not-an-id"),
         ("id: a query operator", lambda c: c.service.get({"$gt": ""}), StoreError, "ObjectId"),
         (

@@ -28,7 +28,21 @@ HOSTILE_LIST_ARGS = [
     ({"$where": "sleep(1000)"}, "Cannot filter on"),
     ({"secret_field": 1}, "Cannot filter on"),
     ({"run_state": ["queued"] * 101}, "between 1 and 100"),
+    # Python accepts these, MongoDB refuses them (or overflows) when the query runs
+    ({"paging": {"skip": 99999999999999999999}}, "skip must be at most"),
+    ({"search": {r"\N{DIGIT ONE}": ["operator"]}}, "Python accepts but MongoDB does not"),
+    ({"search": {"(?a)x": ["operator"]}}, "Python accepts but MongoDB does not"),
+    ({"search": {"(?u:x)": ["label"]}}, "Python accepts but MongoDB does not"),
+    ({"search": {r"\u0031": ["operator"]}}, "Python accepts but MongoDB does not"),
 ]
+
+
+def nested(depth: int) -> dict:
+    """``{"k": {"k": ... {}}}``, ``depth`` levels, built without recursion."""
+    value: dict = {}
+    for _ in range(depth):
+        value = {"k": value}
+    return value
 
 
 @pytest.mark.parametrize("kwargs,message", HOSTILE_LIST_ARGS)
@@ -60,6 +74,12 @@ BAD_QUEUE_ARGS = [
     ({"operator": "@o/p/op", "metadata": ["x"]}, "metadata must be"),
     ({"operator": "@o/p/op", "execution_timeout": -5}, "execution_timeout"),
     ({"operator": "@o/p/op", "initial_state": "running"}, "start scheduled or queued"),
+    # values MongoDB would refuse after Python recursed through them, or the Run page cannot show
+    ({"operator": "@o/p/op", "context": {"request_params": {"params": {"deep": nested(250)}}}}, "nests more than"),
+    ({"operator": "@o/p/op", "context": {"request_params": {"params": {"n": float("nan")}}}}, "finite numbers"),
+    ({"operator": "@o/p/op", "context": {"request_params": {"params": {"n": [float("inf")]}}}}, "finite numbers"),
+    ({"operator": "@o/p/op", "context": {"request_params": {"params": {"o": {"$where": "1"}}}}}, "cannot start with"),
+    ({"operator": "@o/p/op", "context": {"request_params": {"params": {"o": {"a.b": 1}}}}}, "contain '.'"),
 ]
 
 
@@ -83,3 +103,16 @@ def test_oversized_label_is_refused(service):
     with pytest.raises(InvalidOperation):
         service.set_label(doc.id, "y" * 1000)
     assert service.get(doc.id).label == "@o/p/op"
+
+
+def test_values_nested_deeper_than_pythons_stack_are_refused(service):
+    """An iterative check: a 100,000-level input is refused, not a RecursionError."""
+    with pytest.raises(InvalidOperation, match="nests more than"):
+        service.queue_operation("@o/p/op", context={"request_params": {"params": {"deep": nested(100_000)}}})
+    assert service.repo.collection.count_documents({}) == 0
+
+
+def test_python_only_regex_syntax_is_told_apart_from_escaped_text(service):
+    """``\\u`` is an escaped backslash then ``u``: MongoDB accepts it, so the store does too."""
+    service.queue_operation("@o/p/op", label="a\\u")
+    assert [d.label for d in service.list_operations(search={r"\\u": ["label"]})] == ["a\\u"]
