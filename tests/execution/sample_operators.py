@@ -250,12 +250,9 @@ class Tally(Operator):
         return OperatorConfig("tally", allow_delegated_execution=True)
 
     def execute(self, ctx):
-        from pymongo import MongoClient
+        from fiftyops_provider.database import get_database
 
-        with MongoClient(os.environ["FIFTYOPS_DATABASE_URI"]) as client:
-            client[os.environ["FIFTYOPS_DATABASE_NAME"]].tally.update_one(
-                {"_id": ctx.operation_id}, {"$inc": {"runs": 1}}, upsert=True
-            )
+        get_database().tally.update_one({"_id": ctx.operation_id}, {"$inc": {"runs": 1}}, upsert=True)
         return {"tallied": ctx.operation_id}
 
 
