@@ -256,6 +256,28 @@ class Tally(Operator):
         return {"tallied": ctx.operation_id}
 
 
+class Leaky(Operator):
+    """Puts its declared secret (``SAMPLE_TOKEN``) everywhere an operator's text is stored: in a
+    log line longer than the output pump reads at once, straddling that boundary; printed whole
+    (a PEM key prints as several lines); in its progress label; in its result (values and keys)
+    or, with ``params.fail``, in its error."""
+
+    @property
+    def config(self) -> OperatorConfig:
+        return OperatorConfig("leaky")
+
+    def execute(self, ctx):
+        token = ctx.secret("SAMPLE_TOKEN")
+        boundary = ctx.params.get("boundary", 65536)
+        sys.stdout.write("x" * (boundary - len(token) // 2) + token + " end of long line\n")
+        print(f"begin\n{token}\nend", flush=True)
+        ctx.set_progress(0.5, f"using {token}")
+        if ctx.params.get("fail"):
+            raise RuntimeError(f"the server refused {token}")
+        first_line = token.splitlines()[0]
+        return {"plain": token, "nested": [f"<{token}>", {"deep": token}], f"key {first_line}": 1}
+
+
 OPERATORS: dict[str, type[Operator]] = {
     uri(cls().config.name): cls
     for cls in (
@@ -267,6 +289,7 @@ OPERATORS: dict[str, type[Operator]] = {
         Stubborn,
         Chatty,
         SecretReader,
+        Leaky,
         BadResult,
         DatasetProbe,
         PipelineProbe,
@@ -297,7 +320,7 @@ class SampleSource:
             raise PermissionDenied(f"User {user!r} may no longer run {operator_uri}.")
 
     def declared_secrets(self, operator_uri: str) -> list[str]:
-        return list(SECRET_KEYS) if operator_uri == uri("secret_reader") else []
+        return list(SECRET_KEYS) if operator_uri in (uri("secret_reader"), uri("leaky")) else []
 
     def load_dataset(self, dataset_id: Any, dataset_name: str | None) -> Any:
         return {"id": dataset_id, "name": dataset_name}
