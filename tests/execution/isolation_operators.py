@@ -108,8 +108,8 @@ class Snoop(Operator):
         gc.unfreeze()
         own = {id(client) for client in _own_clients()}
         for obj in gc.get_objects():
-            module = type(obj).__module__ or ""
-            if module.startswith(("fiftyops_provider", "pymongo")) and id(obj) not in own:
+            module = type(obj).__dict__.get("__module__")
+            if isinstance(module, str) and module.startswith(("fiftyops_provider", "pymongo")) and id(obj) not in own:
                 look(f"{type(obj).__qualname__} object", _dump(obj, own))
         return {"found": sorted(set(found)), "env_names": sorted(os.environ)}
 
