@@ -40,7 +40,7 @@ API_CONN_ID = "fiftyops_test_api"
 @pytest.fixture
 def conns(store_conn_id, api_server, monkeypatch):
     """(store connection id, API connection id): the scripted API server, user admin/pw."""
-    _url, _state = api_server
+    url, _state = api_server
     monkeypatch.setenv(
         f"AIRFLOW_CONN_{API_CONN_ID.upper()}",
         json.dumps({"conn_type": "http", "host": url, "login": "admin", "password": "api-pw-91c2"}),
