@@ -4,11 +4,13 @@ Metadata lives in ``fiftyops_plugins`` (one document per plugin, replaced atomic
 files in GridFS, code in a local cache per content hash. An install is fully validated (archive
 rules, ``fiftyone.yml``, import of the entry, declared operators) before the single write that
 makes it visible, so a failed install or upgrade changes nothing and the previous version keeps
-running. The plugin's code is imported for that check in a child process with a time limit
-(``validation``), never in the caller. Names that cannot become a unique Airflow DAG id are
-refused before any code runs (``dag_factory.naming.dag_id_conflicts``). That write is a compare-and-set on the document's ``revision`` (bumped by every admin
+running. That write is a compare-and-set on the document's ``revision`` (bumped by every admin
 change), so two concurrent first installs cannot both "succeed", and an enable/permission change
 made while an upgrade was validating is carried over instead of being overwritten.
+
+The plugin's code is imported for that check in a child process with a time limit
+(``validation``), never in the caller. Names that cannot become a unique Airflow DAG id are
+refused before any code runs (``dag_factory.naming.dag_id_conflicts``).
 """
 
 from __future__ import annotations

@@ -70,8 +70,8 @@ def validate_plugin(
         if not result_path.exists():
             last = " | ".join(stderr.decode(errors="replace").strip().splitlines()[-STDERR_LINES:])
             raise InvalidPlugin(
-                f"{definition.name}: the process importing {definition.py_entry} ended (exit code {process.returncode}) "
-                f"before register() finished; does the plugin exit or crash at import?"
+                f"{definition.name}: the process importing {definition.py_entry} ended "
+                f"(exit code {process.returncode}) before register() finished; does the plugin exit or crash at import?"
                 + (f" Its output: {last}" if last else "")
             )
         result = json.loads(result_path.read_text())
