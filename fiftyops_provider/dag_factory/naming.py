@@ -30,21 +30,21 @@ def operator_dag_id(operator_uri: str) -> str:
     return f"{DAG_PREFIX}{_clean(plugin)}__{_clean(operator)}"
 
 
-def dag_id_conflicts(uris: Iterable[str], others: Iterable[str]) -> list[str]:
-    """Why some of ``uris`` cannot each get a DAG of their own: an id over Airflow's length limit,
-    or the same id as another of ``uris`` or of ``others`` (operators already installed). One
-    sentence per problem, each saying what to change; empty when all is well."""
-    problems = []
+def dag_id_conflicts(uris: Iterable[str], others: Iterable[str]) -> dict[str, str]:
+    """``{uri: why}`` for each of ``uris`` that cannot get a DAG of its own: an id over Airflow's
+    length limit, or the id of an earlier one of ``uris`` or of ``others`` (operators already
+    installed). Each reason is one sentence saying what to change; empty when all is well."""
+    problems = {}
     taken = {operator_dag_id(uri): uri for uri in others}
     for uri in uris:
         dag_id = operator_dag_id(uri)
         if len(dag_id) > MAX_DAG_ID_LENGTH:
-            problems.append(
+            problems[uri] = (
                 f"operator {uri[:80]}... would be the Airflow DAG {dag_id[:60]}..., {len(dag_id)} characters long "
                 f"(Airflow allows {MAX_DAG_ID_LENGTH}); shorten the plugin or operator name."
             )
         elif dag_id in taken:
-            problems.append(
+            problems[uri] = (
                 f"operator {uri} and operator {taken[dag_id]} would both be the Airflow DAG {dag_id}; "
                 "rename the plugin or the operator."
             )

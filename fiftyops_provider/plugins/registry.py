@@ -167,7 +167,7 @@ class PluginRegistry:
         ]
         problems = dag_id_conflicts([f"{definition.name}/{op}" for op in definition.operators], others)
         if problems:
-            raise InvalidPlugin(f"{definition.name} cannot be installed: {problems[0]}")
+            raise InvalidPlugin(f"{definition.name} cannot be installed: {next(iter(problems.values()))}")
 
     def _plugin_document(
         self,
