@@ -689,12 +689,13 @@ class Executor:
             )
         elif failure is None and message.get("ok"):
             self._close_log(run, "completed")
+            answer: Mapping[str, Any] = message or {}  # not None here: a missing outcome ended above
             try:
                 return self.service.set_completed(
                     doc.id,
                     ExecutionResult(
-                        result=mask.document(message.get("result")),
-                        outputs_schema=mask.document(message.get("outputs_schema")),
+                        result=mask.document(answer.get("result")),
+                        outputs_schema=mask.document(answer.get("outputs_schema")),
                     ),
                     required_state=S.RUNNING,
                     claim_token=run.token,

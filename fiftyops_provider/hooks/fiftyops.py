@@ -166,7 +166,4 @@ class FiftyOpsHook(MongoHook):
 
 def _forget_connection(hook: FiftyOpsHook) -> None:
     """In an operator's forked child: the connection (password), the URI and the client go."""
-    hook.connection = None
-    hook.uri = None
-    hook.extras = {}
-    hook.client = None
+    vars(hook).update(connection=None, uri=None, extras={}, client=None)
