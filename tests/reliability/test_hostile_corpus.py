@@ -29,7 +29,7 @@ from fiftyops_provider.plugins import InvalidParams, InvalidPlugin, PermissionDe
 from fiftyops_provider.plugins.delegate import delegate
 from fiftyops_provider.run_actions import RunActions, RunQuery
 from fiftyops_provider.store import InvalidOperation, InvalidQuery, StoreError
-from tests.execution.test_child_environment import PARENT_ONLY, PARENT_URI_MARKER
+from tests.execution.test_child_environment import run_snoop
 from tests.execution.test_observability import PEM, TOKEN
 from tests.plugins.conftest import admin, registry, write_plugin  # noqa: F401 (fixtures)
 from tests.plugins.test_delegate import REFUSALS, _snapshot, setup  # noqa: F401 (setup is the fixture)
@@ -270,20 +270,7 @@ def test_a_hostile_operator_finds_none_of_the_launchers_credentials(
     service, make_executor, mongod, monkeypatch, method
 ):
     """The environment dump and the memory search of ``Snoop`` (tests/execution)."""
-    from isolation_operators import SNOOP
-    from isolation_operators import SOURCE as ISOLATION
-
-    for name, value in PARENT_ONLY.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("FIFTYOPS_CHILD_START", method)
-    monkeypatch.setenv("FIFTYOPS_DATABASE_URI", f"{mongod.uri}&appname={PARENT_URI_MARKER}")
-    needles = [n[::-1] for n in [*PARENT_ONLY.values(), PARENT_URI_MARKER]]
-    doc = service.queue_operation(
-        SNOOP, context={"request_params": {"params": {"needles": needles}}}, initial_state="queued", queued_by="a"
-    )
-    outcome = make_executor(source=ISOLATION, database_uri=mongod.uri).run(doc.id)
-    assert outcome.state is OutcomeState.COMPLETED, outcome.error
-    assert outcome.result["found"] == []
+    assert run_snoop(service, make_executor, mongod, monkeypatch, method).result["found"] == []
 
 
 @pytest.mark.parametrize(
