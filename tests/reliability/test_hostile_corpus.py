@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 
 from fiftyops_provider.datasets.catalog import create_dataset
-from fiftyops_provider.execution import OutcomeState
 from fiftyops_provider.plugins import InvalidParams, InvalidPlugin, PermissionDenied, PluginError
 from fiftyops_provider.plugins.delegate import delegate
 from fiftyops_provider.run_actions import RunActions, RunQuery
