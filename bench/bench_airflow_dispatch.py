@@ -173,7 +173,8 @@ def main() -> None:
             _, _, pooled_wall = floor_runs(stack.api, args.throughput_ops, concurrent=True, dag_id=POOLED_FLOOR_DAG)
             rate = lambda wall: 60 * args.throughput_ops / wall  # noqa: E731
             print(
-                f"\nThroughput, {args.throughput_ops} at once (pool/quota {args.quota}, parallelism {stack.airflow.parallelism})"
+                f"\nThroughput, {args.throughput_ops} at once "
+                f"(pool/quota {args.quota}, parallelism {stack.airflow.parallelism})"
             )
             print_table(
                 ["", "operations or runs / min", "wall s", "FiftyOps ratio"],

@@ -107,7 +107,8 @@ def _doc_md(info: OperatorInfo) -> str:
     ]
     cfg = info.config
     lines.append(
-        f"Timeout {cfg.get('execution_timeout')} s, on_reset `{cfg.get('on_reset')}`, max attempts {cfg.get('max_attempts')}."
+        f"Timeout {cfg.get('execution_timeout')} s, on_reset `{cfg.get('on_reset')}`, "
+        f"max attempts {cfg.get('max_attempts')}."
     )
     return "\n".join(lines)
 

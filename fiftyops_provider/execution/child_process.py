@@ -115,8 +115,9 @@ class ForkedChild:
         os.close(stdin_read)
         os.close(stdout_write)
         self.pid = pid
-        self.stdin: IO[bytes] = open(stdin_write, "wb")
-        self.stdout: IO[bytes] = open(stdout_read, "rb")
+        # Pipes to the child for its whole life; the executor closes them once it exited.
+        self.stdin: IO[bytes] = open(stdin_write, "wb")  # noqa: SIM115
+        self.stdout: IO[bytes] = open(stdout_read, "rb")  # noqa: SIM115
         self.returncode: int | None = None
         self._wait_lock = threading.Lock()  # one waitpid at a time (the watch loop and a terminating thread both poll)
 

@@ -90,7 +90,8 @@ class FiftyOpsHook(MongoHook):
         """Accept ``fiftyops`` (and plain ``mongo``) connections, with MongoHook's other checks."""
         if conn.conn_type not in (FiftyOpsHook.conn_type, "mongo"):
             raise ValueError(
-                f"Connection {conn.conn_id!r} has type {conn.conn_type!r}; FiftyOps needs a 'fiftyops' (or 'mongo') connection."
+                f"Connection {conn.conn_id!r} has type {conn.conn_type!r}; "
+                "FiftyOps needs a 'fiftyops' (or 'mongo') connection."
             )
         if conn.port and conn.extra_dejson.get("srv"):
             raise ValueError("An SRV connection (extra srv=true) must not set a port.")

@@ -313,7 +313,8 @@ class PluginRegistry:
             )
         if operator not in doc.get("operators", {}):
             raise OperatorNotFound(
-                f"Operator {uri} does not exist: plugin {plugin_name} has {sorted(doc.get('operators', {}))}; check the URI."
+                f"Operator {uri} does not exist: plugin {plugin_name} has {sorted(doc.get('operators', {}))}; "
+                "check the URI."
             )
         return doc, doc["operators"][operator]
 
