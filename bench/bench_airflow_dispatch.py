@@ -71,9 +71,9 @@ def floor_runs(api, count: int, concurrent: bool, dag_id: str = FLOOR_DAG) -> tu
 
 def fiftyops_runs(stack, count: int, concurrent: bool) -> tuple[list[float], list[float], float]:
     from fiftyops_provider import delegate
-    from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+    from fiftyops_provider.store import DelegatedOperationService
 
-    service = DelegatedOperationService(MongoDelegatedOperationRepo(stack.database))
+    service = DelegatedOperationService(stack.database)
     started = time.time()
     queued = []
     for _ in range(count):

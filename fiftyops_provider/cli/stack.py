@@ -72,13 +72,13 @@ def cmd_up(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from fiftyops_provider.stacks.demo import seed_demo, watch
-    from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+    from fiftyops_provider.store import DelegatedOperationService
 
     stack = _start(args)
     try:
         docs = seed_demo(stack.database, stack.admin, stack.settings.home / "exports")
         print(f"\nQueued {len(docs)} operations; Airflow runs them:\n", flush=True)
-        service = DelegatedOperationService(MongoDelegatedOperationRepo(stack.database))
+        service = DelegatedOperationService(stack.database)
         final = watch(service, [d.id for d in docs], timeout=600)
         print()
         print_table(["operation", "state", "run_link"], [[d.label, d.run_state.value, d.run_link] for d in final])

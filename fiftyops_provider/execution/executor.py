@@ -51,6 +51,7 @@ from bson.errors import InvalidDocument
 from pymongo.errors import PyMongoError
 
 from fiftyops_provider.config import load_settings
+from fiftyops_provider.execution import claims
 from fiftyops_provider.execution.channel import OUTCOME, PROGRESS, SPEC, TERMINATE, read_message, write_message
 from fiftyops_provider.execution.child_process import ChildProcess, start_child, start_method
 from fiftyops_provider.execution.logcapture import LogCapture, default_log_path
@@ -275,7 +276,7 @@ class Executor:
     def source(self) -> OperatorSource:
         """Built on first use, so creating an executor never imports plugin code."""
         if self._source is None:
-            self._source = build_source(self.source_spec, self.service.repo.db)
+            self._source = build_source(self.source_spec, self.service.database)
         return self._source
 
     @property
@@ -291,7 +292,7 @@ class Executor:
 
     def claim_token_for(self, doc: DelegatedOperationDocument) -> str:
         """Executor id + the attempt the claim will count, unique per executor and attempt."""
-        return f"{self.executor_id}#{doc.attempt + 1}"
+        return claims.claim_token(self.executor_id, doc.attempt + 1)
 
     # -- running -------------------------------------------------------------------------------
     def run(
@@ -498,7 +499,7 @@ class Executor:
             **os.environ,
             **plan.secrets,
             "PYTHONUNBUFFERED": "1",
-            "FIFTYOPS_DATABASE_NAME": self.service.repo.db.name,
+            "FIFTYOPS_DATABASE_NAME": self.service.database.name,
         }
         if self.database_uri:
             env["FIFTYOPS_DATABASE_URI"] = self.database_uri

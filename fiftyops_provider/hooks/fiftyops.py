@@ -16,10 +16,9 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from fiftyops_provider.config import DEFAULT_DATABASE_NAME
+from fiftyops_provider.dag_factory.run_params import RUN_PARAMS
 from fiftyops_provider.database import get_client
-from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, MongoDelegatedOperationRepo
-
-RUN_PARAM_NAMES = ("operation_id", "rerun_of", "dataset")
+from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService
 
 
 def _truthy(value: Any) -> bool:
@@ -124,7 +123,7 @@ class FiftyOpsHook(MongoHook):
         return self.get_conn()[self.database_name]
 
     def get_service(self) -> DelegatedOperationService:
-        return DelegatedOperationService(MongoDelegatedOperationRepo(self.get_database()))
+        return DelegatedOperationService(self.get_database())
 
     def get_registry(self):
         from fiftyops_provider.plugins.registry import PluginRegistry
@@ -150,5 +149,5 @@ class FiftyOpsHook(MongoHook):
         """Queue an operation from the DAG's Trigger form (its params), as ``user``."""
         from fiftyops_provider.plugins.delegate import delegate
 
-        inputs = {k: v for k, v in params.items() if k not in RUN_PARAM_NAMES and v is not None}
+        inputs = {k: v for k, v in params.items() if k not in RUN_PARAMS and v is not None}
         return delegate(operator_uri, dataset=params.get("dataset"), params=inputs, user=user, db=self.get_database())

@@ -22,6 +22,7 @@ from fiftyops_provider.plugins.delegate import delegate
 from fiftyops_provider.plugins.errors import PluginError
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService
+from fiftyops_provider.store import ExecutionRunState as S
 
 DEMO_DATASET = "fiftyops-demo"
 DEMO_SAMPLES = 500
@@ -72,7 +73,7 @@ def render(docs: list[DelegatedOperationDocument]) -> list[str]:
     width = max(len(d.label) for d in docs)
     lines = []
     for doc in docs:
-        if doc.run_state == "running":
+        if doc.run_state is S.RUNNING:
             detail = progress_bar(doc.status.progress if doc.status else None)
             if doc.status and doc.status.label:
                 detail += f"  {doc.status.label}"

@@ -16,6 +16,7 @@ from typing import Any
 
 import bson
 from bson import ObjectId
+from pymongo.database import Database
 
 from fiftyops_provider.store.documents import (
     DelegatedOperationDocument,
@@ -41,6 +42,7 @@ from fiftyops_provider.store.query import (
 from fiftyops_provider.store.repo import MongoDelegatedOperationRepo
 from fiftyops_provider.store.states import (
     TERMINAL_STATES,
+    WAITING_STATES,
     ExecutionRunState,
     parse_state,
     sources_for,
@@ -160,15 +162,30 @@ def _result(result: Any) -> ExecutionResult | None:
 
 
 class DelegatedOperationService:
-    """The operation store. ``repo`` defaults to the configured database (``FIFTYOPS_DATABASE_URI``,
-    or the embedded mongod)."""
+    """The operation store, and the one owner of every change to it: nothing outside ``store/``
+    reaches the collection or the repository, so every guard (state machine, compare-and-set,
+    pipeline bookkeeping) is applied in one place.
 
-    def __init__(self, repo: MongoDelegatedOperationRepo | None = None) -> None:
-        if repo is None:
+    :param db: the database holding ``delegated_ops``; default: the configured one
+        (``FIFTYOPS_DATABASE_URI``, or the embedded mongod).
+    """
+
+    def __init__(self, db: Database | None = None) -> None:
+        if db is None:
             from fiftyops_provider.database import get_database
 
-            repo = MongoDelegatedOperationRepo(get_database())
-        self.repo = repo
+            db = get_database()
+        if not isinstance(db, Database):
+            raise TypeError(
+                f"DelegatedOperationService takes the pymongo Database holding the store, not {type(db).__name__}."
+            )
+        self._repo = MongoDelegatedOperationRepo(db)
+
+    @property
+    def database(self) -> Database:
+        """The database holding the store: the plugin registry and the datasets live beside it, and
+        processes the executor starts connect to it by name."""
+        return self._repo.db
 
     # -- creating ------------------------------------------------------------------------------
     def queue_operation(
@@ -227,7 +244,7 @@ class DelegatedOperationService:
             execution_timeout=float(execution_timeout) if execution_timeout else None,
             rerun_of=_oid(rerun_of) if rerun_of is not None else None,
         )
-        return self.repo.insert(doc)
+        return self._repo.insert(doc)
 
     def rerun_operation(self, doc_id: object, queued_by: str | None = None) -> DelegatedOperationDocument:
         """Queue a brand-new document with the same operator, inputs and target; the original stays."""
@@ -252,7 +269,7 @@ class DelegatedOperationService:
     # -- reading -------------------------------------------------------------------------------
     def get(self, doc_id: object) -> DelegatedOperationDocument:
         oid = _oid(doc_id)
-        doc = self.repo.get(oid)
+        doc = self._repo.get(oid)
         if doc is None:
             raise OperationNotFound(oid)
         return doc
@@ -300,16 +317,16 @@ class DelegatedOperationService:
         to ``PAGE_COUNT_CAP`` (``total_is_exact`` says whether it was reached)."""
         page = DelegatedOperationPagingParams.coerce(paging)
         query = combine(build_filter(filters, include_archived=include_archived), build_search(search))
-        items = self.repo.find(query, page.mongo_sort(), page.skip, page.limit)
+        items = self._repo.find(query, page.mongo_sort(), page.skip, page.limit)
         if not with_total:
             return OperationPage(items, len(items), page.skip, page.limit)
-        total = self.repo.count(query, limit=PAGE_COUNT_CAP)
+        total = self._repo.count(query, limit=PAGE_COUNT_CAP)
         return OperationPage(items, total, page.skip, page.limit, total_is_exact=total < PAGE_COUNT_CAP)
 
     def count(self, filters: Mapping[str, Any] | None = None, search: Any = None) -> int:
         if filters is not None and not isinstance(filters, Mapping):
             raise InvalidQuery("filters must be a dict of {field: value}.")
-        return self.repo.count(combine(build_filter(filters), build_search(search)))
+        return self._repo.count(combine(build_filter(filters), build_search(search)))
 
     def get_queued_operations(self, operator: str | None = None, dataset_name: str | None = None) -> list:
         return self.list_operations(operator=operator, dataset_name=dataset_name, run_state=S.QUEUED)
@@ -325,21 +342,33 @@ class DelegatedOperationService:
         (their executor died or lost the database). Runs without a heartbeat (claimed by FiftyOne
         itself) are never listed: nothing here can tell whether they are alive."""
         query = stale_running_filter(heartbeat_before)
-        return self.repo.find(query, [("heartbeat_at", 1), ("_id", 1)], 0, limit)
+        return self._repo.find(query, [("heartbeat_at", 1), ("_id", 1)], 0, limit)
+
+    def find_claimed(self, claim_token: str) -> DelegatedOperationDocument | None:
+        """The running operation held under ``claim_token``, or None once it is no longer running
+        under it. For code that knows only who claimed (a failure callback in another process
+        knows its task try, not the operation).
+
+        :param claim_token: the token the claim was made with (``set_running(claim_token=...)``).
+        """
+        if not isinstance(claim_token, str) or not claim_token:
+            raise InvalidQuery("claim_token must be a non-empty string.")
+        docs = self._repo.find({"claim_token": claim_token, "run_state": S.RUNNING.value}, [("_id", 1)], limit=1)
+        return docs[0] if docs else None
 
     def get_queue_position(self, doc_id: object) -> int | None:
         """1-based position of a scheduled op in the admission queue (or a queued op in the claim
         queue); None for any other state."""
         doc = self.get(doc_id)
-        field = {S.SCHEDULED: "scheduled_at", S.QUEUED: "queued_at"}.get(doc.run_state)
-        if field is None:
+        if doc.run_state not in WAITING_STATES:
             return None
+        field = "scheduled_at" if doc.run_state is S.SCHEDULED else "queued_at"
         mine = getattr(doc, field)
         ahead = {
             "run_state": doc.run_state.value,
             "$or": [{field: {"$lt": mine}}, {field: mine, "_id": {"$lt": doc.id}}],
         }
-        return self.repo.count(ahead) + 1
+        return self._repo.count(ahead) + 1
 
     # -- run-state transitions -----------------------------------------------------------------
     def _transition(
@@ -358,7 +387,7 @@ class DelegatedOperationService:
             if required not in sources:
                 raise IllegalTransition(f"An operation cannot go from {required.value} to {target.value}.")
             sources = frozenset({required})
-        doc = self.repo.transition({"_id": oid, **(extra_query or {})}, target, sources, set_fields, inc)
+        doc = self._repo.transition({"_id": oid, **(extra_query or {})}, target, sources, set_fields, inc)
         if doc is None and required_state is None and extra_query is None:
             current = self.get(oid)  # raises OperationNotFound
             raise IllegalTransition(
@@ -444,7 +473,7 @@ class DelegatedOperationService:
         doc = self._transition(doc_id, S.FAILED, required_state, fields, extra_query=extra)
         if doc is not None and update_pipeline is not None:
             error = (wrapped.error if wrapped else None) or "failed"
-            self.repo.add_child_error(_oid(update_pipeline), doc.id, error)
+            self._repo.add_child_error(_oid(update_pipeline), doc.id, error)
         return doc
 
     def requeue(
@@ -474,13 +503,57 @@ class DelegatedOperationService:
             if doc.is_terminal:
                 raise IllegalTransition(f"Operation {doc.id} already {doc.run_state.value}; nothing to terminate.")
             if doc.run_state is S.RUNNING:
-                running = self.repo.update({"_id": doc.id, "run_state": S.RUNNING.value}, {"termination": request})
+                running = self._repo.update({"_id": doc.id, "run_state": S.RUNNING.value}, {"termination": request})
                 if running is not None:
                     return running
             elif self.set_failed(
                 doc.id, ExecutionResult(error=message, error_message=message), required_state=doc.run_state
             ):
-                return self.repo.update({"_id": doc.id}, {"termination": request})
+                return self._repo.update({"_id": doc.id}, {"termination": request})
+
+    def mark_failed(
+        self,
+        doc_id: object,
+        reason: str,
+        requested_by: str | None = None,
+        *,
+        required_state: ExecutionRunState | str | None = None,
+        claim_token: str | None = None,
+    ) -> DelegatedOperationDocument:
+        """Fail an operation from outside its run (a person in the CLI or the Runs page, a failure
+        callback). Unlike ``terminate`` it does not wait for the executor: the document is failed
+        now, and a running executor notices at its next heartbeat and stops. A pipeline child's
+        error is also recorded on its parent, whoever marks it failed.
+
+        :param doc_id: the operation.
+        :param reason: why, completing the recorded error "marked failed by <who> <reason>" (e.g.
+            "from the CLI", "because the Airflow task ended without finishing it").
+        :param requested_by: who asked, for the record.
+        :param required_state: fail it only if it is still in this state (a caller that acts on a
+            state it read); default: the state read here, so a concurrent transition is never
+            overwritten.
+        :param claim_token: fail it only if it is still held under this claim.
+        :raises IllegalTransition: it is already finished, or it changed state meanwhile.
+        """
+        reason = _label(reason, "reason")
+        doc = self.get(doc_id)
+        if doc.is_terminal:
+            raise IllegalTransition(f"Operation {doc.id} is already {doc.run_state.value}; there is nothing to fail.")
+        who = f" by {requested_by}" if requested_by else ""
+        message = f"marked failed{who} {reason}"
+        failed = self.set_failed(
+            doc.id,
+            ExecutionResult(error=message, error_message=message),
+            required_state=required_state or doc.run_state,
+            claim_token=claim_token,
+            update_pipeline=doc.parent_id,
+        )
+        if failed is None:
+            current = self.get(doc.id)
+            raise IllegalTransition(
+                f"Operation {doc.id} changed meanwhile (it is {current.run_state.value}); nothing was changed."
+            )
+        return failed
 
     def admit_scheduled_operations(
         self, quota: int | None = None, delegation_target: str | None = None
@@ -492,12 +565,12 @@ class DelegatedOperationService:
             raise InvalidQuery("quota must be a non-negative integer or None.")
         scope = {"delegation_target": delegation_target} if delegation_target else {}
         admitted: list[DelegatedOperationDocument] = []
-        with Lease(self.repo.db, f"admission:{delegation_target or '*'}", uuid.uuid4().hex) as held:
+        with Lease(self._repo.db, f"admission:{delegation_target or '*'}", uuid.uuid4().hex) as held:
             if not held:
                 return admitted
-            active = self.repo.count(active_filter(delegation_target))
+            active = self._repo.count(active_filter(delegation_target))
             while quota is None or active < quota:
-                doc = self.repo.transition(
+                doc = self._repo.transition(
                     scope, S.QUEUED, {S.SCHEDULED}, {"dispatch": None}, sort=[("scheduled_at", 1), ("_id", 1)]
                 )
                 if doc is None:
@@ -528,29 +601,29 @@ class DelegatedOperationService:
         pickable = pickable_filter(scope_filter(operator, delegation_target, dataset_name), now)
         order = [("queued_at", 1), ("_id", 1)]
         if limit == 1:
-            doc = self.repo.update(pickable, {"dispatch": {"by": picker, "at": now}}, sort=order)
+            doc = self._repo.update(pickable, {"dispatch": {"by": picker, "at": now}}, sort=order)
             return [doc] if doc is not None else []
-        candidates = [doc.id for doc in self.repo.find(pickable, order, limit=limit)]
+        candidates = [doc.id for doc in self._repo.find(pickable, order, limit=limit)]
         if not candidates:
             return []
         round_token = uuid.uuid4().hex
-        self.repo.update_many(
+        self._repo.update_many(
             {**pickable, "_id": {"$in": candidates}}, {"dispatch": {"by": picker, "at": now, "round": round_token}}
         )
-        return self.repo.find({"_id": {"$in": candidates}, "dispatch.round": round_token}, order)
+        return self._repo.find({"_id": {"$in": candidates}, "dispatch.round": round_token}, order)
 
     def release_pick_up(self, doc_id: object, picker: str) -> bool:
         """Undo ``picker``'s pick-up of a still-queued operation (it could not hand it to a run),
         so the next dispatch round takes it at once instead of after ``PICKUP_EXPIRY``."""
         query = {"_id": _oid(doc_id), "run_state": S.QUEUED.value, "dispatch.by": picker}
-        return self.repo.update(query, {"dispatch": None}) is not None
+        return self._repo.update(query, {"dispatch": None}) is not None
 
     # -- other fields --------------------------------------------------------------------------
     def _set(
         self, doc_id: object, fields: Mapping[str, Any], query: Mapping[str, Any] | None = None
     ) -> DelegatedOperationDocument:
         oid = _oid(doc_id)
-        doc = self.repo.update({"_id": oid, **(query or {})}, fields)
+        doc = self._repo.update({"_id": oid, **(query or {})}, fields)
         if doc is None:
             self.get(oid)  # raises OperationNotFound
         return doc
@@ -586,7 +659,7 @@ class DelegatedOperationService:
         query: dict[str, Any] = {"_id": _oid(doc_id)}
         if claim_token:
             query.update(run_state=S.RUNNING.value, claim_token=claim_token)
-        return self.repo.update(query, {"updated_at": now, "heartbeat_at": now})
+        return self._repo.update(query, {"updated_at": now, "heartbeat_at": now})
 
     def archive_operation(self, doc_id: object) -> DelegatedOperationDocument:
         return self._set_archived(doc_id, True)
@@ -606,7 +679,7 @@ class DelegatedOperationService:
     def delete_operation(self, doc_id: object) -> DelegatedOperationDocument:
         """Delete an operation that is not running (terminate it first)."""
         oid = _oid(doc_id)
-        doc = self.repo.delete({"_id": oid, "run_state": {"$ne": S.RUNNING.value}})
+        doc = self._repo.delete({"_id": oid, "run_state": {"$ne": S.RUNNING.value}})
         if doc is None:
             current = self.get(oid)
             raise IllegalTransition(f"Operation {current.id} is running; terminate it before deleting it.")
@@ -632,12 +705,12 @@ class DelegatedOperationService:
             orphans = {"dataset_id": {"$ne": None, "$nin": list(existing_dataset_ids)}}
         query = combine(build_filter(filters), never_running, orphans)
         if dry_run:
-            return self.repo.count(query)
-        return self.repo.delete_many(query)
+            return self._repo.count(query)
+        return self._repo.delete_many(query)
 
     def delete_for_dataset(self, dataset_id: object) -> int:
         """Delete every non-running operation of a dataset; returns how many."""
-        return self.repo.delete_many({"dataset_id": _oid(dataset_id), "run_state": {"$ne": S.RUNNING.value}})
+        return self._repo.delete_many({"dataset_id": _oid(dataset_id), "run_state": {"$ne": S.RUNNING.value}})
 
     # -- execution (implemented by fiftyops_provider.execution) --------------------------------
     def execute_operation(self, operation: Any, **kwargs: Any) -> ExecutionResult | None:

@@ -84,10 +84,10 @@ BAD_QUEUE_ARGS = [
 
 
 @pytest.mark.parametrize("kwargs,message", BAD_QUEUE_ARGS)
-def test_bad_operations_are_refused_and_nothing_is_written(service, kwargs, message):
+def test_bad_operations_are_refused_and_nothing_is_written(service, operations, kwargs, message):
     with pytest.raises(ValueError, match=message):
         service.queue_operation(**kwargs)
-    assert service.repo.collection.count_documents({}) == 0
+    assert operations.count_documents({}) == 0
 
 
 def test_unstorable_result_is_refused_and_the_run_stays_running(service):
