@@ -116,8 +116,14 @@ class FiftyOpsHook(MongoHook):
         return self.client
 
     def close(self) -> None:
-        """Let go of the shared client without closing it: other hooks in this process use it."""
+        """Let go of the shared client without closing it: other hooks in this process use it
+        (pymongo closes it at exit). The one way a hook lets go, also at the end of a ``with``."""
         self.client = None
+
+    def __exit__(self, *exc: object) -> None:
+        """``with FiftyOpsHook() as hook:`` ends with ``close()``; MongoHook's ``__exit__`` would
+        close the client every other hook on this connection shares."""
+        self.close()
 
     def get_database(self) -> Database:
         return self.get_conn()[self.database_name]
