@@ -54,8 +54,8 @@ def _start(args: argparse.Namespace) -> Stack:
     except BaseException:
         stack.stop()
         raise
-    print(f"Airflow UI:   {stack.airflow.base_url}  (user admin, password in {stack.password_file})")
-    print(f"Runs page:    {stack.airflow.base_url}/plugin/fiftyops-runs  (FiftyOps Runs in the Airflow nav)")
+    print(f"Airflow UI:   {stack.base_url}  (user admin, password in {stack.password_file})")
+    print(f"Runs page:    {stack.base_url}/plugin/fiftyops-runs  (FiftyOps Runs in the Airflow nav)")
     print(f"MongoDB:      {stack.uri}  database {stack.settings.database_name}")
     return stack
 

@@ -47,7 +47,7 @@ class TaskAttempt:
     try_number: int
 
     @classmethod
-    def for_airflow(cls, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> TaskAttempt:
+    def for_airflow(cls, dag_id: str, run_id: str, task_id: str, map_index: int | None, try_number: int) -> TaskAttempt:
         return cls(claims.airflow_identity(dag_id, run_id, task_id, map_index), try_number)
 
     @property

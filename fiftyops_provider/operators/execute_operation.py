@@ -17,7 +17,7 @@ timeout policy). Airflow conventions map onto the store:
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
@@ -85,15 +85,14 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
         service = hook.get_service()
         attempt = _attempt(context)
         user = getattr(context["dag_run"], "triggering_user_name", None)
+        uri = self.operator_uri
         try:
             doc = operation_for_attempt(
                 service,
                 attempt,
                 operation_id=self.operation_id or None,
                 rerun_of=self.rerun_of or None,
-                launch=(lambda: hook.launch_from_params(self.operator_uri, context["params"], user))
-                if self.operator_uri
-                else None,
+                launch=(lambda: hook.launch_from_params(uri, context["params"], user)) if uri else None,
                 user=user,
             )
         except NothingToRun as exc:
@@ -161,7 +160,8 @@ def mark_operation_failed(context: Context) -> None:
     failed before the run started) leaves its operation failed instead of stuck. A try that died
     before it even claimed its operation fails the waiting operation too: its run will not start
     again, and a later dispatch would find this run's id taken."""
-    service = FiftyOpsHook(context["task"].fiftyops_conn_id).get_service()
+    task = cast(ExecuteDelegatedOperationOperator, context["task"])  # the callback of this operator only
+    service = FiftyOpsHook(task.fiftyops_conn_id).get_service()
     reason = f"because the Airflow task ended without finishing it: {context.get('exception') or 'task failed'}"
     claimed = claimed_by(service, _attempt(context))
     try:

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from pymongo.database import Database
 
@@ -59,7 +59,7 @@ def seed_demo(db: Database, user: str, export_dir: Path) -> list[DelegatedOperat
     """Queue the demo operations as ``user`` (an admin) on the demo dataset."""
     ensure_demo_dataset(db)
     export_dir.mkdir(parents=True, exist_ok=True)
-    runs = [
+    runs: list[tuple[str, dict[str, Any]]] = [
         ("@fiftyops/utils/count_samples", {}),
         ("@fiftyops/utils/sleep", {"seconds": 8}),
         ("@fiftyops/utils/compute_field", {"field": "name_length"}),

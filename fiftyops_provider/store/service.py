@@ -473,7 +473,7 @@ class DelegatedOperationService:
         doc = self._transition(doc_id, S.FAILED, required_state, fields, extra_query=extra)
         if doc is not None and update_pipeline is not None:
             error = (wrapped.error if wrapped else None) or "failed"
-            self._repo.add_child_error(_oid(update_pipeline), doc.id, error)
+            self._repo.add_child_error(_oid(update_pipeline), _oid(doc.id), error)
         return doc
 
     def requeue(
@@ -509,7 +509,7 @@ class DelegatedOperationService:
             elif self.set_failed(
                 doc.id, ExecutionResult(error=message, error_message=message), required_state=doc.run_state
             ):
-                return self._repo.update({"_id": doc.id}, {"termination": request})
+                return self._set(doc.id, {"termination": request})
 
     def mark_failed(
         self,
@@ -619,13 +619,11 @@ class DelegatedOperationService:
         return self._repo.update(query, {"dispatch": None}) is not None
 
     # -- other fields --------------------------------------------------------------------------
-    def _set(
-        self, doc_id: object, fields: Mapping[str, Any], query: Mapping[str, Any] | None = None
-    ) -> DelegatedOperationDocument:
+    def _set(self, doc_id: object, fields: Mapping[str, Any]) -> DelegatedOperationDocument:
         oid = _oid(doc_id)
-        doc = self._repo.update({"_id": oid, **(query or {})}, fields)
+        doc = self._repo.update({"_id": oid}, fields)
         if doc is None:
-            self.get(oid)  # raises OperationNotFound
+            raise OperationNotFound(oid)
         return doc
 
     def set_progress(self, doc_id: object, progress: Any, label: str | None = None) -> DelegatedOperationDocument:
