@@ -24,13 +24,13 @@ from fiftyops_provider.datasets.catalog import list_datasets, load_dataset
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.store import (
     SORT_PRESETS,
+    WAITING_STATES,
     DelegatedOperationDocument,
     DelegatedOperationPagingParams,
     DelegatedOperationService,
     InvalidQuery,
     OperationPage,
 )
-from fiftyops_provider.store import ExecutionRunState as S
 
 
 def read_log(doc: DelegatedOperationDocument) -> tuple[str, bool]:
@@ -145,7 +145,7 @@ class RunActions:
 
         :param run_id: the run's id."""
         doc = self.get(run_id)
-        if doc.run_state not in (S.SCHEDULED, S.QUEUED):
+        if doc.run_state not in WAITING_STATES:
             return None
         return self.service.get_queue_position(doc.id)
 
