@@ -139,10 +139,10 @@ def test_a_failing_command_on_a_database_shared_with_fiftyone_makes_no_admin(db,
     ``plugins uninstall`` of a plugin that is not there failed, and left the guest an admin."""
     from fiftyops_provider.cli.main import main
     from fiftyops_provider.datasets.catalog import create_dataset
-    from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+    from fiftyops_provider.store import DelegatedOperationService
 
     create_dataset(db, "fiftyone-dataset")
-    DelegatedOperationService(MongoDelegatedOperationRepo(db)).queue_operation("@voxel51/utils/op")
+    DelegatedOperationService(db).queue_operation("@voxel51/utils/op")
     monkeypatch.setenv("FIFTYOPS_USER", "guest")
     assert main(["plugins", "uninstall", "@nope/nope"]) == 1
     with pytest.raises(PluginError):
