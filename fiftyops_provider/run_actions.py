@@ -24,16 +24,13 @@ from fiftyops_provider.datasets.catalog import list_datasets, load_dataset
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.store import (
     SORT_PRESETS,
+    WAITING_STATES,
     DelegatedOperationDocument,
     DelegatedOperationPagingParams,
     DelegatedOperationService,
-    ExecutionResult,
-    IllegalTransition,
     InvalidQuery,
-    MongoDelegatedOperationRepo,
     OperationPage,
 )
-from fiftyops_provider.store import ExecutionRunState as S
 
 
 def read_log(doc: DelegatedOperationDocument) -> tuple[str, bool]:
@@ -103,7 +100,7 @@ class RunActions:
         :param registry: the plugin registry of ``db`` (built when not given)."""
         self.db = db
         self.user = user
-        self.service = service or DelegatedOperationService(MongoDelegatedOperationRepo(db))
+        self.service = service or DelegatedOperationService(db)
         self.registry = registry or PluginRegistry(db)
 
     @classmethod
@@ -148,7 +145,7 @@ class RunActions:
 
         :param run_id: the run's id."""
         doc = self.get(run_id)
-        if doc.run_state not in (S.SCHEDULED, S.QUEUED):
+        if doc.run_state not in WAITING_STATES:
             return None
         return self.service.get_queue_position(doc.id)
 
@@ -180,17 +177,7 @@ class RunActions:
         :param run_id: the run's id.
         :param where: where the request came from, for the recorded error."""
         doc = self._changeable(run_id)
-        if doc.is_terminal:
-            raise IllegalTransition(f"Run {doc.id} is already {doc.run_state.value}; there is nothing to mark failed.")
-        message = f"marked failed by {self.user.name} from {where}"
-        failed = self.service.set_failed(
-            doc.id, ExecutionResult(error=message, error_message=message), required_state=doc.run_state
-        )
-        if failed is None:
-            raise IllegalTransition(
-                f"Run {doc.id} changed state meanwhile (it is {self.service.get(doc.id).run_state.value}); try again."
-            )
-        return failed
+        return self.service.mark_failed(doc.id, f"from {where}", self.user.name, required_state=doc.run_state)
 
     def rerun(self, run_id: object) -> DelegatedOperationDocument:
         """A new run with the same inputs, queued by this user, who must be allowed to queue it.

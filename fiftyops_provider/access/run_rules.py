@@ -61,7 +61,8 @@ def can_change(user: User, doc: DelegatedOperationDocument) -> bool:
 def require_view(user: User, doc: DelegatedOperationDocument) -> None:
     if not can_view(user, doc):
         raise PermissionDenied(
-            f"{user.name} cannot see run {doc.id}: it is not theirs and they lack VIEW on its dataset; ask an admin for access."
+            f"{user.name} cannot see run {doc.id}: it is not theirs and they lack VIEW on its dataset; "
+            "ask an admin for access."
         )
 
 

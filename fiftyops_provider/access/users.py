@@ -50,6 +50,13 @@ class UserStore:
         grants = {k: DatasetPermission(v) for k, v in (raw.get("datasets") or {}).items()}
         return User(raw["_id"], Role(raw["role"]), grants)
 
+    def existing(self, name: str) -> User:
+        """The user ``name``, who must exist (a clear error otherwise: create them first)."""
+        user = self.get(name)
+        if user is None:
+            raise PluginError(f"No user {name!r}; create it first.")
+        return user
+
     def list(self) -> list[User]:
         return [u for u in (self.get(raw["_id"]) for raw in self.collection.find({}, {"_id": 1}).sort("_id")) if u]
 
@@ -67,7 +74,7 @@ class UserStore:
         parsed = parse_role(role)
         if self.collection.update_one({"_id": name}, {"$set": {"role": int(parsed)}}).matched_count == 0:
             raise PluginError(f"No user {name!r}; create it first.")
-        return self.get(name)
+        return self.existing(name)
 
     def grant(self, name: str, dataset_id: str, permission: DatasetPermission | str) -> User:
         parsed = parse_dataset_permission(permission)
@@ -76,7 +83,7 @@ class UserStore:
             == 0
         ):
             raise PluginError(f"No user {name!r}; create it first.")
-        return self.get(name)
+        return self.existing(name)
 
     def require_admin(self, acting_user: str | None) -> User:
         """The acting user (argument, else ``FIFTYOPS_USER``), who must be an admin.

@@ -19,7 +19,8 @@ from fiftyops_provider.run_actions import RunActions, RunQuery
 from fiftyops_provider.store import SORT_PRESETS, StoreError
 from fiftyops_provider.store import ExecutionRunState as S
 
-CLEANABLE_STATES = ("scheduled", "queued", "completed", "failed")
+# Every state an operation can be deleted in: all but running (and FiftyOne's unused "processing").
+CLEANABLE_STATES = tuple(s.value for s in S if s not in (S.RUNNING, S.PROCESSING))
 
 
 class CommandFailed(Exception):

@@ -54,8 +54,8 @@ def _start(args: argparse.Namespace) -> Stack:
     except BaseException:
         stack.stop()
         raise
-    print(f"Airflow UI:   {stack.airflow.base_url}  (user admin, password in {stack.password_file})")
-    print(f"Runs page:    {stack.airflow.base_url}/plugin/fiftyops-runs  (FiftyOps Runs in the Airflow nav)")
+    print(f"Airflow UI:   {stack.base_url}  (user admin, password in {stack.password_file})")
+    print(f"Runs page:    {stack.base_url}/plugin/fiftyops-runs  (FiftyOps Runs in the Airflow nav)")
     print(f"MongoDB:      {stack.uri}  database {stack.settings.database_name}")
     return stack
 
@@ -72,13 +72,13 @@ def cmd_up(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from fiftyops_provider.stacks.demo import seed_demo, watch
-    from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+    from fiftyops_provider.store import DelegatedOperationService
 
     stack = _start(args)
     try:
         docs = seed_demo(stack.database, stack.admin, stack.settings.home / "exports")
         print(f"\nQueued {len(docs)} operations; Airflow runs them:\n", flush=True)
-        service = DelegatedOperationService(MongoDelegatedOperationRepo(stack.database))
+        service = DelegatedOperationService(stack.database)
         final = watch(service, [d.id for d in docs], timeout=600)
         print()
         print_table(["operation", "state", "run_link"], [[d.label, d.run_state.value, d.run_link] for d in final])

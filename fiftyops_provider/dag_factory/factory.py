@@ -45,7 +45,9 @@ from fiftyops_provider.dag_factory.naming import (
     QUEUE_ASSET_URI,
     operator_dag_id,
 )
+from fiftyops_provider.dag_factory.run_params import RUN_PARAMS
 from fiftyops_provider.dag_factory.settings import admission_limit, dispatch_mode
+from fiftyops_provider.execution.policy import ResetPolicy
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.operators.execute_operation import ExecuteDelegatedOperationOperator, mark_operation_failed
 from fiftyops_provider.plugins.registry import OperatorInfo
@@ -59,23 +61,6 @@ TERMINATION_GRACE = 10.0
 AIRFLOW_TIMEOUT_MARGIN = 60.0
 RETRY_DELAY = timedelta(seconds=5)
 SENSOR_TIMEOUT = timedelta(hours=1)
-RUN_PARAMS = {
-    "operation_id": Param(
-        None,
-        type=["null", "string"],
-        title="Operation id",
-        description="Run this queued operation (the dispatcher sets it).",
-    ),
-    "rerun_of": Param(
-        None, type=["null", "string"], title="Rerun of", description="Run a new copy of this finished operation."
-    ),
-    "dataset": Param(
-        None,
-        type=["null", "string"],
-        title="Dataset",
-        description="Dataset name, to queue a new operation from this form.",
-    ),
-}
 
 
 def operator_params(info: OperatorInfo) -> dict[str, Param]:
@@ -107,14 +92,15 @@ def _doc_md(info: OperatorInfo) -> str:
     ]
     cfg = info.config
     lines.append(
-        f"Timeout {cfg.get('execution_timeout')} s, on_reset `{cfg.get('on_reset')}`, max attempts {cfg.get('max_attempts')}."
+        f"Timeout {cfg.get('execution_timeout')} s, on_reset `{cfg.get('on_reset')}`, "
+        f"max attempts {cfg.get('max_attempts')}."
     )
     return "\n".join(lines)
 
 
 def build_operator_dag(info: OperatorInfo, conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
     cfg = info.config
-    retries = cfg.get("max_attempts", 1) - 1 if cfg.get("on_reset") == "rerun" else 0
+    retries = ResetPolicy(cfg.get("on_reset", "failed"), cfg.get("max_attempts", 1)).reruns
     with DAG(
         dag_id=operator_dag_id(info.uri),
         dag_display_name=info.label,

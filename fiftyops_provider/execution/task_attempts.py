@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from fiftyops_provider.execution import claims
 from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService
 from fiftyops_provider.store import ExecutionRunState as S
 
@@ -46,15 +47,15 @@ class TaskAttempt:
     try_number: int
 
     @classmethod
-    def for_airflow(cls, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> TaskAttempt:
-        return cls(f"airflow:{dag_id}:{run_id}:{task_id}:{map_index}", try_number)
+    def for_airflow(cls, dag_id: str, run_id: str, task_id: str, map_index: int | None, try_number: int) -> TaskAttempt:
+        return cls(claims.airflow_identity(dag_id, run_id, task_id, map_index), try_number)
 
     @property
     def claim_token(self) -> str:
-        return f"{self.task_key}#try{self.try_number}"
+        return claims.claim_token(self.task_key, self.try_number)
 
-    def is_earlier_try(self, claim_token: str | None) -> bool:
-        return bool(claim_token) and claim_token.startswith(f"{self.task_key}#try") and claim_token != self.claim_token
+    def is_earlier_try(self, token: str | None) -> bool:
+        return claims.is_claim_of(self.task_key, token) and token != self.claim_token
 
 
 def operation_for_attempt(
@@ -101,5 +102,4 @@ def operation_for_attempt(
 def claimed_by(service: DelegatedOperationService, attempt: TaskAttempt) -> DelegatedOperationDocument | None:
     """The operation this try holds, if it is still running (for failure callbacks that run in
     another process and know only the task instance)."""
-    docs = service.repo.find({"claim_token": attempt.claim_token, "run_state": S.RUNNING.value}, [("_id", 1)], limit=1)
-    return docs[0] if docs else None
+    return service.find_claimed(attempt.claim_token)

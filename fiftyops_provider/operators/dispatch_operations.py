@@ -15,6 +15,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
 from fiftyops_provider.dag_factory.settings import admission_limit
+from fiftyops_provider.execution.claims import airflow_identity
 from fiftyops_provider.hooks.airflow_api import AirflowAPIHook
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.triggers.operation_dispatch import (
@@ -63,7 +64,7 @@ class DispatchOperationsOperator(BaseOperator):
                 api_url=api.base_url,
                 api_username=api.username,
                 api_password=api.password,
-                picker=f"airflow:{ti.dag_id}:{ti.run_id}",
+                picker=airflow_identity(ti.dag_id, ti.run_id),
                 max_operations=self.max_operations,
                 run_for=self.run_for,
             ),

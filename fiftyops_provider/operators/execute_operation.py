@@ -17,7 +17,7 @@ timeout policy). Airflow conventions map onto the store:
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
@@ -26,7 +26,7 @@ from fiftyops_provider.execution import Executor, OutcomeState
 from fiftyops_provider.execution.task_attempts import NothingToRun, TaskAttempt, claimed_by, operation_for_attempt
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.links import FiftyOpsRunLink, task_log_path_for, task_url_for
-from fiftyops_provider.store import DelegatedOperationDocument, ExecutionResult, StoreError
+from fiftyops_provider.store import DelegatedOperationDocument, StoreError
 from fiftyops_provider.store.states import ExecutionRunState as S
 
 ON_KILL_GRACE = 3.0
@@ -85,15 +85,14 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
         service = hook.get_service()
         attempt = _attempt(context)
         user = getattr(context["dag_run"], "triggering_user_name", None)
+        uri = self.operator_uri
         try:
             doc = operation_for_attempt(
                 service,
                 attempt,
                 operation_id=self.operation_id or None,
                 rerun_of=self.rerun_of or None,
-                launch=(lambda: hook.launch_from_params(self.operator_uri, context["params"], user))
-                if self.operator_uri
-                else None,
+                launch=(lambda: hook.launch_from_params(uri, context["params"], user)) if uri else None,
                 user=user,
             )
         except NothingToRun as exc:
@@ -161,18 +160,14 @@ def mark_operation_failed(context: Context) -> None:
     failed before the run started) leaves its operation failed instead of stuck. A try that died
     before it even claimed its operation fails the waiting operation too: its run will not start
     again, and a later dispatch would find this run's id taken."""
-    service = FiftyOpsHook(context["task"].fiftyops_conn_id).get_service()
-    reason = f"the Airflow task ended without finishing it: {context.get('exception') or 'task failed'}"
-    failure = ExecutionResult(error=reason, error_message=reason)
-    doc = claimed_by(service, _attempt(context))
-    if doc is not None:
-        service.set_failed(
-            doc.id, failure, required_state=S.RUNNING, claim_token=doc.claim_token, update_pipeline=doc.parent_id
-        )
-        return
-    waiting = (context.get("params") or {}).get("operation_id")
-    if waiting:
-        try:
-            service.set_failed(waiting, failure, required_state=S.QUEUED)
-        except StoreError:  # not an operation id: nothing was waiting
-            pass
+    task = cast(ExecuteDelegatedOperationOperator, context["task"])  # the callback of this operator only
+    service = FiftyOpsHook(task.fiftyops_conn_id).get_service()
+    reason = f"because the Airflow task ended without finishing it: {context.get('exception') or 'task failed'}"
+    claimed = claimed_by(service, _attempt(context))
+    try:
+        if claimed is not None:
+            service.mark_failed(claimed.id, reason, "airflow", claim_token=claimed.claim_token)
+        elif waiting := (context.get("params") or {}).get("operation_id"):
+            service.mark_failed(waiting, reason, "airflow", required_state=S.QUEUED)
+    except StoreError:  # finished meanwhile, or not an operation id: nothing is left to fail
+        pass

@@ -32,6 +32,7 @@ from fiftyops_provider.plugins.errors import (
     OperatorDisabled,
     OperatorNotFound,
     PermissionDenied,
+    PluginAlreadyInstalled,
     PluginError,
     PluginNotFound,
 )
@@ -130,7 +131,7 @@ class PluginRegistry:
     @staticmethod
     def _check_not_installed(name: str, overwrite: bool, existing: dict | None) -> None:
         if existing is not None and not overwrite:
-            raise PluginError(f"Plugin {name} is already installed; pass overwrite=True to upgrade it.")
+            raise PluginAlreadyInstalled(name)
 
     def _canonical_archive(self, path: Path) -> bytes:
         if path.is_dir():
@@ -313,7 +314,8 @@ class PluginRegistry:
             )
         if operator not in doc.get("operators", {}):
             raise OperatorNotFound(
-                f"Operator {uri} does not exist: plugin {plugin_name} has {sorted(doc.get('operators', {}))}; check the URI."
+                f"Operator {uri} does not exist: plugin {plugin_name} has {sorted(doc.get('operators', {}))}; "
+                "check the URI."
             )
         return doc, doc["operators"][operator]
 

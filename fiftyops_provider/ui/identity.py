@@ -48,4 +48,4 @@ def fiftyops_user(users: UserStore, airflow_user: Any) -> User:
     try:
         return users.create(name, role_for(airflow_user))
     except PluginError:  # created by a concurrent request
-        return users.get(name)
+        return users.existing(name)

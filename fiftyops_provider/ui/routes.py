@@ -28,7 +28,7 @@ from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.plugins.errors import OperatorNotFound, PermissionDenied, PluginError, PluginNotFound
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.run_actions import RunActions, read_log
-from fiftyops_provider.store import DelegatedOperationService, OperationNotFound, SortByField
+from fiftyops_provider.store import WAITING_STATES, DelegatedOperationService, OperationNotFound, SortByField
 from fiftyops_provider.store.errors import StoreError
 from fiftyops_provider.store.query import SORT_PRESETS
 from fiftyops_provider.ui.identity import fiftyops_user
@@ -110,9 +110,7 @@ def _listing_filters(user: User, mine: bool, dataset_id: str | None, state: list
 
 
 def _row(service: DelegatedOperationService, doc: Any, user: User) -> dict[str, Any]:
-    return run_row(
-        doc, user, service.get_queue_position(doc.id) if doc.run_state.value in ("scheduled", "queued") else None
-    )
+    return run_row(doc, user, service.get_queue_position(doc.id) if doc.run_state in WAITING_STATES else None)
 
 
 @router.get("/runs")
@@ -175,7 +173,7 @@ def get_run(doc_id: str, user: User = Depends(current_user)) -> dict[str, Any]:
         if doc.pipeline
         else []
     )
-    position = service.get_queue_position(doc.id) if doc.run_state.value in ("scheduled", "queued") else None
+    position = service.get_queue_position(doc.id) if doc.run_state in WAITING_STATES else None
     return run_detail(doc, user, children, position)
 
 

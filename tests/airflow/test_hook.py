@@ -120,3 +120,13 @@ def test_hooks_on_one_connection_share_the_processs_client(conn):
     parse_time.close()  # MongoHook's close: the other hook's client must stay usable
     assert run_time.get_database().command("ping")["ok"] == 1
     assert parse_time.get_conn() is run_time.get_conn()
+
+
+def test_leaving_a_with_block_lets_go_like_close(conn):
+    """One contract: ``close()`` and the end of a ``with`` both let go of the shared client,
+    neither closes it under the other hooks."""
+    other = FiftyOpsHook()
+    with FiftyOpsHook() as hook:
+        shared = hook.get_conn()
+    assert hook.client is None
+    assert other.get_conn() is shared and other.get_database().command("ping")["ok"] == 1

@@ -17,8 +17,7 @@ from fiftyops_provider.plugins import InvalidParams, InvalidPlugin, PermissionDe
 from fiftyops_provider.plugins.delegate import delegate
 from fiftyops_provider.run_actions import RunActions, RunQuery
 from fiftyops_provider.store import InvalidOperation, InvalidQuery, StoreError
-from tests.plugins.conftest import admin, registry  # noqa: F401 (fixtures)
-from tests.plugins.test_delegate import REFUSALS, _snapshot, setup  # noqa: F401 (setup is the fixture)
+from tests.plugins.test_delegate import REFUSALS, _snapshot
 from tests.plugins.test_hostile_archives import ARCHIVE_CASES, _good_entries, _zip
 from tests.store.test_bad_input import BAD_QUEUE_ARGS, HOSTILE_LIST_ARGS
 

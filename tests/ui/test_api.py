@@ -163,6 +163,15 @@ def test_row_actions_and_their_refusals(ui_server, seeded):
     assert failed["run_state"] == "failed" and "marked failed by admin" in failed["error_message"]
 
 
+def test_marking_a_pipeline_child_failed_records_its_error_on_the_parent(ui_server, seeded):
+    parent = seeded.service.queue_operation("@o/p/pipe", pipeline={"stages": [{"operator_uri": "@o/p/a"}]})
+    child = seeded.service.queue_operation("@o/p/a", parent_id=parent.id, initial_state="queued")
+    failed = ok(call(ui_server, "admin", "POST", f"/api/runs/{child.id}/mark-failed"))
+    assert failed["run_state"] == "failed"
+    errors = seeded.service.get(parent.id).pipeline_run_info["child_errors"]
+    assert errors == {str(child.id): "marked failed by admin from the Runs page"}
+
+
 def zip_of(directory) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -131,6 +131,8 @@ def test_run_page_shows_input_output_errors_and_logs(browser, ui_server, seeded)
     page = open_as(browser, ui_server, "admin")
     page.goto(ui_server.url(f"/runs/{done.id}"))
     expect(page.get_by_test_id("panel")).to_contain_text("Seconds")
+    expect(page.get_by_test_id("summary")).to_contain_text("completed")
+    expect(page.get_by_test_id("summary")).not_to_contain_text("null")  # a finished run has no progress bar
     page.get_by_test_id("show-raw").check()
     expect(page.get_by_test_id("raw")).to_contain_text('"seconds": 1')
     screenshot(page, "run-input")
@@ -145,6 +147,7 @@ def test_run_page_shows_input_output_errors_and_logs(browser, ui_server, seeded)
 
     page.goto(ui_server.url(f"/runs/{broken.id}"))
     expect(page.get_by_test_id("error-message")).not_to_be_empty()
+    expect(page.get_by_test_id("summary")).not_to_contain_text("null")
     expect(page.get_by_test_id("trace")).to_contain_text("Traceback")
     screenshot(page, "run-errors")
 
