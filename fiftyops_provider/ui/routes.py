@@ -186,9 +186,7 @@ def list_runs(
 
 @router.get("/runs/pinned")
 def pinned_runs(
-    user: User = Depends(current_user),
-    mine: bool = False,
-    dataset_id: str | None = None,
+    user: User = Depends(current_user), mine: bool = False, dataset_id: str | None = None
 ) -> list[dict[str, Any]]:
     service = backend().service
     docs = service.list_operations(
