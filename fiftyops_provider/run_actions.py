@@ -9,7 +9,6 @@ authenticated. So a run command checks the same rules whichever way it arrives. 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from fiftyops_provider.store import (
     InvalidQuery,
     OperationPage,
 )
+from fiftyops_provider.store.query import LiteralSearch
 
 
 def read_log(doc: DelegatedOperationDocument) -> tuple[str, bool]:
@@ -78,10 +78,10 @@ class RunQuery:
         except (ValueError, TypeError) as exc:
             raise InvalidQuery(f"Not a run query: {exc}.") from None
 
-    def search(self) -> dict[str, list[str]] | None:
+    def search(self) -> LiteralSearch | None:
         if not self.match:
             return None
-        return {re.escape(self.match): ["operator", "label"] if self.match_labels else ["operator"]}
+        return LiteralSearch(self.match, ("operator", "label") if self.match_labels else ("operator",))
 
 
 class RunActions:
@@ -141,13 +141,14 @@ class RunActions:
         return doc
 
     def queue_position(self, run_id: object) -> int | None:
-        """Where a scheduled or queued run stands in line (1 = next), else None.
+        """Where a scheduled or queued run stands in line (1 = next) among the runs this user may
+        see (others' waiting runs are not revealed), else None.
 
         :param run_id: the run's id."""
         doc = self.get(run_id)
         if doc.run_state not in WAITING_STATES:
             return None
-        return self.service.get_queue_position(doc.id)
+        return self.service.get_queue_position(doc.id, **rules.queue_scope(self.user))
 
     def log(self, run_id: object) -> tuple[str, bool]:
         """(text, complete): the run's log file when this machine can read it, else the tail

@@ -14,7 +14,13 @@ task instance and the try, so a later try can recognise a claim left by an earli
 * completed or failed on the first try: it finished while its run waited to start (terminated,
   or failed by an admin); there is nothing to run.
 
-Nothing here imports Airflow; the Airflow operator passes the identifiers.
+A run is started by whoever may start runs in the orchestrator, which is not FiftyOps' access
+control. So a run adopts an existing operation only if the dispatcher handed it that operation
+(``adopt_if``), and every operation a run creates (``rerun_of``, or a clear of a finished
+operation) first passes the re-run checks as the user it is queued for (``check_rerun``). A
+refusal writes nothing.
+
+Nothing here imports Airflow; the Airflow operator passes the identifiers and both rules.
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ class OperationBusy(NothingToRun):
 
 class OperationAlreadyFinished(NothingToRun):
     """The operation finished before its run's first try started."""
+
+
+class NotDispatchedHere(ValueError):
+    """The run names an operation the dispatcher did not hand to it (the task fails)."""
 
 
 @dataclass(frozen=True)
@@ -66,13 +76,29 @@ def operation_for_attempt(
     rerun_of: str | None = None,
     launch: Callable[[], DelegatedOperationDocument] | None = None,
     user: str | None = None,
+    adopt_if: Callable[[DelegatedOperationDocument], bool],
+    check_rerun: Callable[[DelegatedOperationDocument, str | None], None],
 ) -> DelegatedOperationDocument:
     """The queued operation ``attempt`` must claim: ``operation_id`` if given, else a new run of
-    ``rerun_of``, else what ``launch()`` queues (an operation started from the orchestrator)."""
+    ``rerun_of``, else what ``launch()`` queues (an operation started from the orchestrator).
+
+    :param user: who started the run; a ``rerun_of`` operation is queued for them.
+    :param adopt_if: whether the dispatcher handed this run the operation ``operation_id`` names;
+        if not, ``NotDispatchedHere`` is raised.
+    :param check_rerun: raises unless the user (second argument) may re-run the operation.
+    """
     if operation_id:
         doc = service.get(operation_id)
+        if not adopt_if(doc):
+            raise NotDispatchedHere(
+                f"Operation {doc.id} was not dispatched to this run, so it may not run it: only the FiftyOps "
+                "dispatcher starts runs of queued operations. To run it again, trigger with "
+                f'{{"rerun_of": "{doc.id}"}}.'
+            )
     elif rerun_of:
-        doc = service.rerun_operation(rerun_of, queued_by=user)
+        original = service.get(rerun_of)
+        check_rerun(original, user)
+        doc = service.rerun_operation(original.id, queued_by=user)
     elif launch is not None:
         doc = launch()
     else:
@@ -91,7 +117,8 @@ def operation_for_attempt(
                 f"Operation {doc.id} was already {doc.run_state.value} when this run started (terminated or failed "
                 "while it waited); nothing to run. Clear this task to run it again as a new operation."
             )
-        doc = service.rerun_operation(doc.id, queued_by=user or doc.queued_by)
+        check_rerun(doc, doc.queued_by)  # a clear reruns the operation for its owner
+        doc = service.rerun_operation(doc.id, queued_by=doc.queued_by)
     if doc.run_state is S.QUEUED:  # the dispatched case: no further read before the claim
         return doc
     if service.get(doc.id).run_state is S.SCHEDULED:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ from fiftyops_provider.store.query import (
     build_filter,
     build_search,
     combine,
+    to_object_id,
 )
 from fiftyops_provider.store.repo import MongoDelegatedOperationRepo
 from fiftyops_provider.store.states import (
@@ -433,11 +434,17 @@ class DelegatedOperationService:
         docs = self._repo.find({"claim_token": claim_token, "run_state": S.RUNNING.value}, [("_id", 1)], limit=1)
         return docs[0] if docs else None
 
-    def get_queue_position(self, doc_id: object) -> int | None:
+    def get_queue_position(
+        self, doc_id: object, *, visible_to: str | None = None, visible_datasets: Iterable[object] = ()
+    ) -> int | None:
         """1-based position of a scheduled op in the admission queue (or a queued op in the claim
-        queue), so a user can see how long they may wait; None for any other state.
+        queue); None for any other state.
 
         :param doc_id: the operation.
+        :param visible_to: count only the operations ahead that this user queued or that are on
+            ``visible_datasets``: the position among what the user may see, so that a page never
+            reveals how many runs other people have waiting. None counts every operation.
+        :param visible_datasets: dataset ids whose runs ``visible_to`` may see.
         """
         doc = self.get(doc_id)
         if doc.run_state not in WAITING_STATES:
@@ -448,6 +455,10 @@ class DelegatedOperationService:
             "run_state": doc.run_state.value,
             "$or": [{field: {"$lt": mine}}, {field: mine, "_id": {"$lt": doc.id}}],
         }
+        if visible_to is not None:
+            datasets = [to_object_id(d, "dataset id") for d in visible_datasets]
+            visible = {"$or": [{"queued_by": visible_to}, {"dataset_id": {"$in": datasets}}]}
+            ahead = combine(ahead, visible)
         return self._repo.count(ahead) + 1
 
     # -- run-state transitions -----------------------------------------------------------------

@@ -16,7 +16,7 @@ from fiftyops_provider.datasets.catalog import create_dataset
 from fiftyops_provider.plugins import InvalidParams, InvalidPlugin, PermissionDenied, PluginError
 from fiftyops_provider.plugins.delegate import delegate
 from fiftyops_provider.run_actions import RunActions, RunQuery
-from fiftyops_provider.store import InvalidOperation, InvalidQuery, StoreError
+from fiftyops_provider.store import InvalidOperation, InvalidQuery, OperationNotFound, StoreError
 from tests.plugins.test_delegate import REFUSALS, _snapshot
 from tests.plugins.test_hostile_archives import ARCHIVE_CASES, _good_entries, _zip
 from tests.store.test_bad_input import BAD_QUEUE_ARGS, HOSTILE_LIST_ARGS
@@ -85,8 +85,8 @@ def corpus() -> list[Case]:
             (
                 f"run command by a stranger: {what}",
                 lambda c, f=command: f(c.runs_of("guest"), c.run),
-                PermissionDenied,
-                "",
+                OperationNotFound,  # a run one may not see does not exist for them
+                "No delegated operation",
             )
         )
         cases.append(
