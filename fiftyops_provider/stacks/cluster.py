@@ -14,7 +14,10 @@ Each worker behaves like a host of its own: its own ``AIRFLOW_HOME``, Airflow lo
 own (``127.X.Y.Z``) which it records as the tasks' hostname and serves its task logs on, so the
 api-server fetches each task's log from the worker that ran it. The workers share only Airflow
 (PostgreSQL, Redis, the api-server) and MongoDB. The control components (api-server, scheduler,
-dag-processor, triggerers) share a home of their own.
+dag-processor, triggerers) share a home of their own. Run as root (CI), the control components
+also cannot see the workers' files, as on separate hosts: each starts in a mount namespace of its
+own with an empty file system over the workers' homes (``unshare``), so what the api-server shows
+of a worker's run comes from the worker's log server or from MongoDB, never from its disk.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import json
 import os
 import random
 import secrets
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,6 +43,7 @@ from cryptography.fernet import Fernet
 from fiftyops_provider.dag_factory.naming import POOL_NAME
 from fiftyops_provider.database import get_client
 from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI
+from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.stacks.compose_settings import (
     compose_airflow_environment,
     relocate,
@@ -53,11 +59,14 @@ from fiftyops_provider.stacks.standalone import HEALTH_PATH, write_local_setting
 
 ADMIN = "admin"
 CONTROL = "control"
+API_TIMEOUT = 120.0
+HOSTS = "hosts"  # the workers' homes, under base_dir
+EMPTY_CONFIG = "# Every setting comes from the environment: see fiftyops_provider/stacks/cluster.py.\n"
 DEFAULT_QUEUE = "default"
 # The heartbeat FiftyOps' executor writes, in seconds: a run whose worker died leaves `running`
 # (by its on_reset policy) once its heartbeat is 3x this old.
 HEARTBEAT_INTERVAL = 2
-TRIGGERER_HEALTH_THRESHOLD = 10
+REAP_INTERVAL = 5  # and the dispatcher looks for such runs this often
 
 
 class ClusterFailed(RuntimeError):
@@ -103,6 +112,7 @@ class ClusterStack:
     :param quota: the ``fiftyops`` pool's slots (``[fiftyops] execution_quota``).
     :param concurrency: task slots per worker.
     :param extra_env: settings for every Airflow component, over the compose file's.
+    :param plugins: plugin directories installed with the example plugins, before Airflow starts.
     """
 
     base_dir: Path
@@ -111,6 +121,7 @@ class ClusterStack:
     quota: int = 4
     concurrency: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
+    plugins: list[Path] = field(default_factory=list)
     components: dict[str, Component] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -138,7 +149,8 @@ class ClusterStack:
 
     @property
     def api(self) -> AirflowAPI:
-        return AirflowAPI(self.base_url, ADMIN, self.password)
+        """A REST client as the admin (generous timeouts: a loaded 2-core machine answers slowly)."""
+        return AirflowAPI(self.base_url, ADMIN, self.password, timeout=API_TIMEOUT)
 
     @property
     def db(self):
@@ -189,18 +201,16 @@ class ClusterStack:
             "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
-            # A dead triggerer's triggers move to the other one after this many seconds.
-            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(TRIGGERER_HEALTH_THRESHOLD),
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
             "AIRFLOW__FIFTYOPS__HEARTBEAT_INTERVAL": str(HEARTBEAT_INTERVAL),
+            "AIRFLOW__FIFTYOPS__REAP_INTERVAL": str(REAP_INTERVAL),
         }
 
     @property
     def password_file(self) -> Path:
         return self.base_dir / "auth" / "passwords.json"
 
-    def _component(self, name: str, command: list[str], home_name: str, **env: str) -> Component:
-        home = self.base_dir / home_name
+    def _component(self, name: str, command: list[str], home: Path, **env: str) -> Component:
         venv_bin = str(Path(sys.executable).parent)
         fiftyops_home = home / "fiftyops"
         component_env = {
@@ -216,22 +226,44 @@ class ClusterStack:
         }
         return Component(name, command, home, component_env)
 
+    @property
+    def hosts_dir(self) -> Path:
+        return self.base_dir / HOSTS
+
+    @property
+    def isolates_hosts(self) -> bool:
+        """Whether the control components are kept from the workers' files (root and ``unshare``)."""
+        return os.geteuid() == 0 and shutil.which("unshare") is not None
+
+    def on_control_host(self, command: list[str]) -> list[str]:
+        """``command`` as run on the control host: unable to see the workers' files."""
+        if not self.isolates_hosts:
+            return command
+        hide = f'mount -t tmpfs fiftyops-hosts {shlex.quote(str(self.hosts_dir))} && exec "$@"'
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", hide, "sh", *command]
+
     def _control_components(self) -> list[Component]:
+        home = self.base_dir / CONTROL
         components = [
-            self._component("api-server", ["airflow", "api-server"], CONTROL),
-            self._component("scheduler", ["airflow", "scheduler"], CONTROL),
-            self._component("dag-processor", ["airflow", "dag-processor"], CONTROL),
+            self._component("api-server", self.on_control_host(["airflow", "api-server"]), home),
+            self._component("scheduler", self.on_control_host(["airflow", "scheduler"]), home),
+            self._component("dag-processor", self.on_control_host(["airflow", "dag-processor"]), home),
         ]
         for index in range(1, self.triggerers + 1):
             components.append(
                 self._component(
                     f"triggerer{index}",
-                    ["airflow", "triggerer"],
-                    CONTROL,
+                    self.on_control_host(["airflow", "triggerer"]),
+                    home,
                     AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(_free_port("0.0.0.0")),
                 )
             )
         return components
+
+    @property
+    def control_env(self) -> dict[str, str]:
+        """The control host's environment (e.g. for the ``fiftyops`` CLI there)."""
+        return dict(self.components["api-server"].env)
 
     def _worker_component(self, spec: WorkerSpec, index: int) -> Component:
         address = self._worker_address(index)
@@ -249,7 +281,7 @@ class ClusterStack:
                 str(self.concurrency),
                 "--skip-serve-logs",
             ],
-            spec.name,
+            self.hosts_dir / spec.name,
             FIFTYOPS_CLUSTER_HOSTNAME=address,
             AIRFLOW__CORE__HOSTNAME_CALLABLE="fiftyops_provider.stacks.cluster_hostname.hostname",
         )
@@ -262,7 +294,7 @@ class ClusterStack:
         return component
 
     # -- starting ------------------------------------------------------------------------------
-    def start(self, timeout: float = 240.0) -> None:
+    def start(self, timeout: float = 600.0) -> None:
         """Databases, broker and store; the example plugins; then every Airflow component at once.
         Returns when the api-server is healthy, the pool exists and every worker answers a ping."""
         started = time.monotonic()
@@ -276,16 +308,21 @@ class ClusterStack:
                 FIFTYOPS_HOME=str(self.base_dir / "admin"),
             ):
                 install_example_plugins(self.db, acting_user=ADMIN)
+                for plugin in self.plugins:
+                    PluginRegistry(self.db).install(plugin, overwrite=True, acting_user=ADMIN)
+            self.hosts_dir.mkdir(parents=True, exist_ok=True)
             self.password_file.parent.mkdir(parents=True, exist_ok=True)
             self.password_file.write_text(json.dumps({ADMIN: self.password}))
             control = self._control_components()
             workers = [self._worker_component(spec, i) for i, spec in enumerate(self.workers)]
-            self._prepare_homes([control[0], *workers], timeout)
+            self._prepare_homes([control[0], *workers])
+            for worker in workers:  # the slowest to be ready; they need no migrated database to start
+                self._launch(worker)
             self._run_once(control[0], ["airflow", "db", "migrate"], timeout)
-            for component in [*control, *workers]:
+            for component in control:
                 self._launch(component)
             self._wait_ready(workers, started + timeout)
-            self.api.create_pool(POOL_NAME, self.quota, "FiftyOps execution quota")
+            self._create_pool(started + timeout)
         except BaseException:
             self.stop()
             raise
@@ -294,30 +331,23 @@ class ClusterStack:
         """Start one more Celery worker (e.g. one listening only on ``gpu``) and wait until it
         answers a ping."""
         component = self._worker_component(spec, len([c for c in self.components.values() if c.log_server]))
-        self._prepare_homes([component], timeout)
+        self._prepare_homes([component])
         self._launch(component)
         self._wait_workers([component], time.monotonic() + timeout)
         return component
 
-    def _prepare_homes(self, components: list[Component], timeout: float) -> None:
-        """Each home's ``airflow.cfg`` (Airflow writes one with fresh keys on first import: once
-        per home, before its processes could race on it) and the provider preload."""
-        running = []
+    def _prepare_homes(self, components: list[Component]) -> None:
+        """Each home's ``airflow.cfg`` and the provider preload. The settings all come from the
+        environment; an empty ``airflow.cfg`` stops Airflow from writing one with fresh keys on
+        first import (racing between the processes sharing a home, and slow on a loaded machine)."""
         for component in components:
             component.home.mkdir(parents=True, exist_ok=True)
             write_local_settings(component.home)
-            if not (component.home / "airflow.cfg").exists():
-                running.append(
-                    subprocess.Popen(
-                        [sys.executable, "-c", "import airflow.configuration"],
-                        env=component.env,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
+            config = component.home / "airflow.cfg"
+            if not config.exists():
+                config.write_text(
+                    "# Every setting comes from the environment (see fiftyops_provider/stacks/cluster.py).\n"
                 )
-        for process in running:
-            process.wait(timeout)
 
     def _run_once(self, component: Component, command: list[str], timeout: float) -> None:
         result = subprocess.run(
@@ -339,6 +369,15 @@ class ClusterStack:
             self._check_alive(deadline)
             time.sleep(0.5)
         self._wait_workers(workers, deadline)
+
+    def _create_pool(self, deadline: float) -> None:
+        """The ``fiftyops`` pool, retried while the fresh api-server still times out."""
+        while True:
+            try:
+                self.api.create_pool(POOL_NAME, self.quota, "FiftyOps execution quota")
+                return
+            except requests.RequestException:
+                self._check_alive(deadline)
 
     def _wait_workers(self, workers: list[Component], deadline: float) -> None:
         wanted = {c.name for c in workers}
@@ -373,6 +412,18 @@ class ClusterStack:
         component = self.components[name]
         if component.process is not None:
             kill_group(component.process, sig)
+
+    def worker_address(self, name: str) -> str:
+        """The loopback address a worker records as its tasks' hostname."""
+        return self.components[name].env["FIFTYOPS_CLUSTER_HOSTNAME"]
+
+    def worker_home(self, name: str) -> Path:
+        return self.components[name].home
+
+    def remove(self, name: str) -> None:
+        """Stop a component (and a worker's log server) for good, by PID."""
+        component = self.components.pop(name)
+        stop_groups([component.process, component.log_server_process], timeout=20)
 
     def restart(self, name: str) -> None:
         """Start a component again with its own home and settings (after ``kill``)."""
