@@ -28,7 +28,6 @@ import random
 import secrets
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -53,7 +52,7 @@ from fiftyops_provider.stacks.demo import REPO_ROOT, install_example_plugins
 from fiftyops_provider.stacks.local import airflow_connection
 from fiftyops_provider.stacks.mongo_replica_set import MongoReplicaSet
 from fiftyops_provider.stacks.postgres_server import PostgresServer
-from fiftyops_provider.stacks.processes import kill_group, spawn, stop_groups
+from fiftyops_provider.stacks.processes import kill_tree, spawn, stop_groups
 from fiftyops_provider.stacks.redis_server import RedisServer
 from fiftyops_provider.stacks.standalone import HEALTH_PATH, write_local_settings
 
@@ -407,11 +406,13 @@ class ClusterStack:
         return {node.split("@", 1)[0] for reply in replies for node in reply}
 
     # -- failures and restarts -----------------------------------------------------------------
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to a component's whole process group (a worker with its tasks)."""
+    def kill(self, name: str) -> None:
+        """SIGKILL a component and everything it started, as if its host died (a worker with its
+        tasks and their operations, a worker's log server)."""
         component = self.components[name]
-        if component.process is not None:
-            kill_group(component.process, sig)
+        for process in (component.process, component.log_server_process):
+            if process is not None:
+                kill_tree(process)
 
     def worker_address(self, name: str) -> str:
         """The loopback address a worker records as its tasks' hostname."""

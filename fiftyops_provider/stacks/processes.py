@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import psutil
+
 
 def spawn(
     command: list[str],
@@ -78,3 +80,19 @@ def kill_group(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
             process.wait(10)
         except subprocess.TimeoutExpired:
             pass
+
+
+def kill_tree(process: subprocess.Popen) -> None:
+    """SIGKILL ``process`` and every descendant, whatever session it moved to (Airflow runs each
+    task, and FiftyOps each operation, in a session of its own): what a host crash does to them."""
+    try:
+        tree = psutil.Process(process.pid)
+        members = [tree, *tree.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        members = []
+    for member in members:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            pass
+    kill_group(process)

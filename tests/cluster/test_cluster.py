@@ -22,7 +22,8 @@ from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.stacks.cluster import ADMIN, HEARTBEAT_INTERVAL, REAP_INTERVAL, WorkerSpec
 from tests.cluster.conftest import PROBE, PROBE_GPU, PROBE_PLUGIN
 
-pytestmark = pytest.mark.cluster
+# The first test also waits for the session's stack to start (2-3 min on a busy 2-core machine).
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
 COMPLETED = ("completed",)
 PROBE_PLUGIN_NAME = "@fiftyops-tests/probe"
