@@ -8,6 +8,12 @@ import tempfile
 from pathlib import Path
 
 from fiftyops_provider.cli.stack import wait_for_interrupt
+from fiftyops_provider.stacks.cluster import ClusterFailed
+from fiftyops_provider.stacks.postgres_server import PostgresUnavailable
+from fiftyops_provider.stacks.redis_server import RedisUnavailable
+
+# What `fiftyops cluster up` reports as a one-line error (fiftyops_provider/cli/main.py).
+EXPECTED_ERRORS = (ClusterFailed, PostgresUnavailable, RedisUnavailable)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

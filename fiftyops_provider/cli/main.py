@@ -30,6 +30,7 @@ EXPECTED_ERRORS = (
     StackFailed,
     StandaloneFailed,
     AirflowAPIError,
+    *cluster.EXPECTED_ERRORS,
 )
 
 

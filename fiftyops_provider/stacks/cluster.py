@@ -36,8 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from celery import Celery
-from cryptography.fernet import Fernet
 
 from fiftyops_provider.dag_factory.naming import POOL_NAME
 from fiftyops_provider.database import get_client
@@ -139,6 +137,8 @@ class ClusterStack:
         self.password = secrets.token_urlsafe(12)
         self.secret_key = secrets.token_urlsafe(24)
         self.jwt_secret = secrets.token_urlsafe(32)
+        from cryptography.fernet import Fernet  # imported here: the CLI imports this module's errors
+
         self.fernet_key = Fernet.generate_key().decode()
 
     # -- addresses and settings ---------------------------------------------------------------
@@ -401,6 +401,8 @@ class ClusterStack:
     def answering_workers(self) -> set[str]:
         """The workers (by name) that answer a Celery ping now (through the broker; no Airflow
         import, which costs seconds on a loaded machine)."""
+        from celery import Celery
+
         with Celery(broker=self.redis.url) as app:
             replies = app.control.ping(timeout=1.0)
         return {node.split("@", 1)[0] for reply in replies for node in reply}
