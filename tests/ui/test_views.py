@@ -11,9 +11,9 @@ from fiftyops_provider.access import run_rules as access
 from fiftyops_provider.access.permissions import DatasetPermission, Role
 from fiftyops_provider.access.users import User
 from fiftyops_provider.plugins.errors import PermissionDenied
+from fiftyops_provider.run_actions import read_log
 from fiftyops_provider.store import DelegatedOperationDocument
 from fiftyops_provider.ui.identity import role_for
-from fiftyops_provider.run_actions import read_log
 from fiftyops_provider.ui.views import log_entries
 
 
