@@ -87,9 +87,10 @@ def fiftyops_logs(cluster, doc_id, download: bool = False) -> requests.Response:
 
 
 def on_control_host(cluster, command: list[str]) -> subprocess.CompletedProcess:
+    """``command`` where the api-server runs (no view of the workers' files), as the admin."""
     return subprocess.run(
         cluster.stack.on_control_host(command),
-        env=cluster.stack.control_env,
+        env={**cluster.stack.control_env, "FIFTYOPS_USER": ADMIN},
         capture_output=True,
         text=True,
         timeout=120,
