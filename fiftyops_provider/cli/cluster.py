@@ -30,7 +30,7 @@ def cmd_up(args: argparse.Namespace) -> None:
 
     base = args.dir or Path(tempfile.mkdtemp(prefix="fiftyops-cluster-"))
     cluster = ClusterStack(base, quota=args.quota)
-    print(f"Starting the cluster under {base} (about a minute)...", flush=True)
+    print(f"Starting the cluster under {base} (2-3 minutes)...", flush=True)
     cluster.start()
     try:
         print(f"Airflow UI:   {cluster.base_url}  (user admin, password {cluster.password})")
