@@ -145,6 +145,21 @@ def set_plugin_operator_permissions(
     return _registry().set_operator(name, operator, None, minimum_role, minimum_dataset_permission, acting_user)
 
 
+def set_plugin_operator_placement(
+    name: str, operator: str, placement: dict[str, Any], acting_user: str | None = None
+) -> dict[str, Any]:
+    """Where Airflow runs an operator's operations, over what its config says: an admin moves
+    work to the hosts that suit it (a GPU queue) without a new plugin release.
+
+    :param name: the plugin, e.g. ``@org/plugin``.
+    :param operator: the operator's name within the plugin.
+    :param placement: some of ``queue`` (a Celery queue, e.g. ``"gpu"``), ``pool``,
+        ``priority_weight`` and ``executor_config`` (Kubernetes executor); ``{}`` drops the override.
+    :param acting_user: who does it (default: ``FIFTYOPS_USER``); must be an admin.
+    """
+    return _registry().set_operator_placement(name, operator, placement, acting_user)
+
+
 def set_organization_settings(
     default_operator_minimum_role: Role | str | None = None,
     default_operator_minimum_dataset_permission: DatasetPermission | str | None = None,

@@ -102,6 +102,14 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "5",
                         "default": "5",
                     },
+                    "reap_interval": {
+                        "description": "Longest wait of the dispatcher, while operations run, before it looks for runs "
+                        "whose heartbeat is older than 3x heartbeat_interval (their worker died) and applies on_reset.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "60",
+                        "default": "60",
+                    },
                     "execution_quota": {
                         "description": "Operations running at once: size the `fiftyops` pool the same.",
                         "version_added": "0.1.0",

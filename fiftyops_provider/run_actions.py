@@ -9,7 +9,7 @@ authenticated. So a run command checks the same rules whichever way it arrives. 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,19 @@ from fiftyops_provider.store import (
 from fiftyops_provider.store.query import LiteralSearch
 
 
-def read_log(doc: DelegatedOperationDocument) -> tuple[str, bool]:
-    """(text, complete): the log file when this machine can read it, else the stored tail."""
+def read_log(doc: DelegatedOperationDocument, stored_log: Callable[[], str | None]) -> tuple[str, bool]:
+    """(text, complete): the log file when this machine can read it; else the log the executor
+    stored in the database at the end of its attempt (the run was on another machine), unless
+    the run is still going on: then the live tail kept on the run.
+
+    :param stored_log: reads the stored log (``DelegatedOperationService.stored_log``).
+    """
     if doc.log_path and Path(doc.log_path).is_file():
         return Path(doc.log_path).read_text(errors="replace"), True
+    if doc.is_terminal:
+        stored = stored_log()
+        if stored is not None:
+            return stored, True
     return doc.log_tail or "", False
 
 
@@ -151,11 +160,13 @@ class RunActions:
         return self.service.get_queue_position(doc.id, **rules.queue_scope(self.user))
 
     def log(self, run_id: object) -> tuple[str, bool]:
-        """(text, complete): the run's log file when this machine can read it, else the tail
-        stored on the run (``complete`` False).
+        """(text, complete): the run's log file when this machine can read it, else the log
+        stored in the database when its attempt ended, else (running) the tail kept on the run
+        (``complete`` False).
 
         :param run_id: the run's id."""
-        return read_log(self.get(run_id))
+        doc = self.get(run_id)
+        return read_log(doc, lambda: self.service.stored_log(doc.id))
 
     # -- changing ------------------------------------------------------------------------------
     def _changeable(self, run_id: object) -> DelegatedOperationDocument:

@@ -7,6 +7,7 @@ refused), the Airflow token's user in remote mode (the server checks)."""
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -193,6 +194,13 @@ def cmd_logs(args: argparse.Namespace) -> None:
     text, complete = runs.log(doc.id)
     if not text and not complete and not args.follow:
         raise CommandFailed(f"No log for {doc.id} yet (log_path: {doc.log_path or 'not set yet'}).")
+    if args.follow and not complete and not doc.is_terminal:  # running on another machine
+        print(text, flush=True)
+        print("(running on another machine: the whole log follows when it ends)", file=sys.stderr, flush=True)
+        while not doc.is_terminal:
+            time.sleep(1)
+            doc = runs.get(doc.id)
+        text, complete = runs.log(doc.id)
     print(text, end="" if complete else "\n", flush=True)
     printed = len(text)
     while args.follow and complete and not doc.is_terminal:

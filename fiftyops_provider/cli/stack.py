@@ -39,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     launch.set_defaults(func=run_launcher_from_args)
 
 
-def _wait_for_interrupt() -> None:
+def wait_for_interrupt() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -64,7 +64,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     stack = _start(args)
     try:
         print("FiftyOps is up. Queue operations with `fiftyops queue`; Ctrl-C stops everything.", flush=True)
-        _wait_for_interrupt()
+        wait_for_interrupt()
     finally:
         print("Stopping...", flush=True)
         stack.stop()
@@ -86,7 +86,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
             raise StackFailed("Some demo operations did not finish within 10 minutes; see the Airflow UI.")
         if not args.exit and sys.stdin.isatty():
             print("\nOpen the run links above in the Airflow UI. Ctrl-C stops everything.", flush=True)
-            _wait_for_interrupt()
+            wait_for_interrupt()
     finally:
         print("Stopping...", flush=True)
         stack.stop()

@@ -98,6 +98,15 @@ def _doc_md(info: OperatorInfo) -> str:
     return "\n".join(lines)
 
 
+def placement_arguments(info: OperatorInfo) -> dict[str, Any]:
+    """The task's ``queue``, ``pool``, ``priority_weight`` and ``executor_config``: the operator's
+    placement (config, then admin override); the ``[fiftyops] pool`` and Airflow's defaults for
+    what it leaves unset."""
+    arguments: dict[str, Any] = {"pool": conf.get("fiftyops", "pool", fallback=POOL_NAME)}
+    arguments.update(info.placement)
+    return arguments
+
+
 def build_operator_dag(info: OperatorInfo, conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
     cfg = info.config
     retries = ResetPolicy(cfg.get("on_reset", "failed"), cfg.get("max_attempts", 1)).reruns
@@ -120,7 +129,7 @@ def build_operator_dag(info: OperatorInfo, conn_id: str = FiftyOpsHook.default_c
             rerun_of="{{ params.rerun_of or '' }}",
             operator_uri=info.uri,
             fiftyops_conn_id=conn_id,
-            pool=conf.get("fiftyops", "pool", fallback=POOL_NAME),
+            **placement_arguments(info),
             execution_timeout=timedelta(
                 seconds=cfg.get("execution_timeout", 3600) + TERMINATION_GRACE + AIRFLOW_TIMEOUT_MARGIN
             ),

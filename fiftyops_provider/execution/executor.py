@@ -729,11 +729,19 @@ class Executor:
         return ExecutionResult(result=result, error=trace or text, error_message=text)
 
     def _close_log(self, run: _ActiveRun, final_line: str) -> None:
-        """Last line, final tail and size, and any log storage error; never fails the run."""
+        """Last line, final tail and size, the whole log into the database (readers on other
+        machines show it), and any log storage error; never fails the run."""
         run.note(final_line)
         run.capture.close()
         try:
             self._write_log_tail(run)
+            if run.capture.error is None:
+                self.service.store_log(run.doc.id, run.capture.path.read_bytes())
+        except OSError as exc:
+            run.capture.error = f"Reading the log file {run.capture.path} to store it failed: {exc}"
+        except (PyMongoError, StoreError) as exc:
+            logger.warning("Could not store the log of operation %s: %s", run.doc.id, exc)
+        try:
             if run.capture.error:
                 self.service.set_log_upload_error(run.doc.id, run.capture.error)
         except (PyMongoError, StoreError) as exc:

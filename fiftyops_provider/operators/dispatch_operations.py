@@ -14,7 +14,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
-from fiftyops_provider.dag_factory.settings import admission_limit
+from fiftyops_provider.dag_factory.settings import admission_limit, reaper_timing
 from fiftyops_provider.execution.claims import airflow_identity
 from fiftyops_provider.hooks.airflow_api import AirflowAPIHook
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
@@ -56,6 +56,7 @@ class DispatchOperationsOperator(BaseOperator):
         store = FiftyOpsHook(self.fiftyops_conn_id)
         api = AirflowAPIHook(self.airflow_api_conn_id).get_credentials()
         ti = context["ti"]
+        stale_after, reap_interval = reaper_timing()
         self.defer(
             trigger=OperationDispatchTrigger(
                 uri=store.client_uri,
@@ -67,6 +68,8 @@ class DispatchOperationsOperator(BaseOperator):
                 picker=airflow_identity(ti.dag_id, ti.run_id),
                 max_operations=self.max_operations,
                 run_for=self.run_for,
+                stale_after=stale_after,
+                reap_interval=reap_interval,
             ),
             method_name="execute_complete",
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from fiftyops_provider.plugins.errors import (
     PluginNotFound,
 )
 from fiftyops_provider.plugins.loader import LoadedPlugin, load_plugin
-from fiftyops_provider.plugins.operator import Operator
+from fiftyops_provider.plugins.operator import PLACEMENT_FIELDS, Operator, validate_placement
 from fiftyops_provider.plugins.storage import PluginFiles, PluginFilesMissing, materialize
 from fiftyops_provider.store.documents import utcnow
 
@@ -61,6 +61,8 @@ class OperatorInfo:
     minimum_role: str
     minimum_dataset_permission: str
     plugin_version: str | None
+    # Where Airflow runs it: the config's placement with the admin's override on top.
+    placement: dict[str, Any] = field(default_factory=dict)
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -171,6 +173,7 @@ class PluginRegistry:
                 "minimum_dataset_permission": kept.get(
                     "minimum_dataset_permission", int(defaults.default_operator_minimum_dataset_permission)
                 ),
+                "placement_override": kept.get("placement_override", {}),
             }
         now = utcnow()
         return {
@@ -262,6 +265,35 @@ class PluginRegistry:
             )
         return self.get_plugin_info(name)
 
+    def set_operator_placement(
+        self, name: str, operator: str, placement: dict[str, Any], acting_user: str | None = None
+    ) -> dict[str, Any]:
+        """Override where Airflow runs an operator's operations, over its config's placement.
+
+        :param placement: some of ``queue``, ``pool``, ``priority_weight``, ``executor_config``;
+            ``{}`` drops the override. Kept across upgrades of the plugin.
+        """
+        self.users.require_admin(acting_user)
+        try:
+            override = validate_placement(placement)
+        except ValueError as exc:
+            raise InvalidPlugin(f"Placement of {name}/{operator}: {exc}") from None
+        doc = self._plugin(name)
+        if operator not in doc["operators"]:
+            raise OperatorNotFound(f"Plugin {name} has no operator {operator!r}; it has {sorted(doc['operators'])}.")
+        update = {
+            "$set": {f"operators.{operator}.placement_override": override, "updated_at": utcnow()},
+            "$inc": {"revision": 1},
+        }
+        if (
+            self.collection.update_one({"_id": name, f"operators.{operator}": {"$exists": True}}, update).matched_count
+            == 0
+        ):
+            raise OperatorNotFound(
+                f"Plugin {name} no longer has operator {operator!r} (it was upgraded or removed meanwhile)."
+            )
+        return self.get_plugin_info(name)
+
     # -- reading -------------------------------------------------------------------------------
     def get_plugin_info(self, name: str) -> dict[str, Any]:
         doc = self._plugin(name)
@@ -301,6 +333,10 @@ class PluginRegistry:
                         minimum_role=Role(spec["minimum_role"]).name,
                         minimum_dataset_permission=DatasetPermission(spec["minimum_dataset_permission"]).name,
                         plugin_version=doc.get("version"),
+                        placement={
+                            **{k: v for k, v in spec["config"].items() if k in PLACEMENT_FIELDS and v is not None},
+                            **spec.get("placement_override", {}),
+                        },
                     )
                 )
         return infos

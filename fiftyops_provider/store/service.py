@@ -33,6 +33,7 @@ from fiftyops_provider.store.errors import (
     OperationNotFound,
 )
 from fiftyops_provider.store.leases import Lease
+from fiftyops_provider.store.log_archive import OperationLogArchive
 from fiftyops_provider.store.query import (
     DelegatedOperationPagingParams,
     build_filter,
@@ -839,6 +840,22 @@ class DelegatedOperationService:
         if log_size is not None:
             fields["log_size"] = log_size
         return self._set(doc_id, fields)
+
+    def store_log(self, doc_id: object, data: bytes) -> None:
+        """Keep an attempt's whole log in the database, for readers on other machines.
+
+        :param doc_id: the operation.
+        :param data: the attempt's log file (every attempt appends to one file, so this holds all).
+        """
+        OperationLogArchive(self._repo.db).put(str(_oid(doc_id)), data)
+
+    def stored_log(self, doc_id: object) -> str | None:
+        """The log ``store_log`` kept for the operation (None until an attempt has ended).
+
+        :param doc_id: the operation.
+        """
+        data = OperationLogArchive(self._repo.db).get(str(_oid(doc_id)))
+        return data.decode("utf-8", "replace") if data is not None else None
 
     def ping(self, doc_id: object, claim_token: str | None = None) -> DelegatedOperationDocument | None:
         """Heartbeat of a running op, so the reaper can tell a live run from a dead one. With

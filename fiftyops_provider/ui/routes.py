@@ -229,7 +229,7 @@ def get_logs(doc_id: str, user: User = Depends(current_user)) -> dict[str, Any]:
             "log_size": doc.log_size,
             "running": not doc.is_terminal,
         }
-    text, complete = read_log(doc)
+    text, complete = read_log(doc, lambda: backend().service.stored_log(doc.id))
     return {
         "entries": log_entries(text),
         "download_only": False,
@@ -242,7 +242,7 @@ def get_logs(doc_id: str, user: User = Depends(current_user)) -> dict[str, Any]:
 @router.get("/runs/{doc_id}/logs/download")
 def download_logs(doc_id: str, user: User = Depends(current_user)) -> PlainTextResponse:
     doc = _visible(doc_id, user)
-    text, _ = read_log(doc)
+    text, _ = read_log(doc, lambda: backend().service.stored_log(doc.id))
     return PlainTextResponse(text, headers={"Content-Disposition": f'attachment; filename="{doc.id}.log"'})
 
 

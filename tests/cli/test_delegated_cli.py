@@ -149,6 +149,16 @@ def test_logs_prints_the_log_file(capsys, service, operations, ops, tmp_path):
     assert code == 0 and out == "line one\nline two\n"
 
 
+def test_logs_of_a_run_on_another_machine_come_from_the_database(capsys, service, ops, operations):
+    running, done = ops[1], ops[2]
+    for doc in (running, done):
+        operations.update_one({"_id": doc.id}, {"$set": {"log_path": "/on/the/worker/attempt=1.log"}})
+        service.set_log_tail(doc.id, "last line")
+    service.store_log(done.id, b"first line\nlast line\n")
+    assert run(capsys, "delegated", "logs", str(done.id))[:2] == (0, "first line\nlast line\n")
+    assert run(capsys, "delegated", "logs", str(running.id))[:2] == (0, "last line\n")  # live: the tail
+
+
 def test_bad_usage_exits_2(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["delegated", "list", "--state", "exploded"])
