@@ -104,7 +104,8 @@ def main() -> None:
             )
             steps.append([name, *(f"{seconds:.2f}" for seconds in run_steps(stack, dag_id, started))])
         print(
-            f"\n{args.ops} at once (quota {args.quota}, parallelism {stack.airflow.parallelism}): rate and CPU seconds per operation"
+            f"\n{args.ops} at once (quota {args.quota}, parallelism {stack.airflow.parallelism}): "
+            "rate and CPU seconds per operation"
         )
         print_table(
             [

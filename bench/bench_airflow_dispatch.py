@@ -71,9 +71,9 @@ def floor_runs(api, count: int, concurrent: bool, dag_id: str = FLOOR_DAG) -> tu
 
 def fiftyops_runs(stack, count: int, concurrent: bool) -> tuple[list[float], list[float], float]:
     from fiftyops_provider import delegate
-    from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+    from fiftyops_provider.store import DelegatedOperationService
 
-    service = DelegatedOperationService(MongoDelegatedOperationRepo(stack.database))
+    service = DelegatedOperationService(stack.database)
     started = time.time()
     queued = []
     for _ in range(count):
@@ -173,7 +173,8 @@ def main() -> None:
             _, _, pooled_wall = floor_runs(stack.api, args.throughput_ops, concurrent=True, dag_id=POOLED_FLOOR_DAG)
             rate = lambda wall: 60 * args.throughput_ops / wall  # noqa: E731
             print(
-                f"\nThroughput, {args.throughput_ops} at once (pool/quota {args.quota}, parallelism {stack.airflow.parallelism})"
+                f"\nThroughput, {args.throughput_ops} at once "
+                f"(pool/quota {args.quota}, parallelism {stack.airflow.parallelism})"
             )
             print_table(
                 ["", "operations or runs / min", "wall s", "FiftyOps ratio"],

@@ -4,8 +4,9 @@
 
 Queues ``--ops`` operations on a scratch mongod, then ``--claimers`` processes drain them with the
 dispatcher's and executor's own calls (pick up, then claim queued -> running by compare-and-set;
-see ``_claimers.py``). Prints claims/s, claim latency and the duplicate/lost counts, which must be
-0. Target: >= 2,000 claims/s with 8 claimers on 100k queued operations.
+see ``tests/reliability/claimers.py``, shared with the exactly-once test). Prints claims/s, claim
+latency and the duplicate/lost counts, which must be 0. Target: >= 2,000 claims/s with 8 claimers
+on 100k queued operations.
 
 Next to it, the machine's ceiling for the claim's one unavoidable write: the same number of
 processes each making single-document findAndModify calls by ``_id`` on documents of their own
@@ -22,12 +23,13 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the claimer harness lives in tests/
 
-from _claimers import queue_operations, run_claimers
 from _common import print_table, scratch_mongod, summarize_ms
 from pymongo import MongoClient
 
-from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store import COLLECTION_NAME
+from tests.reliability.claimers import queue_operations, run_claimers
 
 DATABASE = "bench_claims"
 CEILING_WRITES = 2_000
@@ -58,14 +60,13 @@ def main() -> None:
     args = parser.parse_args()
     with scratch_mongod() as mongod:
         client = MongoClient(mongod.uri)
-        service = DelegatedOperationService(MongoDelegatedOperationRepo(client[DATABASE]))
         started = time.perf_counter()
-        queue_operations(service, args.ops)
+        queue_operations(client[DATABASE], args.ops)
         print(f"queued {args.ops} operations in {time.perf_counter() - started:.1f} s")
         wall, reports = run_claimers(mongod.uri, DATABASE, args.claimers, complete=False)
         claims = Counter(doc_id for report in reports for doc_id in report.claimed)
         duplicates = sum(n - 1 for n in claims.values() if n > 1)
-        running = service.repo.collection.count_documents({"run_state": "running", "attempt": 1})
+        running = client[DATABASE][COLLECTION_NAME].count_documents({"run_state": "running", "attempt": 1})
         lost = args.ops - len(claims)
         latencies = [t for report in reports for t in report.latencies]
         p50, p95, _ = summarize_ms(latencies)

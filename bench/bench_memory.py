@@ -79,7 +79,7 @@ def with_fiftyops(home: Path, settle: float) -> tuple[tuple[float, int], tuple[f
     from fiftyops_provider.datasets.catalog import create_dataset
     from fiftyops_provider.plugins.delegate import delegate
     from fiftyops_provider.stacks.local import Stack
-    from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+    from fiftyops_provider.store import DelegatedOperationService
 
     stack = Stack()
     try:
@@ -99,7 +99,7 @@ def with_fiftyops(home: Path, settle: float) -> tuple[tuple[float, int], tuple[f
         execution_api = tree_pss([stack.airflow.execution_api.pid])[0]
         dataset = create_dataset(stack.database, "memory")
         doc = delegate("@fiftyops/utils/sleep", dataset, {"seconds": 60}, user="admin", db=stack.database)
-        store = DelegatedOperationService(MongoDelegatedOperationRepo(stack.database))
+        store = DelegatedOperationService(stack.database)
         wait_until(lambda: store.get(doc.id).run_state.value == "running", 120, "the operation to run")
         time.sleep(5)
         running = tree_pss(stack.airflow.root_pids)

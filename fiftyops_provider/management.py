@@ -56,27 +56,54 @@ def _registry() -> PluginRegistry:
 
 
 def upload_plugin(path: str | Path, overwrite: bool = False, acting_user: str | None = None) -> dict[str, Any]:
-    """Install a plugin from a directory or a .zip; ``overwrite=True`` upgrades an installed one."""
+    """Install a plugin from a directory or a .zip; ``overwrite=True`` upgrades an installed one.
+    Its operators become runnable (and get their Airflow DAGs) at once.
+
+    :param path: the plugin directory or .zip.
+    :param overwrite: upgrade the plugin if it is installed; without it an installed plugin is
+        refused (``PluginAlreadyInstalled``), so an install never replaces one by surprise.
+    :param acting_user: who does it (default: ``FIFTYOPS_USER``); must be an admin.
+    """
     return _registry().install(path, overwrite=overwrite, acting_user=acting_user)
 
 
 def delete_plugin(name: str, acting_user: str | None = None) -> None:
+    """Uninstall a plugin: its operators can no longer be queued and their DAGs go away.
+
+    :param name: the plugin (``@org/plugin``).
+    :param acting_user: who does it (default: ``FIFTYOPS_USER``); must be an admin.
+    """
     _registry().uninstall(name, acting_user=acting_user)
 
 
 def list_plugins() -> list[dict[str, Any]]:
+    """Every installed plugin with its operators and settings, for admin views and scripts."""
     return _registry().list_plugins()
 
 
 def get_plugin_info(name: str) -> dict[str, Any]:
+    """One plugin with its operators and settings.
+
+    :param name: the plugin (``@org/plugin``).
+    """
     return _registry().get_plugin_info(name)
 
 
 def list_operators(enabled_only: bool = False) -> list[OperatorInfo]:
+    """The installed operators (the DAG factory makes one DAG per enabled, delegation-capable one).
+
+    :param enabled_only: only operators that can be queued now.
+    """
     return _registry().list_operators(enabled_only=enabled_only)
 
 
 def set_plugin_enabled(name: str, enabled: bool, acting_user: str | None = None) -> dict[str, Any]:
+    """Enable or disable a whole plugin; a disabled plugin's operators cannot be queued.
+
+    :param name: the plugin.
+    :param enabled: True to enable.
+    :param acting_user: who does it (default: ``FIFTYOPS_USER``); must be an admin.
+    """
     return _registry().set_enabled(name, enabled, acting_user=acting_user)
 
 
@@ -88,6 +115,15 @@ def set_plugin_operator_enabled(
     minimum_dataset_permission: DatasetPermission | str | None = None,
     acting_user: str | None = None,
 ) -> dict[str, Any]:
+    """Enable or disable one operator, and optionally set who may run it (FiftyOne's name for it).
+
+    :param name: the plugin.
+    :param operator: the operator's name in the plugin.
+    :param enabled: True to enable, False to disable, None to leave as is.
+    :param minimum_role: the lowest role that may run it (None: unchanged).
+    :param minimum_dataset_permission: the lowest permission on the dataset (None: unchanged).
+    :param acting_user: who does it (default: ``FIFTYOPS_USER``); must be an admin.
+    """
     return _registry().set_operator(name, operator, enabled, minimum_role, minimum_dataset_permission, acting_user)
 
 
@@ -98,7 +134,30 @@ def set_plugin_operator_permissions(
     minimum_dataset_permission: DatasetPermission | str | None = None,
     acting_user: str | None = None,
 ) -> dict[str, Any]:
+    """Set who may run one operator, leaving it enabled or disabled as it is.
+
+    :param name: the plugin.
+    :param operator: the operator's name in the plugin.
+    :param minimum_role: the lowest role that may run it (None: unchanged).
+    :param minimum_dataset_permission: the lowest permission on the dataset (None: unchanged).
+    :param acting_user: who does it (default: ``FIFTYOPS_USER``); must be an admin.
+    """
     return _registry().set_operator(name, operator, None, minimum_role, minimum_dataset_permission, acting_user)
+
+
+def set_plugin_operator_placement(
+    name: str, operator: str, placement: dict[str, Any], acting_user: str | None = None
+) -> dict[str, Any]:
+    """Where Airflow runs an operator's operations, over what its config says: an admin moves
+    work to the hosts that suit it (a GPU queue) without a new plugin release.
+
+    :param name: the plugin, e.g. ``@org/plugin``.
+    :param operator: the operator's name within the plugin.
+    :param placement: some of ``queue`` (a Celery queue, e.g. ``"gpu"``), ``pool``,
+        ``priority_weight`` and ``executor_config`` (Kubernetes executor); ``{}`` drops the override.
+    :param acting_user: who does it (default: ``FIFTYOPS_USER``); must be an admin.
+    """
+    return _registry().set_operator_placement(name, operator, placement, acting_user)
 
 
 def set_organization_settings(
@@ -106,7 +165,13 @@ def set_organization_settings(
     default_operator_minimum_dataset_permission: DatasetPermission | str | None = None,
     acting_user: str | None = None,
 ) -> OrganizationSettings:
-    """Defaults for operators installed from now on (existing operators keep theirs)."""
+    """Defaults for operators installed from now on (existing operators keep theirs).
+
+    :param default_operator_minimum_role: the role new operators need (None: unchanged).
+    :param default_operator_minimum_dataset_permission: the dataset permission they need (None:
+        unchanged).
+    :param acting_user: who does it (default: ``FIFTYOPS_USER``); must be an admin.
+    """
     db = _db()
     with UserStore(db).admin_action(acting_user):
         return update_organization_settings(
@@ -115,16 +180,29 @@ def set_organization_settings(
 
 
 def get_organization_settings() -> OrganizationSettings:
+    """The defaults new operators get (see ``set_organization_settings``)."""
     return _get_settings(_db())
 
 
 def create_user(name: str, role: Role | str = MEMBER, acting_user: str | None = None) -> User:
+    """Create a FiftyOps user (an Airflow user gets one on first sight; scripts create them ahead).
+
+    :param name: the user name (the Airflow user of the same name maps to it).
+    :param role: GUEST, COLLABORATOR, MEMBER or ADMIN.
+    :param acting_user: who does it (default: ``FIFTYOPS_USER``); must be an admin.
+    """
     users = UserStore(_db())
     with users.admin_action(acting_user):
         return users.create(name, role)
 
 
 def set_user_role(name: str, role: Role | str, acting_user: str | None = None) -> User:
+    """Promote or demote a user; the FiftyOps record wins over the role mapped from Airflow.
+
+    :param name: the user.
+    :param role: GUEST, COLLABORATOR, MEMBER or ADMIN.
+    :param acting_user: who does it (default: ``FIFTYOPS_USER``); must be an admin.
+    """
     users = UserStore(_db())
     with users.admin_action(acting_user):
         return users.set_role(name, role)
@@ -133,7 +211,14 @@ def set_user_role(name: str, role: Role | str, acting_user: str | None = None) -
 def grant_dataset_permission(
     name: str, dataset: str, permission: DatasetPermission | str, acting_user: str | None = None
 ) -> User:
-    """Give ``name`` a permission on the dataset called ``dataset`` (kept across renames)."""
+    """Give ``name`` a permission on the dataset called ``dataset`` (kept across renames: it is
+    stored by the dataset's id).
+
+    :param name: the user.
+    :param dataset: the dataset's name.
+    :param permission: NO_ACCESS, VIEW, TAG, EDIT or MANAGE.
+    :param acting_user: who does it (default: ``FIFTYOPS_USER``); must be an admin.
+    """
     from fiftyops_provider.datasets.catalog import load_dataset
 
     db = _db()
@@ -143,6 +228,7 @@ def grant_dataset_permission(
 
 
 def list_users() -> list[User]:
+    """Every FiftyOps user with their role and dataset grants."""
     return UserStore(_db()).list()
 
 

@@ -102,6 +102,14 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "5",
                         "default": "5",
                     },
+                    "reap_interval": {
+                        "description": "Longest wait of the dispatcher, while operations run, before it looks for runs "
+                        "whose heartbeat is older than 3x heartbeat_interval (their worker died) and applies on_reset.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "60",
+                        "default": "60",
+                    },
                     "execution_quota": {
                         "description": "Operations running at once: size the `fiftyops` pool the same.",
                         "version_added": "0.1.0",
@@ -110,7 +118,10 @@ def get_provider_info() -> dict[str, Any]:
                         "default": "4",
                     },
                     "dispatch_ahead": {
-                        "description": "Operations handed to Airflow beyond the pool's slots, so a freed slot is taken at once (empty: as many as execution_quota).",
+                        "description": (
+                            "Operations handed to Airflow beyond the pool's slots, so a freed slot is taken at once "
+                            "(empty: as many as execution_quota)."
+                        ),
                         "version_added": "0.2.0",
                         "type": "integer",
                         "example": "4",
@@ -124,7 +135,12 @@ def get_provider_info() -> dict[str, Any]:
                         "default": "fiftyops",
                     },
                     "dispatch_mode": {
-                        "description": "How queued operations reach their runs: 'direct' (the triggerer starts each run through the REST API, connection fiftyops_airflow_api), 'sensor' (a deferred sensor and TriggerDagRunOperator, no API access needed) or 'asset' (an asset watcher starts the sensor's DAG).",
+                        "description": (
+                            "How queued operations reach their runs: 'direct' (the triggerer starts each run through "
+                            "the REST API, connection fiftyops_airflow_api), 'sensor' (a deferred sensor and "
+                            "TriggerDagRunOperator, no API access needed) or 'asset' (an asset watcher starts the "
+                            "sensor's DAG)."
+                        ),
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "sensor",

@@ -9,8 +9,7 @@ authenticated. So a run command checks the same rules whichever way it arrives. 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,22 +23,29 @@ from fiftyops_provider.datasets.catalog import list_datasets, load_dataset
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.store import (
     SORT_PRESETS,
+    WAITING_STATES,
     DelegatedOperationDocument,
     DelegatedOperationPagingParams,
     DelegatedOperationService,
-    ExecutionResult,
-    IllegalTransition,
     InvalidQuery,
-    MongoDelegatedOperationRepo,
     OperationPage,
 )
-from fiftyops_provider.store import ExecutionRunState as S
+from fiftyops_provider.store.query import LiteralSearch
 
 
-def read_log(doc: DelegatedOperationDocument) -> tuple[str, bool]:
-    """(text, complete): the log file when this machine can read it, else the stored tail."""
+def read_log(doc: DelegatedOperationDocument, stored_log: Callable[[], str | None]) -> tuple[str, bool]:
+    """(text, complete): the log file when this machine can read it; else the log the executor
+    stored in the database at the end of its attempt (the run was on another machine), unless
+    the run is still going on: then the live tail kept on the run.
+
+    :param stored_log: reads the stored log (``DelegatedOperationService.stored_log``).
+    """
     if doc.log_path and Path(doc.log_path).is_file():
         return Path(doc.log_path).read_text(errors="replace"), True
+    if doc.is_terminal:
+        stored = stored_log()
+        if stored is not None:
+            return stored, True
     return doc.log_tail or "", False
 
 
@@ -81,10 +87,10 @@ class RunQuery:
         except (ValueError, TypeError) as exc:
             raise InvalidQuery(f"Not a run query: {exc}.") from None
 
-    def search(self) -> dict[str, list[str]] | None:
+    def search(self) -> LiteralSearch | None:
         if not self.match:
             return None
-        return {re.escape(self.match): ["operator", "label"] if self.match_labels else ["operator"]}
+        return LiteralSearch(self.match, ("operator", "label") if self.match_labels else ("operator",))
 
 
 class RunActions:
@@ -103,7 +109,7 @@ class RunActions:
         :param registry: the plugin registry of ``db`` (built when not given)."""
         self.db = db
         self.user = user
-        self.service = service or DelegatedOperationService(MongoDelegatedOperationRepo(db))
+        self.service = service or DelegatedOperationService(db)
         self.registry = registry or PluginRegistry(db)
 
     @classmethod
@@ -144,20 +150,23 @@ class RunActions:
         return doc
 
     def queue_position(self, run_id: object) -> int | None:
-        """Where a scheduled or queued run stands in line (1 = next), else None.
+        """Where a scheduled or queued run stands in line (1 = next) among the runs this user may
+        see (others' waiting runs are not revealed), else None.
 
         :param run_id: the run's id."""
         doc = self.get(run_id)
-        if doc.run_state not in (S.SCHEDULED, S.QUEUED):
+        if doc.run_state not in WAITING_STATES:
             return None
-        return self.service.get_queue_position(doc.id)
+        return self.service.get_queue_position(doc.id, **rules.queue_scope(self.user))
 
     def log(self, run_id: object) -> tuple[str, bool]:
-        """(text, complete): the run's log file when this machine can read it, else the tail
-        stored on the run (``complete`` False).
+        """(text, complete): the run's log file when this machine can read it, else the log
+        stored in the database when its attempt ended, else (running) the tail kept on the run
+        (``complete`` False).
 
         :param run_id: the run's id."""
-        return read_log(self.get(run_id))
+        doc = self.get(run_id)
+        return read_log(doc, lambda: self.service.stored_log(doc.id))
 
     # -- changing ------------------------------------------------------------------------------
     def _changeable(self, run_id: object) -> DelegatedOperationDocument:
@@ -180,17 +189,7 @@ class RunActions:
         :param run_id: the run's id.
         :param where: where the request came from, for the recorded error."""
         doc = self._changeable(run_id)
-        if doc.is_terminal:
-            raise IllegalTransition(f"Run {doc.id} is already {doc.run_state.value}; there is nothing to mark failed.")
-        message = f"marked failed by {self.user.name} from {where}"
-        failed = self.service.set_failed(
-            doc.id, ExecutionResult(error=message, error_message=message), required_state=doc.run_state
-        )
-        if failed is None:
-            raise IllegalTransition(
-                f"Run {doc.id} changed state meanwhile (it is {self.service.get(doc.id).run_state.value}); try again."
-            )
-        return failed
+        return self.service.mark_failed(doc.id, f"from {where}", self.user.name, required_state=doc.run_state)
 
     def rerun(self, run_id: object) -> DelegatedOperationDocument:
         """A new run with the same inputs, queued by this user, who must be allowed to queue it.

@@ -12,7 +12,7 @@ fi
 stamp="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$VENV/.bootstrap-stamp" 2>/dev/null)" != "$stamp" ]; then
   "$VENV/bin/pip" install --quiet --upgrade pip
-  "$VENV/bin/pip" install --quiet -c "$ROOT/constraints.txt" -e "$ROOT[dev,embedded]"
+  "$VENV/bin/pip" install --quiet -c "$ROOT/constraints.txt" -e "$ROOT[dev,embedded,cluster]"
   echo "$stamp" > "$VENV/.bootstrap-stamp"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from pymongo import MongoClient
+from pymongo.collection import Collection
 from pymongo.database import Database
 
 from fiftyops_provider.stacks.embedded_mongo import EmbeddedMongo, free_port
@@ -53,9 +54,18 @@ def db(
 
 @pytest.fixture
 def service(db: Database):
-    from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+    from fiftyops_provider.store import DelegatedOperationService
 
-    return DelegatedOperationService(MongoDelegatedOperationRepo(db))
+    return DelegatedOperationService(db)
+
+
+@pytest.fixture
+def operations(db: Database) -> Collection:
+    """The raw operations collection, for tests that read what the service stored or write what
+    no service call would (a FiftyOne document, a worker that stopped pinging)."""
+    from fiftyops_provider.store import COLLECTION_NAME
+
+    return db[COLLECTION_NAME]
 
 
 class ScriptedAPIState:

@@ -8,7 +8,7 @@ import threading
 from fiftyops_provider.datasets.catalog import load_dataset
 from fiftyops_provider.execution import run_launcher
 from fiftyops_provider.stacks.demo import DEMO_DATASET, install_example_plugins, render, seed_demo, watch
-from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store import DelegatedOperationService
 from fiftyops_provider.store import ExecutionRunState as S
 
 
@@ -21,7 +21,7 @@ def test_demo_operations_finish_with_the_expected_states(db, tmp_path):
     ]
     docs = seed_demo(db, "demo-admin", tmp_path / "exports")
     assert load_dataset(db, None, DEMO_DATASET).count() == 500
-    service = DelegatedOperationService(MongoDelegatedOperationRepo(db))
+    service = DelegatedOperationService(db)
     stop = threading.Event()
     launcher = threading.Thread(
         target=run_launcher,

@@ -10,7 +10,10 @@ from pathlib import Path
 
 from fiftyops_provider.stacks.standalone import LOCAL_SETTINGS, write_local_settings
 
-PROBE = "import sys, airflow; print(sorted(m for m in ('pymongo', 'fiftyops_provider.execution.executor') if m in sys.modules))"
+PROBE = (
+    "import sys, airflow; "
+    "print(sorted(m for m in ('pymongo', 'fiftyops_provider.execution.executor') if m in sys.modules))"
+)
 
 
 def imported_by_airflow(airflow_home: Path) -> str:

@@ -4,10 +4,13 @@ pages, their API, the SDK and the ``fiftyops delegated`` commands all apply.
 - Admins see and act on every run.
 - Everyone else sees their own runs, and the runs on datasets where they have at least VIEW.
 - Pin, rename, terminate and mark failed need their own run, or EDIT on the run's dataset.
-- Re-run needs what queueing needs (the operator's minimum role and dataset permission).
+- Re-run needs what queueing needs (the operator's minimum role and dataset permission), through
+  any door: the Runs page, the SDK or CLI, or an operator DAG triggered in Airflow with ``rerun_of``.
 - Listing "all datasets" at once is for admins; others list one dataset or their own runs.
 - Bulk cleanup by a non-admin reaches only their own runs, or a dataset they have EDIT on.
 - No acting user, no access (the CLI and SDK name theirs with ``FIFTYOPS_USER``).
+- A run the user may not see does not exist for them: the same "not found" as an unknown id, and
+  queue positions count only the runs they may see.
 Checked on the server for every request; the pages only hide what the API would refuse.
 """
 
@@ -16,9 +19,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fiftyops_provider.access.permissions import DatasetPermission, Role
-from fiftyops_provider.access.users import User, UserStore
+from fiftyops_provider.access.users import User, UserStore, dataset_key
 from fiftyops_provider.plugins.errors import PermissionDenied
-from fiftyops_provider.store import DelegatedOperationDocument
+from fiftyops_provider.store import DelegatedOperationDocument, OperationNotFound
 
 if TYPE_CHECKING:
     from fiftyops_provider.plugins.registry import PluginRegistry
@@ -59,10 +62,9 @@ def can_change(user: User, doc: DelegatedOperationDocument) -> bool:
 
 
 def require_view(user: User, doc: DelegatedOperationDocument) -> None:
+    """A run the user may not see answers like an unknown id: its existence is not revealed."""
     if not can_view(user, doc):
-        raise PermissionDenied(
-            f"{user.name} cannot see run {doc.id}: it is not theirs and they lack VIEW on its dataset; ask an admin for access."
-        )
+        raise OperationNotFound(doc.id)
 
 
 def require_change(user: User, doc: DelegatedOperationDocument) -> None:
@@ -86,12 +88,21 @@ def require_rerun(registry: PluginRegistry, user: User, doc: DelegatedOperationD
     registry.check_runnable(doc.operator, user.name, doc.dataset_id, doc.dataset_name)
 
 
+def queue_scope(user: User) -> dict[str, Any]:
+    """``get_queue_position`` arguments that count only the runs ``user`` may see."""
+    if is_admin(user):
+        return {}
+    visible = [dataset for dataset, permission in user.datasets.items() if permission >= DatasetPermission.VIEW]
+    return {"visible_to": user.name, "visible_datasets": visible}
+
+
 def run_filters(user: User, mine: bool, dataset_id: str | None) -> dict[str, Any]:
     """The store filters of a Runs-page listing, narrowed to what ``user`` may see."""
     filters: dict[str, Any] = {}
     if mine:
         filters["queued_by"] = user.name
     if dataset_id:
+        dataset_id = dataset_key(dataset_id)
         if not mine and user.dataset_permission(dataset_id) < DatasetPermission.VIEW:
             raise PermissionDenied(
                 f"{user.name} has no VIEW permission on dataset {dataset_id}; choose My runs or ask an admin."

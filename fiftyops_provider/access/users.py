@@ -1,7 +1,13 @@
 """FiftyOps users: a role each, and per-dataset permissions (admins have MANAGE everywhere).
 
-Stored in ``fiftyops_users`` as ``{_id: name, role, datasets: {<dataset id>: permission}}``;
-permissions are keyed by dataset id so renaming a dataset keeps its grants.
+Stored in ``fiftyops_users`` as ``{_id: name, role, datasets: {<dataset id>: permission}, identity}``;
+permissions are keyed by dataset id so renaming a dataset keeps its grants. Dataset ids are
+ObjectIds, whose hex MongoDB and bson accept in either case: they are compared in their canonical
+lower-case form everywhere (grants, lookups, run filters), like run ids.
+
+``identity`` ties a record to the account of the sign-in system that created it (e.g. Airflow's
+auth manager): a record bound to an account that was removed is retired, and a new account that
+reuses the name starts with a fresh record instead of inheriting the old role and grants.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from bson import ObjectId
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -20,6 +27,12 @@ from fiftyops_provider.store.documents import utcnow
 
 USERS_COLLECTION = "fiftyops_users"
 BOOTSTRAP_ADMIN = "admin"
+
+
+def dataset_key(dataset_id: object) -> str:
+    """The form a dataset id is compared in: an ObjectId's lower-case hex, anything else as given."""
+    text = str(dataset_id)
+    return str(ObjectId(text)) if ObjectId.is_valid(text) else text
 
 
 @dataclass
@@ -33,7 +46,7 @@ class User:
             return DatasetPermission.MANAGE
         if dataset_id is None:
             return DatasetPermission.NO_ACCESS
-        return self.datasets.get(str(dataset_id), DatasetPermission.NO_ACCESS)
+        return self.datasets.get(dataset_key(dataset_id), DatasetPermission.NO_ACCESS)
 
 
 class UserStore:
@@ -47,8 +60,15 @@ class UserStore:
         raw = self.collection.find_one({"_id": name})
         if raw is None:
             return None
-        grants = {k: DatasetPermission(v) for k, v in (raw.get("datasets") or {}).items()}
+        grants = {dataset_key(k): DatasetPermission(v) for k, v in (raw.get("datasets") or {}).items()}
         return User(raw["_id"], Role(raw["role"]), grants)
+
+    def existing(self, name: str) -> User:
+        """The user ``name``, who must exist (a clear error otherwise: create them first)."""
+        user = self.get(name)
+        if user is None:
+            raise PluginError(f"No user {name!r}; create it first.")
+        return user
 
     def list(self) -> list[User]:
         return [u for u in (self.get(raw["_id"]) for raw in self.collection.find({}, {"_id": 1}).sort("_id")) if u]
@@ -67,16 +87,58 @@ class UserStore:
         parsed = parse_role(role)
         if self.collection.update_one({"_id": name}, {"$set": {"role": int(parsed)}}).matched_count == 0:
             raise PluginError(f"No user {name!r}; create it first.")
-        return self.get(name)
+        return self.existing(name)
 
     def grant(self, name: str, dataset_id: str, permission: DatasetPermission | str) -> User:
         parsed = parse_dataset_permission(permission)
+        dataset_id = dataset_key(dataset_id)
         if (
             self.collection.update_one({"_id": name}, {"$set": {f"datasets.{dataset_id}": int(parsed)}}).matched_count
             == 0
         ):
             raise PluginError(f"No user {name!r}; create it first.")
-        return self.get(name)
+        return self.existing(name)
+
+    def bind(self, name: str, identity: str, role: Role) -> User:
+        """The record of ``name`` for the account ``identity``, which signs in under that name.
+
+        A record without an identity (created by an admin with ``fiftyops users`` before the
+        account's first sign-in) is adopted as it is. A record bound to another identity belonged
+        to an earlier account of the same name: it is replaced by a fresh one. No record: one is
+        created with ``role``.
+
+        :param name: the user name the account signs in with.
+        :param identity: what distinguishes this account from an earlier one of the same name.
+        :param role: the role of a record created (or replaced) now.
+        """
+        for _ in range(3):  # a concurrent first sign-in may create or replace the record meanwhile
+            raw = self.collection.find_one({"_id": name}, {"identity": 1})
+            if raw is None:
+                try:
+                    self.collection.insert_one(
+                        {"_id": name, "role": int(role), "datasets": {}, "identity": identity, "created_at": utcnow()}
+                    )
+                except DuplicateKeyError:
+                    continue
+            elif raw.get("identity") is None:
+                self.collection.update_one({"_id": name, "identity": None}, {"$set": {"identity": identity}})
+            elif raw["identity"] != identity:
+                fresh = {"role": int(role), "datasets": {}, "identity": identity, "created_at": utcnow()}
+                self.collection.replace_one({"_id": name, "identity": raw["identity"]}, fresh)
+            user = self.get(name)
+            if user is not None and self.collection.count_documents({"_id": name, "identity": identity}, limit=1):
+                return user
+        raise PluginError(f"The record of user {name!r} kept changing while signing in; try again.")
+
+    def retire(self, name: str) -> bool:
+        """Delete ``name``'s record if it is bound to an account (the account was removed), so a
+        later account of the same name starts fresh. Records an admin created for a name that has
+        not signed in yet are kept."""
+        return self.collection.delete_one({"_id": name, "identity": {"$ne": None}}).deleted_count == 1
+
+    def bound_names(self) -> set[str]:
+        """Names whose records are bound to a sign-in account."""
+        return {raw["_id"] for raw in self.collection.find({"identity": {"$ne": None}}, {"_id": 1})}
 
     def require_admin(self, acting_user: str | None) -> User:
         """The acting user (argument, else ``FIFTYOPS_USER``), who must be an admin.

@@ -25,7 +25,7 @@ def _db():
 
 def cmd_list(args: argparse.Namespace) -> None:
     rows = [{"id": d.id, "name": d.name, "samples": d.count()} for d in list_datasets(_db())]
-    print_json(rows) if args.json else print_table(["id", "name", "samples"], [r.values() for r in rows])
+    print_json(rows) if args.json else print_table(["id", "name", "samples"], [list(r.values()) for r in rows])
 
 
 def cmd_create(args: argparse.Namespace) -> None:

@@ -7,6 +7,7 @@ refused), the Airflow token's user in remote mode (the server checks)."""
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,8 @@ from fiftyops_provider.run_actions import RunActions, RunQuery
 from fiftyops_provider.store import SORT_PRESETS, StoreError
 from fiftyops_provider.store import ExecutionRunState as S
 
-CLEANABLE_STATES = ("scheduled", "queued", "completed", "failed")
+# Every state an operation can be deleted in: all but running (and FiftyOne's unused "processing").
+CLEANABLE_STATES = tuple(s.value for s in S if s not in (S.RUNNING, S.PROCESSING))
 
 
 class CommandFailed(Exception):
@@ -192,6 +194,13 @@ def cmd_logs(args: argparse.Namespace) -> None:
     text, complete = runs.log(doc.id)
     if not text and not complete and not args.follow:
         raise CommandFailed(f"No log for {doc.id} yet (log_path: {doc.log_path or 'not set yet'}).")
+    if args.follow and not complete and not doc.is_terminal:  # running on another machine
+        print(text, flush=True)
+        print("(running on another machine: the whole log follows when it ends)", file=sys.stderr, flush=True)
+        while not doc.is_terminal:
+            time.sleep(1)
+            doc = runs.get(doc.id)
+        text, complete = runs.log(doc.id)
     print(text, end="" if complete else "\n", flush=True)
     printed = len(text)
     while args.follow and complete and not doc.is_terminal:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from fiftyops_provider.store import DelegatedOperationDocument
+from fiftyops_provider.store import ExecutionRunState as S
 
 
 def state_cell(doc: DelegatedOperationDocument) -> str:
     """``running (42%)`` / ``running (stage 2/3)`` as ``fiftyone delegated list`` shows it."""
     state = doc.run_state.value
-    if doc.run_state == "running" and doc.status is not None:
+    if doc.run_state is S.RUNNING and doc.status is not None:
         if doc.status.progress is not None:
             return f"{state} ({doc.status.progress:.0%})"
         if doc.status.label:

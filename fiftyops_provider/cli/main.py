@@ -10,7 +10,7 @@ import argparse
 import sys
 import traceback
 
-from fiftyops_provider.cli import datasets, db, delegated, login, plugins, queue, stack
+from fiftyops_provider.cli import cluster, datasets, db, delegated, login, plugins, queue, stack
 from fiftyops_provider.cli.delegated import CommandFailed
 from fiftyops_provider.cli.queue import BadParam
 from fiftyops_provider.cli.stack import StackFailed
@@ -20,7 +20,7 @@ from fiftyops_provider.stacks.embedded_mongo import EmbeddedMongoUnavailable
 from fiftyops_provider.stacks.standalone import StandaloneFailed
 from fiftyops_provider.store import StoreError
 
-COMMAND_GROUPS = (stack, queue, delegated, plugins, datasets, db, login)
+COMMAND_GROUPS = (stack, cluster, queue, delegated, plugins, datasets, db, login)
 EXPECTED_ERRORS = (
     StoreError,
     PluginError,
@@ -30,6 +30,7 @@ EXPECTED_ERRORS = (
     StackFailed,
     StandaloneFailed,
     AirflowAPIError,
+    *cluster.EXPECTED_ERRORS,
 )
 
 

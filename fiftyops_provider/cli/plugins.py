@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 import fiftyops_provider.management as fom
 from fiftyops_provider.cli.output import print_json, print_table
+from fiftyops_provider.plugins import PluginAlreadyInstalled, PluginError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -76,8 +77,17 @@ def _show_plugin(info: dict, as_json: bool) -> None:
     )
 
 
+class AlreadyInstalled(PluginError):
+    """``plugins install`` of an installed plugin, in the CLI's words."""
+
+
 def cmd_install(args: argparse.Namespace) -> None:
-    info = fom.upload_plugin(args.path, overwrite=args.overwrite)
+    try:
+        info = fom.upload_plugin(args.path, overwrite=args.overwrite)
+    except PluginAlreadyInstalled as exc:
+        raise AlreadyInstalled(
+            f"Plugin {exc.name} is already installed; upgrade it with: fiftyops plugins upgrade {args.path}"
+        ) from None
     _show_plugin(info, args.json)
 
 

@@ -39,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     launch.set_defaults(func=run_launcher_from_args)
 
 
-def _wait_for_interrupt() -> None:
+def wait_for_interrupt() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -54,8 +54,8 @@ def _start(args: argparse.Namespace) -> Stack:
     except BaseException:
         stack.stop()
         raise
-    print(f"Airflow UI:   {stack.airflow.base_url}  (user admin, password in {stack.password_file})")
-    print(f"Runs page:    {stack.airflow.base_url}/plugin/fiftyops-runs  (FiftyOps Runs in the Airflow nav)")
+    print(f"Airflow UI:   {stack.base_url}  (user admin, password in {stack.password_file})")
+    print(f"Runs page:    {stack.base_url}/plugin/fiftyops-runs  (FiftyOps Runs in the Airflow nav)")
     print(f"MongoDB:      {stack.uri}  database {stack.settings.database_name}")
     return stack
 
@@ -64,7 +64,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     stack = _start(args)
     try:
         print("FiftyOps is up. Queue operations with `fiftyops queue`; Ctrl-C stops everything.", flush=True)
-        _wait_for_interrupt()
+        wait_for_interrupt()
     finally:
         print("Stopping...", flush=True)
         stack.stop()
@@ -72,13 +72,13 @@ def cmd_up(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from fiftyops_provider.stacks.demo import seed_demo, watch
-    from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+    from fiftyops_provider.store import DelegatedOperationService
 
     stack = _start(args)
     try:
         docs = seed_demo(stack.database, stack.admin, stack.settings.home / "exports")
         print(f"\nQueued {len(docs)} operations; Airflow runs them:\n", flush=True)
-        service = DelegatedOperationService(MongoDelegatedOperationRepo(stack.database))
+        service = DelegatedOperationService(stack.database)
         final = watch(service, [d.id for d in docs], timeout=600)
         print()
         print_table(["operation", "state", "run_link"], [[d.label, d.run_state.value, d.run_link] for d in final])
@@ -86,7 +86,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
             raise StackFailed("Some demo operations did not finish within 10 minutes; see the Airflow UI.")
         if not args.exit and sys.stdin.isatty():
             print("\nOpen the run links above in the Airflow UI. Ctrl-C stops everything.", flush=True)
-            _wait_for_interrupt()
+            wait_for_interrupt()
     finally:
         print("Stopping...", flush=True)
         stack.stop()

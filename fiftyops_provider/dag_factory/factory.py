@@ -52,7 +52,9 @@ from fiftyops_provider.dag_factory.naming import (
     dag_id_conflicts,
     operator_dag_id,
 )
+from fiftyops_provider.dag_factory.run_params import RUN_PARAMS
 from fiftyops_provider.dag_factory.settings import admission_limit, dispatch_mode
+from fiftyops_provider.execution.policy import ResetPolicy
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.operators.execute_operation import ExecuteDelegatedOperationOperator, mark_operation_failed
 from fiftyops_provider.plugins.registry import OperatorInfo
@@ -67,23 +69,6 @@ AIRFLOW_TIMEOUT_MARGIN = 60.0
 REFUSED_DAG_ID = "fiftyops__refused_operators"
 RETRY_DELAY = timedelta(seconds=5)
 SENSOR_TIMEOUT = timedelta(hours=1)
-RUN_PARAMS = {
-    "operation_id": Param(
-        None,
-        type=["null", "string"],
-        title="Operation id",
-        description="Run this queued operation (the dispatcher sets it).",
-    ),
-    "rerun_of": Param(
-        None, type=["null", "string"], title="Rerun of", description="Run a new copy of this finished operation."
-    ),
-    "dataset": Param(
-        None,
-        type=["null", "string"],
-        title="Dataset",
-        description="Dataset name, to queue a new operation from this form.",
-    ),
-}
 
 
 def operator_params(info: OperatorInfo) -> dict[str, Param]:
@@ -115,14 +100,24 @@ def _doc_md(info: OperatorInfo) -> str:
     ]
     cfg = info.config
     lines.append(
-        f"Timeout {cfg.get('execution_timeout')} s, on_reset `{cfg.get('on_reset')}`, max attempts {cfg.get('max_attempts')}."
+        f"Timeout {cfg.get('execution_timeout')} s, on_reset `{cfg.get('on_reset')}`, "
+        f"max attempts {cfg.get('max_attempts')}."
     )
     return "\n".join(lines)
 
 
+def placement_arguments(info: OperatorInfo) -> dict[str, Any]:
+    """The task's ``queue``, ``pool``, ``priority_weight`` and ``executor_config``: the operator's
+    placement (config, then admin override); the ``[fiftyops] pool`` and Airflow's defaults for
+    what it leaves unset."""
+    arguments: dict[str, Any] = {"pool": conf.get("fiftyops", "pool", fallback=POOL_NAME)}
+    arguments.update(info.placement)
+    return arguments
+
+
 def build_operator_dag(info: OperatorInfo, conn_id: str = FiftyOpsHook.default_conn_name) -> DAG:
     cfg = info.config
-    retries = cfg.get("max_attempts", 1) - 1 if cfg.get("on_reset") == "rerun" else 0
+    retries = ResetPolicy(cfg.get("on_reset", "failed"), cfg.get("max_attempts", 1)).reruns
     with DAG(
         dag_id=operator_dag_id(info.uri),
         dag_display_name=info.label,
@@ -143,7 +138,7 @@ def build_operator_dag(info: OperatorInfo, conn_id: str = FiftyOpsHook.default_c
             rerun_of="{{ params.rerun_of or '' }}",
             operator_uri=info.uri,
             fiftyops_conn_id=conn_id,
-            pool=conf.get("fiftyops", "pool", fallback=POOL_NAME),
+            **placement_arguments(info),
             execution_timeout=timedelta(
                 seconds=cfg.get("execution_timeout", 3600) + TERMINATION_GRACE + AIRFLOW_TIMEOUT_MARGIN
             ),

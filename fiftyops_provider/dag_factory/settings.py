@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from airflow.sdk import conf
 
+from fiftyops_provider.execution.reaper import STALE_FACTOR
+
 DISPATCH_MODES = ("direct", "sensor", "asset")
 DEFAULT_QUOTA = 4
 
@@ -39,3 +41,12 @@ def dispatch_mode() -> str:
     if mode not in DISPATCH_MODES:
         raise ValueError(f"[fiftyops] dispatch_mode must be one of {', '.join(DISPATCH_MODES)}, not {mode!r}.")
     return mode
+
+
+def reaper_timing() -> tuple[float, float]:
+    """(stale_after, reap_interval): a running operation whose heartbeat is older than 3x
+    ``[fiftyops] heartbeat_interval`` is reaped by its on_reset policy; the dispatcher checks for
+    such runs at least every ``[fiftyops] reap_interval`` seconds (default 60) while any runs.
+    A dead worker's operation therefore leaves ``running`` within the sum of the two."""
+    heartbeat = conf.getfloat("fiftyops", "heartbeat_interval", fallback=5.0)
+    return STALE_FACTOR * heartbeat, conf.getfloat("fiftyops", "reap_interval", fallback=60.0)

@@ -149,7 +149,7 @@ def _private_control_stream() -> IO[bytes]:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    sys.stdin = open(os.devnull)
+    sys.stdin = open(os.devnull)  # noqa: SIM115 (the child's stdin for its whole life)
     return control
 
 

@@ -38,8 +38,9 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Mapping
-from typing import IO, NoReturn, Protocol
+from collections.abc import Callable, Mapping
+from types import FrameType
+from typing import IO, Any, NoReturn, Protocol, cast
 
 from fiftyops_provider import credential_holders
 from fiftyops_provider.execution import child
@@ -50,7 +51,7 @@ START_METHODS = (FORK, SPAWN)
 CHILD_START_VARIABLE = "FIFTYOPS_CHILD_START"
 
 # What a fresh interpreter has for the signals it does not leave at SIG_DFL.
-_FRESH_HANDLERS = {
+_FRESH_HANDLERS: dict[int, Callable[[int, FrameType | None], Any] | int] = {
     signal.SIGINT: signal.default_int_handler,
     signal.SIGPIPE: signal.SIG_IGN,
     signal.SIGXFSZ: signal.SIG_IGN,
@@ -90,14 +91,18 @@ def start_child(method: str, env: Mapping[str, str], message_fd: int) -> ChildPr
     """Start ``child.main()`` in a new session with ``env``, keeping ``message_fd`` open in it."""
     if method == FORK:
         return ForkedChild(env, message_fd)
-    return subprocess.Popen(
-        [sys.executable, "-m", child.__name__],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        pass_fds=(message_fd,),
-        start_new_session=True,
-        env=env,
+    # cast: with stdin and stdout as PIPE, Popen's (Optional) pipes are never None.
+    return cast(
+        ChildProcess,
+        subprocess.Popen(
+            [sys.executable, "-m", child.__name__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(message_fd,),
+            start_new_session=True,
+            env=env,
+        ),
     )
 
 
@@ -123,8 +128,9 @@ class ForkedChild:
         os.close(stdin_read)
         os.close(stdout_write)
         self.pid = pid
-        self.stdin: IO[bytes] = open(stdin_write, "wb")
-        self.stdout: IO[bytes] = open(stdout_read, "rb")
+        # Pipes to the child for its whole life; the executor closes them once it exited.
+        self.stdin: IO[bytes] = open(stdin_write, "wb")  # noqa: SIM115
+        self.stdout: IO[bytes] = open(stdout_read, "rb")  # noqa: SIM115
         self.returncode: int | None = None
         self._wait_lock = threading.Lock()  # one waitpid at a time (the watch loop and a terminating thread both poll)
 
@@ -140,7 +146,9 @@ class ForkedChild:
     def wait(self) -> int:
         with self._wait_lock:
             self._reap(0)
-        return self.returncode
+        returncode = self.returncode
+        assert returncode is not None  # _reap(0) returns once the child was reaped
+        return returncode
 
     def _reap(self, options: int) -> None:
         if self.returncode is not None:
@@ -218,8 +226,10 @@ def _reset_signals() -> None:
 def _fresh_standard_streams() -> None:
     """Unbuffered text streams on fds 1 and 2 (the log is live); ``child.main`` sets up stdin."""
     _PARENT_OBJECTS.extend((sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__))
-    sys.stdout = sys.__stdout__ = _text_writer(1, "strict")
-    sys.stderr = sys.__stderr__ = _text_writer(2, "backslashreplace")
+    # typeshed declares sys.__stdout__/__stderr__ Final; the forked child must replace them (the
+    # parent's objects wrap fds the child may reuse), as a fresh interpreter would have its own.
+    sys.stdout = sys.__stdout__ = _text_writer(1, "strict")  # type: ignore[misc]
+    sys.stderr = sys.__stderr__ = _text_writer(2, "backslashreplace")  # type: ignore[misc]
 
 
 def _text_writer(fd: int, errors: str) -> io.TextIOWrapper:

@@ -55,6 +55,7 @@ from pymongo.errors import PyMongoError
 from fiftyops_provider import credential_holders
 from fiftyops_provider.config import load_settings
 from fiftyops_provider.database import resolve_uri
+from fiftyops_provider.execution import claims
 from fiftyops_provider.execution.channel import OUTCOME, PROGRESS, SPEC, TERMINATE, read_message, write_message
 from fiftyops_provider.execution.child_env import child_environment, parse_allowlist
 from fiftyops_provider.execution.child_process import ChildProcess, start_child, start_method
@@ -190,12 +191,12 @@ class _ActiveRun:
             process = self.process
         self.note(f"stopping: {reason}" + (f" (requested by {requested_by})" if requested_by else ""))
         if process is not None:
-            self.send_terminate(process)
+            self.send_terminate(process, reason)
         self.wake.set()
 
-    def send_terminate(self, process: ChildProcess) -> None:
+    def send_terminate(self, process: ChildProcess, reason: str) -> None:
         try:
-            write_message(process.stdin, TERMINATE, reason=self.stop.reason)
+            write_message(process.stdin, TERMINATE, reason=reason)
         except (OSError, ValueError):  # the child already exited
             pass
 
@@ -289,7 +290,7 @@ class Executor:
     def source(self) -> OperatorSource:
         """Built on first use, so creating an executor never imports plugin code."""
         if self._source is None:
-            self._source = build_source(self.source_spec, self.service.repo.db)
+            self._source = build_source(self.source_spec, self.service.database)
         return self._source
 
     @property
@@ -305,7 +306,7 @@ class Executor:
 
     def claim_token_for(self, doc: DelegatedOperationDocument) -> str:
         """Executor id + the attempt the claim will count, unique per executor and attempt."""
-        return f"{self.executor_id}#{doc.attempt + 1}"
+        return claims.claim_token(self.executor_id, doc.attempt + 1)
 
     # -- running -------------------------------------------------------------------------------
     def run(
@@ -330,6 +331,8 @@ class Executor:
         fails like any executor error.
         """
         doc = operation if isinstance(operation, DelegatedOperationDocument) else self.service.get(operation)
+        if doc.id is None:
+            raise ValueError("This operation document has no id: queue it (queue_operation) before running it.")
         capture_path = default_log_path(doc.id)
         stored_log_path = log_path or str(capture_path)
         token = claim_token or self.claim_token_for(doc)
@@ -422,7 +425,7 @@ class Executor:
                 if not _exited(process, kill_at):
                     run.kill()
                     _exited(process, time.monotonic() + PUMP_JOIN_SECONDS)
-                self._collect(run)
+                self._collect(run, process)
             self._finalize(run)
         except Exception:  # run() records it through its own error path
             logger.exception("Recording the termination of operation %s failed", run.doc.id)
@@ -437,24 +440,25 @@ class Executor:
             if on_claimed is not None:
                 on_claimed(doc)
             try:
-                run.plan = self._plan(doc)
+                plan = run.plan = self._plan(doc)
             except Exception as exc:
                 message = f"Operation {doc.id} cannot run {doc.operator}: {exc}"
                 run.note(message)
-                return self._finalize(run, failure=ExecutionResult(error=traceback.format_exc(), error_message=message))
-            run.capture.mask_secrets(Masker(run.plan.secrets))
-            if not self._spawn(run):
-                return self._finalize(run)
-            self._watch(run)
-            self._collect(run)
-            return self._finalize(run)
+                return self._finish(run, failure=ExecutionResult(error=traceback.format_exc(), error_message=message))
+            run.capture.mask_secrets(Masker(plan.secrets))
+            process = self._spawn(run, plan)
+            if process is None:
+                return self._finish(run)
+            self._watch(run, process, plan.timeout)
+            self._collect(run, process)
+            return self._finish(run)
         except BaseException as exc:
             # A bug or an interrupt in the executor itself: never leave the child or a running doc behind.
             logger.exception("Executor %s failed while running operation %s", self.executor_id, run.doc.id)
             if run.process is not None:
                 kill_process_tree(run.process.pid)
                 run.process.wait()
-            outcome = self._finalize(run, failure=ExecutionResult.from_exception(exc, f"The executor failed: {exc!r}"))
+            outcome = self._finish(run, failure=ExecutionResult.from_exception(exc, f"The executor failed: {exc!r}"))
             if not isinstance(exc, Exception):
                 raise
             return outcome
@@ -465,16 +469,17 @@ class Executor:
         source.check_runnable(doc.operator, doc.queued_by, doc.dataset_id, doc.dataset_name)
         uris = [doc.operator]
         stages = None
-        if doc.pipeline or isinstance(operator, PipelineOperator):
-            pipeline = (
-                Pipeline.from_json(doc.pipeline)
-                if doc.pipeline
-                else operator.resolve_pipeline(
-                    ExecutionContext(doc.request_params, operation_id=str(doc.id), user=doc.queued_by)
-                )
+        pipeline: Pipeline | None = None
+        if doc.pipeline:
+            pipeline = Pipeline.from_json(doc.pipeline)
+        elif isinstance(operator, PipelineOperator):
+            resolved = operator.resolve_pipeline(
+                ExecutionContext(doc.request_params, operation_id=str(doc.id), user=doc.queued_by)
             )
-            if not isinstance(pipeline, Pipeline):
-                raise TypeError(f"resolve_pipeline must return a Pipeline, got {type(pipeline).__name__}")
+            if not isinstance(resolved, Pipeline):
+                raise TypeError(f"resolve_pipeline must return a Pipeline, got {type(resolved).__name__}")
+            pipeline = resolved
+        if pipeline is not None:
             for stage in pipeline.stages:
                 source.load_operator(stage.operator_uri)
                 source.check_runnable(stage.operator_uri, doc.queued_by, doc.dataset_id, doc.dataset_name)
@@ -501,28 +506,30 @@ class Executor:
             "pipeline_errors": info.get("child_errors"),
         }
 
-    def _spawn(self, run: _ActiveRun) -> bool:
-        """Start the child and its reader threads; False if the run was stopped before."""
-        doc, plan = run.doc, run.plan
+    def _spawn(self, run: _ActiveRun, plan: _Plan) -> ChildProcess | None:
+        """Start the child and its reader threads; None if the run was stopped before."""
+        doc = run.doc
         request_params = dict(doc.request_params)
         request_params["run_doc"] = str(doc.id)
         if doc.dataset_id is not None:
             request_params.setdefault("dataset_id", str(doc.dataset_id))
         env = child_environment(os.environ, plan.secrets, self.child_env_allowlist)
-        database = {"uri": self.database_uri or resolve_uri(), "name": self.service.repo.db.name}
+        database = {"uri": self.database_uri or resolve_uri(), "name": self.service.database.name}
         read_fd, write_fd = os.pipe()
         with run.lock:
             if run.stop is not None:
                 os.close(read_fd)
                 os.close(write_fd)
-                return False
+                return None
             try:
-                run.process = start_child(self.child_start, env, write_fd)
+                process = run.process = start_child(self.child_start, env, write_fd)
             finally:
                 os.close(write_fd)
             messages = os.fdopen(read_fd, "rb")
             run.threads = [
-                threading.Thread(target=self._pump_output, args=(run,), name=f"fiftyops-output-{doc.id}", daemon=True),
+                threading.Thread(
+                    target=self._pump_output, args=(run, process.stdout), name=f"fiftyops-output-{doc.id}", daemon=True
+                ),
                 threading.Thread(
                     target=self._read_messages, args=(run, messages), name=f"fiftyops-messages-{doc.id}", daemon=True
                 ),
@@ -531,7 +538,7 @@ class Executor:
                 thread.start()
             try:  # under the lock, so a termination request can only follow the spec
                 write_message(
-                    run.process.stdin,
+                    process.stdin,
                     SPEC,
                     operation_id=str(doc.id),
                     operator=doc.operator,
@@ -547,11 +554,11 @@ class Executor:
                 )
             except (OSError, ValueError):
                 pass  # the child died at once; the watch loop sees it exit without an outcome
-        run.note(f"started child process {run.process.pid} (timeout {plan.timeout:g}s)")
-        return True
+        run.note(f"started child process {process.pid} (timeout {plan.timeout:g}s)")
+        return process
 
-    def _pump_output(self, run: _ActiveRun) -> None:
-        for raw in iter(partial(run.process.stdout.readline, OUTPUT_READ_BYTES), b""):
+    def _pump_output(self, run: _ActiveRun, output: IO[bytes]) -> None:
+        for raw in iter(partial(output.readline, OUTPUT_READ_BYTES), b""):
             run.capture.feed(raw)
         run.capture.feed(b"")
 
@@ -566,10 +573,9 @@ class Executor:
                         run.outcome_message = message
                     run.wake.set()
 
-    def _watch(self, run: _ActiveRun) -> None:
+    def _watch(self, run: _ActiveRun, process: ChildProcess, timeout: float) -> None:
         """The parent's loop until the child exits: heartbeat, progress, timeout, kill."""
-        process = run.process
-        deadline = time.monotonic() + run.plan.timeout
+        deadline = time.monotonic() + timeout
         next_beat = next_progress = time.monotonic()
         while process.poll() is None:
             now = time.monotonic()
@@ -579,7 +585,7 @@ class Executor:
             if now >= next_progress and self._write_progress(run):
                 next_progress = now + self.progress_interval
             if now >= deadline:
-                run.request_stop(StopKind.TIMEOUT, f"Timed out after {run.plan.timeout:g}s (execution_timeout)")
+                run.request_stop(StopKind.TIMEOUT, f"Timed out after {timeout:g}s (execution_timeout)")
             if run.stop is not None and now >= run.stop.kill_at:
                 run.kill()
             run.wake.wait(EXITING_POLL_SECONDS if run.outcome_message is not None else POLL_SECONDS)
@@ -628,18 +634,26 @@ class Executor:
             self.service.set_log_tail(run.doc.id, run.capture.tail(), run.capture.size)
             run.tail_version = version
 
-    def _collect(self, run: _ActiveRun) -> None:
+    def _collect(self, run: _ActiveRun, process: ChildProcess) -> None:
         """After the child exited: kill what it left in its group, drain its output."""
-        kill_process_tree(run.process.pid)
+        kill_process_tree(process.pid)
         for thread in run.threads:
             thread.join(PUMP_JOIN_SECONDS)
-        for pipe in (run.process.stdin, run.process.stdout):
+        for pipe in (process.stdin, process.stdout):
             try:
                 pipe.close()
             except OSError:
                 pass
 
     # -- finishing -----------------------------------------------------------------------------
+    def _finish(self, run: _ActiveRun, failure: ExecutionResult | None = None) -> RunOutcome:
+        """``_finalize`` for ``run()``, which must return an outcome: if a terminating thread is
+        still recording it after the wait, what the document says now."""
+        outcome = self._finalize(run, failure)
+        if outcome is None:
+            return self._outcome(run, None, run.process.returncode if run.process is not None else None)
+        return outcome
+
     def _finalize(self, run: _ActiveRun, failure: ExecutionResult | None = None) -> RunOutcome | None:
         """Record how the run ended, once (``run`` and ``terminate_current`` may both get here)."""
         with run.lock:
@@ -677,35 +691,34 @@ class Executor:
                 run.note(f"not recording a result: {stop.reason}")
                 run.capture.close()
             return None
-        if failure is None and stop is not None and stop.kind is StopKind.TERMINATE:
-            failure = self._terminated_result(run, message)
-        elif failure is None and (stop is not None or message is None):
-            reason = stop.reason if stop is not None else _died(exit_code)
-            if stop is not None and stop.forced:
-                reason += f"; killed after the {stop.grace:g}s grace period"
-            self._close_log(run, f"ending attempt {doc.attempt}: {reason}")
-            return apply_reset_policy(
-                self.service, doc, run.token, run.plan.policy, reason, self.keep_dispatch_on_requeue
-            )
-        elif failure is None and message.get("ok"):
-            self._close_log(run, "completed")
-            answer: Mapping[str, Any] = message or {}  # not None here: a missing outcome ended above
-            try:
-                return self.service.set_completed(
-                    doc.id,
-                    ExecutionResult(
-                        result=mask.document(answer.get("result")),
-                        outputs_schema=mask.document(answer.get("outputs_schema")),
-                    ),
-                    required_state=S.RUNNING,
-                    claim_token=run.token,
-                )
-            except (InvalidOperation, InvalidDocument) as exc:
-                failure = ExecutionResult(
-                    error=str(exc), error_message=f"The operator's result cannot be stored: {exc}"
-                )
-        elif failure is None:
-            failure = ExecutionResult(error=message.get("error"), error_message=message.get("error_message"))
+        if failure is None:
+            if stop is not None and stop.kind is StopKind.TERMINATE:
+                failure = self._terminated_result(stop, message)
+            elif stop is not None or message is None:
+                reason = stop.reason if stop is not None else _died(exit_code)
+                if stop is not None and stop.forced:
+                    reason += f"; killed after the {stop.grace:g}s grace period"
+                self._close_log(run, f"ending attempt {doc.attempt}: {reason}")
+                policy = run.plan.policy if run.plan is not None else ResetPolicy()  # stopped before planning
+                return apply_reset_policy(self.service, doc, run.token, policy, reason, self.keep_dispatch_on_requeue)
+            elif message.get("ok"):
+                self._close_log(run, "completed")
+                try:
+                    return self.service.set_completed(
+                        doc.id,
+                        ExecutionResult(
+                            result=mask.document(message.get("result")),
+                            outputs_schema=mask.document(message.get("outputs_schema")),
+                        ),
+                        required_state=S.RUNNING,
+                        claim_token=run.token,
+                    )
+                except (InvalidOperation, InvalidDocument) as exc:
+                    failure = ExecutionResult(
+                        error=str(exc), error_message=f"The operator's result cannot be stored: {exc}"
+                    )
+            else:
+                failure = ExecutionResult(error=message.get("error"), error_message=message.get("error_message"))
         failure.error = mask(failure.error or failure.error_message or "failed")
         failure.error_message = mask(failure.error_message or "failed")
         failure.result = mask.document(failure.result)
@@ -714,8 +727,7 @@ class Executor:
             doc.id, failure, required_state=S.RUNNING, claim_token=run.token, update_pipeline=doc.parent_id
         )
 
-    def _terminated_result(self, run: _ActiveRun, message: Mapping[str, Any] | None) -> ExecutionResult:
-        stop = run.stop
+    def _terminated_result(self, stop: _Stop, message: Mapping[str, Any] | None) -> ExecutionResult:
         who = stop.requested_by or "an unnamed requester"
         text = f"Terminated by {who}: {stop.reason}"
         if stop.forced:
@@ -732,11 +744,19 @@ class Executor:
         return ExecutionResult(result=result, error=trace or text, error_message=text)
 
     def _close_log(self, run: _ActiveRun, final_line: str) -> None:
-        """Last line, final tail and size, and any log storage error; never fails the run."""
+        """Last line, final tail and size, the whole log into the database (readers on other
+        machines show it), and any log storage error; never fails the run."""
         run.note(final_line)
         run.capture.close()
         try:
             self._write_log_tail(run)
+            if run.capture.error is None:
+                self.service.store_log(run.doc.id, run.capture.path.read_bytes())
+        except OSError as exc:
+            run.capture.error = f"Reading the log file {run.capture.path} to store it failed: {exc}"
+        except (PyMongoError, StoreError) as exc:
+            logger.warning("Could not store the log of operation %s: %s", run.doc.id, exc)
+        try:
             if run.capture.error:
                 self.service.set_log_upload_error(run.doc.id, run.capture.error)
         except (PyMongoError, StoreError) as exc:

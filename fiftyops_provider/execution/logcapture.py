@@ -65,7 +65,7 @@ class LogCapture:
     def open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "ab")
+            self._file = open(self.path, "ab")  # noqa: SIM115 (open for the run; close() closes it)
             self.size = self._file.tell()
         except OSError as exc:
             self.error = f"Cannot write the log file {self.path}: {exc}"

@@ -54,7 +54,8 @@ def run_pipeline(
             _run_stage(stage, ctx, source, make_context, state, _stage_progress(ctx, index, total, label))
             ctx.logger.info("%s finished", label)
         except Exception as exc:
-            message = f"Failed to execute pipeline stage[{index}] ({stage.name or stage.operator_uri}): {type(exc).__name__}: {exc}"
+            stage_name = stage.name or stage.operator_uri
+            message = f"Failed to execute pipeline stage[{index}] ({stage_name}): {type(exc).__name__}: {exc}"
             ctx.logger.error(message)
             state.active = False
             state.pipeline_errors = {**(state.pipeline_errors or {}), str(index): message}

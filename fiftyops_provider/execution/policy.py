@@ -21,6 +21,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ResetPolicy:
+    """The attempt budget of an operator, decided here only: the executor and the reaper ask
+    ``allows_rerun``, the DAG factory gives Airflow ``reruns`` as the task's retries.
+
+    :param on_reset: "rerun" or "failed" (the operator's config).
+    :param max_attempts: runs "rerun" allows in all, the first included.
+    """
+
     on_reset: str = "failed"
     max_attempts: int = 1
 
@@ -28,8 +35,17 @@ class ResetPolicy:
     def of(cls, operator: Operator) -> ResetPolicy:
         return cls(operator.config.on_reset, operator.config.max_attempts)
 
+    @property
+    def reruns(self) -> int:
+        """How many more runs may follow the first one."""
+        return self.max_attempts - 1 if self.on_reset == "rerun" else 0
+
     def allows_rerun(self, attempt: int) -> bool:
-        return self.on_reset == "rerun" and attempt < self.max_attempts
+        """Whether a run that ended without a result in ``attempt`` (1-based) may run again.
+
+        :param attempt: the attempt that just ended.
+        """
+        return attempt <= self.reruns
 
 
 def apply_reset_policy(

@@ -64,7 +64,7 @@ def reap_stale_operations(
 
 def _build(service: DelegatedOperationService, spec: str) -> OperatorSource | None:
     try:
-        return build_source(spec, service.repo.db)
+        return build_source(spec, service.database)
     except Exception:
         logger.warning("Operator source %s is unavailable; stale runs get on_reset='failed'", spec, exc_info=True)
         return None

@@ -14,7 +14,13 @@ task instance and the try, so a later try can recognise a claim left by an earli
 * completed or failed on the first try: it finished while its run waited to start (terminated,
   or failed by an admin); there is nothing to run.
 
-Nothing here imports Airflow; the Airflow operator passes the identifiers.
+A run is started by whoever may start runs in the orchestrator, which is not FiftyOps' access
+control. So a run adopts an existing operation only if the dispatcher handed it that operation
+(``adopt_if``), and every operation a run creates (``rerun_of``, or a clear of a finished
+operation) first passes the re-run checks as the user it is queued for (``check_rerun``). A
+refusal writes nothing.
+
+Nothing here imports Airflow; the Airflow operator passes the identifiers and both rules.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from fiftyops_provider.execution import claims
 from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService
 from fiftyops_provider.store import ExecutionRunState as S
 
@@ -38,6 +45,10 @@ class OperationAlreadyFinished(NothingToRun):
     """The operation finished before its run's first try started."""
 
 
+class NotDispatchedHere(ValueError):
+    """The run names an operation the dispatcher did not hand to it (the task fails)."""
+
+
 @dataclass(frozen=True)
 class TaskAttempt:
     """One try of one orchestrator task instance, e.g. Airflow's (dag, run, task, map index, try)."""
@@ -46,15 +57,15 @@ class TaskAttempt:
     try_number: int
 
     @classmethod
-    def for_airflow(cls, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> TaskAttempt:
-        return cls(f"airflow:{dag_id}:{run_id}:{task_id}:{map_index}", try_number)
+    def for_airflow(cls, dag_id: str, run_id: str, task_id: str, map_index: int | None, try_number: int) -> TaskAttempt:
+        return cls(claims.airflow_identity(dag_id, run_id, task_id, map_index), try_number)
 
     @property
     def claim_token(self) -> str:
-        return f"{self.task_key}#try{self.try_number}"
+        return claims.claim_token(self.task_key, self.try_number)
 
-    def is_earlier_try(self, claim_token: str | None) -> bool:
-        return bool(claim_token) and claim_token.startswith(f"{self.task_key}#try") and claim_token != self.claim_token
+    def is_earlier_try(self, token: str | None) -> bool:
+        return claims.is_claim_of(self.task_key, token) and token != self.claim_token
 
 
 def operation_for_attempt(
@@ -65,13 +76,29 @@ def operation_for_attempt(
     rerun_of: str | None = None,
     launch: Callable[[], DelegatedOperationDocument] | None = None,
     user: str | None = None,
+    adopt_if: Callable[[DelegatedOperationDocument], bool],
+    check_rerun: Callable[[DelegatedOperationDocument, str | None], None],
 ) -> DelegatedOperationDocument:
     """The queued operation ``attempt`` must claim: ``operation_id`` if given, else a new run of
-    ``rerun_of``, else what ``launch()`` queues (an operation started from the orchestrator)."""
+    ``rerun_of``, else what ``launch()`` queues (an operation started from the orchestrator).
+
+    :param user: who started the run; a ``rerun_of`` operation is queued for them.
+    :param adopt_if: whether the dispatcher handed this run the operation ``operation_id`` names;
+        if not, ``NotDispatchedHere`` is raised.
+    :param check_rerun: raises unless the user (second argument) may re-run the operation.
+    """
     if operation_id:
         doc = service.get(operation_id)
+        if not adopt_if(doc):
+            raise NotDispatchedHere(
+                f"Operation {doc.id} was not dispatched to this run, so it may not run it: only the FiftyOps "
+                "dispatcher starts runs of queued operations. To run it again, trigger with "
+                f'{{"rerun_of": "{doc.id}"}}.'
+            )
     elif rerun_of:
-        doc = service.rerun_operation(rerun_of, queued_by=user)
+        original = service.get(rerun_of)
+        check_rerun(original, user)
+        doc = service.rerun_operation(original.id, queued_by=user)
     elif launch is not None:
         doc = launch()
     else:
@@ -90,7 +117,8 @@ def operation_for_attempt(
                 f"Operation {doc.id} was already {doc.run_state.value} when this run started (terminated or failed "
                 "while it waited); nothing to run. Clear this task to run it again as a new operation."
             )
-        doc = service.rerun_operation(doc.id, queued_by=user or doc.queued_by)
+        check_rerun(doc, doc.queued_by)  # a clear reruns the operation for its owner
+        doc = service.rerun_operation(doc.id, queued_by=doc.queued_by)
     if doc.run_state is S.QUEUED:  # the dispatched case: no further read before the claim
         return doc
     if service.get(doc.id).run_state is S.SCHEDULED:
@@ -101,5 +129,4 @@ def operation_for_attempt(
 def claimed_by(service: DelegatedOperationService, attempt: TaskAttempt) -> DelegatedOperationDocument | None:
     """The operation this try holds, if it is still running (for failure callbacks that run in
     another process and know only the task instance)."""
-    docs = service.repo.find({"claim_token": attempt.claim_token, "run_state": S.RUNNING.value}, [("_id", 1)], limit=1)
-    return docs[0] if docs else None
+    return service.find_claimed(attempt.claim_token)

@@ -20,15 +20,29 @@ from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI
 
 @dataclass(frozen=True)
 class APICredentials:
+    """Where the REST API is and who to log in as: plain values a trigger can be given.
+
+    :param base_url: the API server (with any path prefix).
+    :param username: a user allowed to trigger DAG runs.
+    :param password: their password.
+    """
+
     base_url: str
     username: str
     password: str
 
     def client(self) -> AirflowAPI:
+        """A REST client with these credentials (it fetches and renews its token itself)."""
         return AirflowAPI(self.base_url, self.username, self.password)
 
 
 class AirflowAPIHook(BaseHook):
+    """Airflow's REST API behind a connection, for the dispatcher that starts operation runs.
+
+    :param airflow_api_conn_id: the connection: the API server's URL and a user allowed to
+        trigger DAG runs.
+    """
+
     conn_name_attr = "airflow_api_conn_id"
     default_conn_name = "fiftyops_airflow_api"
     conn_type = "http"
@@ -39,6 +53,13 @@ class AirflowAPIHook(BaseHook):
         self.airflow_api_conn_id = airflow_api_conn_id
 
     def get_credentials(self) -> APICredentials:
+        """The API's base URL and login from the connection. The trigger gets these plain values (trigger
+        kwargs are stored encrypted) so the triggerer never blocks on a connection lookup.
+
+        :raises AirflowNotFoundException: the connection is missing (the message says how to add it,
+            or to use ``dispatch_mode = sensor``).
+        :raises ValueError: the connection has no host or login.
+        """
         try:
             conn = self.get_connection(self.airflow_api_conn_id)
         except AirflowNotFoundException as exc:
@@ -46,6 +67,7 @@ class AirflowAPIHook(BaseHook):
         return credentials_of(self.airflow_api_conn_id, conn)
 
     def get_conn(self) -> AirflowAPI:
+        """A REST client for the connection's API server (Airflow's hook protocol)."""
         return self.get_credentials().client()
 
 

@@ -17,10 +17,9 @@ from pymongo.database import Database
 
 from fiftyops_provider import credential_holders
 from fiftyops_provider.config import DEFAULT_DATABASE_NAME, load_settings
+from fiftyops_provider.dag_factory.run_params import RUN_PARAMS
 from fiftyops_provider.database import get_client
-from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, MongoDelegatedOperationRepo
-
-RUN_PARAM_NAMES = ("operation_id", "rerun_of", "dataset")
+from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService
 
 
 def _truthy(value: Any) -> bool:
@@ -38,7 +37,15 @@ def mongo_client_uri(
     """A complete MongoDB URI (every client option in the query string) from connection fields,
     by the Mongo provider's rules: ``srv`` -> ``mongodb+srv``; ``ssl``/``tls``; ``allow_insecure``
     (only with TLS) -> ``tlsAllowInvalidCertificates``; other extras are client options. Used by
-    processes that connect on their own: the executor's child and the triggers."""
+    processes that connect on their own: the executor's child and the triggers.
+
+    :param host: the server (or the SRV name).
+    :param port: the port (none with SRV).
+    :param login: the user, if any.
+    :param password: the password, if any.
+    :param schema: the database name (the URI's path).
+    :param extras: the connection's extras (client options and the provider's flags).
+    """
     options = dict(extras)
     scheme = "mongodb+srv" if _truthy(options.pop("srv", False)) else "mongodb"
     allow_insecure = _truthy(options.pop("allow_insecure", False))
@@ -57,7 +64,10 @@ def mongo_client_uri(
 
 async def async_client_uri(conn_id: str) -> tuple[str, str]:
     """(URI, database name) of a FiftyOps connection, fetched without blocking the event loop
-    (for triggers: the sync connection lookup can stall the triggerer)."""
+    (for triggers: the sync connection lookup can stall the triggerer).
+
+    :param conn_id: the FiftyOps connection.
+    """
     from airflow.sdk import BaseHook
 
     conn = await BaseHook.aget_connection(conn_id)
@@ -70,6 +80,11 @@ class AirflowSecrets:
     """Plugin secrets from Airflow Variables (same key), falling back to the environment."""
 
     def get(self, key: str) -> str | None:
+        """The secret ``key``: the Airflow Variable of that name, else the environment variable (so a
+        plugin's secrets can be managed where Airflow keeps its own).
+
+        :param key: the secret's name, as the plugin declares it.
+        """
         from airflow.sdk import Variable
 
         value = Variable.get(key, default=None)
@@ -77,6 +92,13 @@ class AirflowSecrets:
 
 
 class FiftyOpsHook(MongoHook):
+    """The FiftyOps database behind an Airflow connection: the operation store, the plugin
+    registry and an executor, all on one client shared by the process's hooks.
+
+    :param fiftyops_conn_id: the ``fiftyops`` (or ``mongo``) connection; its schema is the
+        FiftyOps database.
+    """
+
     conn_type = "fiftyops"
     conn_name_attr = "fiftyops_conn_id"
     default_conn_name = "fiftyops_default"
@@ -92,13 +114,15 @@ class FiftyOpsHook(MongoHook):
         """Accept ``fiftyops`` (and plain ``mongo``) connections, with MongoHook's other checks."""
         if conn.conn_type not in (FiftyOpsHook.conn_type, "mongo"):
             raise ValueError(
-                f"Connection {conn.conn_id!r} has type {conn.conn_type!r}; FiftyOps needs a 'fiftyops' (or 'mongo') connection."
+                f"Connection {conn.conn_id!r} has type {conn.conn_type!r}; "
+                "FiftyOps needs a 'fiftyops' (or 'mongo') connection."
             )
         if conn.port and conn.extra_dejson.get("srv"):
             raise ValueError("An SRV connection (extra srv=true) must not set a port.")
 
     @property
     def database_name(self) -> str:
+        """The FiftyOps database: the connection's schema, else ``fiftyops``."""
         return self.connection.schema or DEFAULT_DATABASE_NAME
 
     @property
@@ -118,28 +142,42 @@ class FiftyOpsHook(MongoHook):
         return self.client
 
     def close(self) -> None:
-        """Let go of the shared client without closing it: other hooks in this process use it."""
+        """Let go of the shared client without closing it: other hooks in this process use it
+        (pymongo closes it at exit). The one way a hook lets go, also at the end of a ``with``."""
         self.client = None
 
+    def __exit__(self, *exc: object) -> None:
+        """``with FiftyOpsHook() as hook:`` ends with ``close()``; MongoHook's ``__exit__`` would
+        close the client every other hook on this connection shares."""
+        self.close()
+
     def get_database(self) -> Database:
+        """The FiftyOps database on the process's shared client."""
         return self.get_conn()[self.database_name]
 
     def get_service(self) -> DelegatedOperationService:
-        return DelegatedOperationService(MongoDelegatedOperationRepo(self.get_database()))
+        """The operation store on this connection: the one way to read or change operations."""
+        return DelegatedOperationService(self.get_database())
 
     def get_registry(self):
+        """The plugin registry on this connection (installed plugins, their settings, archives)."""
         from fiftyops_provider.plugins.registry import PluginRegistry
 
         return PluginRegistry(self.get_database())
 
     def secrets_source(self) -> AirflowSecrets:
+        """Where plugin secrets come from in Airflow: Variables, then the environment."""
         return AirflowSecrets()
 
     def get_executor(self, service: DelegatedOperationService | None = None, **options: Any):
-        """An ``Executor`` on this connection's database (``service``, if the caller has one); its
-        child processes connect with the same URI, read plugin secrets from Airflow Variables
-        (then the environment), and get the environment names ``[fiftyops] child_env_allowlist``
-        and ``FIFTYOPS_CHILD_ENV_ALLOWLIST`` add to the built-in list."""
+        """An ``Executor`` on this connection's database; its child processes connect with the same URI,
+        read plugin secrets from Airflow Variables (then the environment), and get the environment
+        names ``[fiftyops] child_env_allowlist`` and ``FIFTYOPS_CHILD_ENV_ALLOWLIST`` add to the
+        built-in list.
+
+        :param service: the store to use, if the caller has one (one client, one service per task).
+        :param options: ``Executor`` options (heartbeat and termination intervals, executor id, ...).
+        """
         from airflow.sdk import conf
 
         from fiftyops_provider.execution import Executor
@@ -157,10 +195,16 @@ class FiftyOpsHook(MongoHook):
     def launch_from_params(
         self, operator_uri: str, params: dict[str, Any], user: str | None
     ) -> DelegatedOperationDocument:
-        """Queue an operation from the DAG's Trigger form (its params), as ``user``."""
+        """Queue an operation from the DAG's Trigger form (its params), as ``user``.
+
+        :param operator_uri: the operator the DAG runs.
+        :param params: the DAG run's params: the operator's inputs, the dataset, and the run params
+            (``RUN_PARAMS``), which are not inputs and are left out.
+        :param user: the Airflow user who triggered the run; the operation runs as them.
+        """
         from fiftyops_provider.plugins.delegate import delegate
 
-        inputs = {k: v for k, v in params.items() if k not in RUN_PARAM_NAMES and v is not None}
+        inputs = {k: v for k, v in params.items() if k not in RUN_PARAMS and v is not None}
         return delegate(operator_uri, dataset=params.get("dataset"), params=inputs, user=user, db=self.get_database())
 
 

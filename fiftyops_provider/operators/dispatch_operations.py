@@ -15,7 +15,8 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
-from fiftyops_provider.dag_factory.settings import admission_limit
+from fiftyops_provider.dag_factory.settings import admission_limit, reaper_timing
+from fiftyops_provider.execution.claims import airflow_identity
 from fiftyops_provider.hooks.airflow_api import AirflowAPIHook
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.triggers.operation_dispatch import (
@@ -55,14 +56,17 @@ class DispatchOperationsOperator(BaseOperator):
     def execute(self, context: Context) -> None:
         AirflowAPIHook(self.airflow_api_conn_id).get_credentials()
         ti = context["ti"]
+        stale_after, reap_interval = reaper_timing()
         self.defer(
             trigger=OperationDispatchTrigger(
                 conn_id=self.fiftyops_conn_id,
                 quota=self.quota if self.quota is not None else admission_limit(),
                 airflow_api_conn_id=self.airflow_api_conn_id,
-                picker=f"airflow:{ti.dag_id}:{ti.run_id}",
+                picker=airflow_identity(ti.dag_id, ti.run_id),
                 max_operations=self.max_operations,
                 run_for=self.run_for,
+                stale_after=stale_after,
+                reap_interval=reap_interval,
             ),
             method_name="execute_complete",
         )

@@ -12,21 +12,34 @@ timeout policy). Airflow conventions map onto the store:
 * a terminate from the store stops the task (it fails with the reason);
 * failures Airflow detects without the worker (heartbeat timeout) reach
   ``mark_operation_failed``, the task's failure callback.
+
+Anyone Airflow lets trigger the DAG can start a run with any conf, so the conf is not trusted:
+``operation_id`` is run only by the DAG run the dispatcher started for it (``dispatched_to``),
+and ``rerun_of`` (or a clear of a finished operation) passes the Runs page's re-run checks as the
+Airflow user who triggered the run (the operation's owner, for a clear) before anything is
+written. A refusal fails the task with the reason and changes nothing.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
+from fiftyops_provider.access.permissions import Role
+from fiftyops_provider.access.run_rules import require_rerun
+from fiftyops_provider.access.users import User, UserStore
+from fiftyops_provider.dag_factory.naming import dispatch_run_id
 from fiftyops_provider.execution import Executor, OutcomeState
 from fiftyops_provider.execution.task_attempts import NothingToRun, TaskAttempt, claimed_by, operation_for_attempt
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.links import FiftyOpsRunLink, task_log_path_for, task_url_for
-from fiftyops_provider.store import DelegatedOperationDocument, ExecutionResult, StoreError
+from fiftyops_provider.plugins.errors import PluginError
+from fiftyops_provider.plugins.registry import PluginRegistry
+from fiftyops_provider.store import DelegatedOperationDocument, StoreError
 from fiftyops_provider.store.states import ExecutionRunState as S
 
 ON_KILL_GRACE = 3.0
@@ -36,6 +49,36 @@ LINK_PUBLISH_DELAY = 2.0  # seconds after the claim before a running operation's
 def _attempt(context: Context) -> TaskAttempt:
     ti = context["ti"]
     return TaskAttempt.for_airflow(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+
+
+def dispatched_to(run_id: str) -> Callable[[DelegatedOperationDocument], bool]:
+    """Whether the dispatcher handed an operation to the DAG run ``run_id``: it picked the
+    operation up and named the run after it (``dispatch_run_id``, for the attempt it was at then;
+    a requeue for Airflow's retry keeps the pick-up and raises the attempt)."""
+
+    def assigned(doc: DelegatedOperationDocument) -> bool:
+        return doc.dispatch is not None and any(
+            run_id == dispatch_run_id(str(doc.id), attempt) for attempt in range(doc.attempt + 1)
+        )
+
+    return assigned
+
+
+def rerun_checker(hook: FiftyOpsHook) -> Callable[[DelegatedOperationDocument, str | None], None]:
+    """The Runs page's re-run checks (``require_rerun``) for a user named by Airflow."""
+
+    def check(doc: DelegatedOperationDocument, user: str | None) -> None:
+        if not user:
+            raise PluginError(
+                f"Cannot re-run operation {doc.id}: Airflow did not record who triggered this run "
+                "(dag_run.triggering_user_name); re-run it from the FiftyOps Runs page instead."
+            )
+        db = hook.get_database()
+        users = UserStore(db)
+        account = users.get(user) or User(user, Role.GUEST)  # never seen by FiftyOps: no grants
+        require_rerun(PluginRegistry(db), account, doc)
+
+    return check
 
 
 class ExecuteDelegatedOperationOperator(BaseOperator):
@@ -85,20 +128,21 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
         service = hook.get_service()
         attempt = _attempt(context)
         user = getattr(context["dag_run"], "triggering_user_name", None)
+        uri = self.operator_uri
         try:
             doc = operation_for_attempt(
                 service,
                 attempt,
                 operation_id=self.operation_id or None,
                 rerun_of=self.rerun_of or None,
-                launch=(lambda: hook.launch_from_params(self.operator_uri, context["params"], user))
-                if self.operator_uri
-                else None,
+                launch=(lambda: hook.launch_from_params(uri, context["params"], user)) if uri else None,
                 user=user,
+                adopt_if=dispatched_to(context["ti"].run_id),
+                check_rerun=rerun_checker(hook),
             )
         except NothingToRun as exc:
             raise AirflowSkipException(str(exc)) from exc
-        except (StoreError, ValueError) as exc:
+        except (StoreError, PluginError, ValueError) as exc:
             raise AirflowFailException(str(exc)) from exc
         ti = context["ti"]
         self.log.info("Running delegated operation %s (%s), attempt %d", doc.id, doc.operator, doc.attempt + 1)
@@ -161,18 +205,16 @@ def mark_operation_failed(context: Context) -> None:
     failed before the run started) leaves its operation failed instead of stuck. A try that died
     before it even claimed its operation fails the waiting operation too: its run will not start
     again, and a later dispatch would find this run's id taken."""
-    service = FiftyOpsHook(context["task"].fiftyops_conn_id).get_service()
-    reason = f"the Airflow task ended without finishing it: {context.get('exception') or 'task failed'}"
-    failure = ExecutionResult(error=reason, error_message=reason)
-    doc = claimed_by(service, _attempt(context))
-    if doc is not None:
-        service.set_failed(
-            doc.id, failure, required_state=S.RUNNING, claim_token=doc.claim_token, update_pipeline=doc.parent_id
-        )
-        return
-    waiting = (context.get("params") or {}).get("operation_id")
-    if waiting:
-        try:
-            service.set_failed(waiting, failure, required_state=S.QUEUED)
-        except StoreError:  # not an operation id: nothing was waiting
-            pass
+    task = cast(ExecuteDelegatedOperationOperator, context["task"])  # the callback of this operator only
+    service = FiftyOpsHook(task.fiftyops_conn_id).get_service()
+    reason = f"because the Airflow task ended without finishing it: {context.get('exception') or 'task failed'}"
+    claimed = claimed_by(service, _attempt(context))
+    try:
+        if claimed is not None:
+            service.mark_failed(claimed.id, reason, "airflow", claim_token=claimed.claim_token)
+        elif (waiting := (context.get("params") or {}).get("operation_id")) and dispatched_to(context["ti"].run_id)(
+            service.get(waiting)
+        ):  # never another run's operation
+            service.mark_failed(waiting, reason, "airflow", required_state=S.QUEUED)
+    except StoreError:  # finished meanwhile, or not an operation id: nothing is left to fail
+        pass

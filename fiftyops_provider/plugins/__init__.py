@@ -8,6 +8,7 @@ from fiftyops_provider.plugins.errors import (
     OperatorDisabled,
     OperatorNotFound,
     PermissionDenied,
+    PluginAlreadyInstalled,
     PluginError,
     PluginNotFound,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "PipelineExecutionContext",
     "PipelineOperator",
     "PipelineStage",
+    "PluginAlreadyInstalled",
     "PluginError",
     "PluginNotFound",
 ]

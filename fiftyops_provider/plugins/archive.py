@@ -101,7 +101,8 @@ def unpack(data: bytes, destination: Path) -> None:
                 raise InvalidPlugin(f"Archive entry {member.filename!r} is encrypted; upload an unencrypted archive.")
             if member.compress_type not in SUPPORTED_COMPRESSION:
                 raise InvalidPlugin(
-                    f"Archive entry {member.filename!r} uses an unsupported compression method ({member.compress_type}); "
+                    f"Archive entry {member.filename!r} uses an unsupported compression method "
+                    f"({member.compress_type}); "
                     "rebuild the archive with plain ZIP (deflate)."
                 )
             target = destination.joinpath(*path.parts)

@@ -24,7 +24,7 @@ from fiftyops_provider.plugins.inputs import Inputs
 from fiftyops_provider.plugins.operator import Operator, PipelineOperator
 from fiftyops_provider.plugins.pipeline import Pipeline
 from fiftyops_provider.plugins.registry import PluginRegistry
-from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService
 from fiftyops_provider.store.values import check_storable
 
 
@@ -82,7 +82,7 @@ def delegate(
     pipeline = None
     if isinstance(operator, PipelineOperator):
         pipeline = _checked_pipeline(registry, operator, context(), user, ds)
-    service = DelegatedOperationService(MongoDelegatedOperationRepo(db))
+    service = DelegatedOperationService(db)
     return service.queue_operation(
         operator_uri,
         label=label or operator.resolve_run_name(context()),

@@ -15,6 +15,15 @@ class PluginNotFound(PluginError):
     pass
 
 
+class PluginAlreadyInstalled(PluginError):
+    """An install of a plugin that is installed already, without asking to upgrade it. ``name``
+    lets each entry point say how to upgrade in its own words (SDK argument, CLI command)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"Plugin {name} is already installed; pass overwrite=True to upgrade it.")
+
+
 class OperatorNotFound(PluginError):
     pass
 

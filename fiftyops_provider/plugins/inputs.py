@@ -18,7 +18,7 @@ from typing import Any
 
 from fiftyops_provider.plugins.errors import InvalidParams
 
-JSON_TYPES = {
+JSON_TYPES: dict[str, type | tuple[type, ...]] = {
     "string": builtins.str,
     "integer": builtins.int,
     "number": (builtins.int, builtins.float),
@@ -66,6 +66,8 @@ class InputField:
             return f"longer than {MAX_STRING_LENGTH} characters"
         if self.choices is not None and value not in self.choices:
             return f"must be one of {self.choices}"
+        if not isinstance(value, (builtins.int, builtins.float)):  # bounds are for numbers (JSON schema)
+            return None
         if self.minimum is not None and value < self.minimum:
             return f"must be >= {self.minimum}"
         if self.maximum is not None and value > self.maximum:
@@ -88,22 +90,22 @@ class Inputs:
     def str(self, name: str, **options: Any) -> Inputs:
         return self.add(name, "string", **options)
 
-    def int(self, name: str, **options: Any) -> Inputs:
+    def int(self, name: builtins.str, **options: Any) -> Inputs:
         return self.add(name, "integer", **options)
 
-    def float(self, name: str, **options: Any) -> Inputs:
+    def float(self, name: builtins.str, **options: Any) -> Inputs:
         return self.add(name, "number", **options)
 
-    def bool(self, name: str, **options: Any) -> Inputs:
+    def bool(self, name: builtins.str, **options: Any) -> Inputs:
         return self.add(name, "boolean", **options)
 
-    def list(self, name: str, **options: Any) -> Inputs:
+    def list(self, name: builtins.str, **options: Any) -> Inputs:
         return self.add(name, "array", **options)
 
-    def obj(self, name: str, **options: Any) -> Inputs:
+    def obj(self, name: builtins.str, **options: Any) -> Inputs:
         return self.add(name, "object", **options)
 
-    def enum(self, name: str, choices: builtins.list[Any], **options: Any) -> Inputs:
+    def enum(self, name: builtins.str, choices: builtins.list[Any], **options: Any) -> Inputs:
         kind = (
             "integer"
             if all(isinstance(c, builtins.int) and not isinstance(c, builtins.bool) for c in choices)
@@ -111,7 +113,7 @@ class Inputs:
         )
         return self.add(name, kind, choices=builtins.list(choices), **options)
 
-    def validate(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    def validate(self, params: Mapping[builtins.str, Any] | None) -> dict[builtins.str, Any]:
         """Params with defaults filled in; raises ``InvalidParams`` listing every problem."""
         if params is None:
             params = {}
@@ -137,7 +139,7 @@ class Inputs:
             raise InvalidParams(problems)
         return resolved
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[builtins.str, Any]:
         """A JSON schema of the inputs (stored as ``metadata.inputs_schema``)."""
         return {
             "type": "object",

@@ -2,7 +2,10 @@
 
 The config carries FiftyOne's execution flags plus execution control: ``execution_timeout``
 (seconds), ``on_reset`` (what happens when a run times out or its worker dies: "failed" or
-"rerun") and ``max_attempts`` (how many runs "rerun" allows in all).
+"rerun") and ``max_attempts`` (how many runs "rerun" allows in all), and placement: where
+Airflow runs the operation's task (``queue``, ``pool``, ``priority_weight``, ``executor_config``;
+unset: the deployment's defaults). An admin can override the placement per operator
+(``PluginRegistry.set_operator_placement``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,29 @@ if TYPE_CHECKING:
     from fiftyops_provider.plugins.pipeline import Pipeline
 
 ON_RESET_POLICIES = ("failed", "rerun")
+PLACEMENT_FIELDS = ("queue", "pool", "priority_weight", "executor_config")
+
+
+def validate_placement(placement: Any) -> dict[str, Any]:
+    """The set fields of a placement (``queue``, ``pool``: names; ``priority_weight``: an integer;
+    ``executor_config``: a dict, e.g. the Kubernetes executor's ``pod_override`` spec).
+    Raises ValueError naming the bad field."""
+    if not isinstance(placement, dict):
+        raise ValueError(f"A placement is a dict with some of {', '.join(PLACEMENT_FIELDS)}.")
+    unknown = sorted(set(placement) - set(PLACEMENT_FIELDS))
+    if unknown:
+        raise ValueError(f"Unknown placement field(s) {unknown}; use {', '.join(PLACEMENT_FIELDS)}.")
+    for name in ("queue", "pool"):
+        value = placement.get(name)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError(f"{name} must be a non-empty name, not {value!r}.")
+    weight = placement.get("priority_weight")
+    if weight is not None and (isinstance(weight, bool) or not isinstance(weight, int)):
+        raise ValueError(f"priority_weight must be an integer, not {weight!r}.")
+    executor_config = placement.get("executor_config")
+    if executor_config is not None and not isinstance(executor_config, dict):
+        raise ValueError(f"executor_config must be a dict, not {type(executor_config).__name__}.")
+    return {name: value for name, value in placement.items() if value is not None}
 
 
 @dataclass
@@ -31,6 +57,10 @@ class OperatorConfig:
     execution_timeout: float = 3600.0
     on_reset: str = "failed"
     max_attempts: int = 1
+    queue: str | None = None
+    pool: str | None = None
+    priority_weight: int | None = None
+    executor_config: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -42,6 +72,11 @@ class OperatorConfig:
             raise ValueError("max_attempts must be an integer >= 1.")
         if not self.execution_timeout or self.execution_timeout <= 0:
             raise ValueError("execution_timeout must be a positive number of seconds.")
+        validate_placement(self.placement())
+
+    def placement(self) -> dict[str, Any]:
+        """The placement fields this config sets."""
+        return {name: getattr(self, name) for name in PLACEMENT_FIELDS if getattr(self, name) is not None}
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, overload
 
 
 @dataclass
@@ -43,6 +43,14 @@ class Pipeline:
 
     def to_json(self) -> dict[str, Any]:
         return {"stages": [asdict(stage) for stage in self.stages]}
+
+    @overload
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any] | list) -> Pipeline: ...
+
+    @overload
+    @classmethod
+    def from_json(cls, value: None) -> None: ...
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any] | list | None) -> Pipeline | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,12 @@ from fiftyops_provider.plugins.errors import (
     OperatorDisabled,
     OperatorNotFound,
     PermissionDenied,
+    PluginAlreadyInstalled,
     PluginError,
     PluginNotFound,
 )
 from fiftyops_provider.plugins.loader import LoadedPlugin, load_plugin
-from fiftyops_provider.plugins.operator import Operator
+from fiftyops_provider.plugins.operator import PLACEMENT_FIELDS, Operator, validate_placement
 from fiftyops_provider.plugins.storage import PluginFiles, PluginFilesMissing, materialize
 from fiftyops_provider.plugins.validation import validate_plugin
 from fiftyops_provider.store.documents import utcnow
@@ -65,6 +66,8 @@ class OperatorInfo:
     minimum_role: str
     minimum_dataset_permission: str
     plugin_version: str | None
+    # Where Airflow runs it: the config's placement with the admin's override on top.
+    placement: dict[str, Any] = field(default_factory=dict)
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -136,7 +139,7 @@ class PluginRegistry:
     @staticmethod
     def _check_not_installed(name: str, overwrite: bool, existing: dict | None) -> None:
         if existing is not None and not overwrite:
-            raise PluginError(f"Plugin {name} is already installed; pass overwrite=True to upgrade it.")
+            raise PluginAlreadyInstalled(name)
 
     def _canonical_archive(self, path: Path) -> bytes:
         if path.is_dir():
@@ -191,6 +194,7 @@ class PluginRegistry:
                 "minimum_dataset_permission": kept.get(
                     "minimum_dataset_permission", int(defaults.default_operator_minimum_dataset_permission)
                 ),
+                "placement_override": kept.get("placement_override", {}),
             }
         now = utcnow()
         return {
@@ -282,6 +286,35 @@ class PluginRegistry:
             )
         return self.get_plugin_info(name)
 
+    def set_operator_placement(
+        self, name: str, operator: str, placement: dict[str, Any], acting_user: str | None = None
+    ) -> dict[str, Any]:
+        """Override where Airflow runs an operator's operations, over its config's placement.
+
+        :param placement: some of ``queue``, ``pool``, ``priority_weight``, ``executor_config``;
+            ``{}`` drops the override. Kept across upgrades of the plugin.
+        """
+        self.users.require_admin(acting_user)
+        try:
+            override = validate_placement(placement)
+        except ValueError as exc:
+            raise InvalidPlugin(f"Placement of {name}/{operator}: {exc}") from None
+        doc = self._plugin(name)
+        if operator not in doc["operators"]:
+            raise OperatorNotFound(f"Plugin {name} has no operator {operator!r}; it has {sorted(doc['operators'])}.")
+        update = {
+            "$set": {f"operators.{operator}.placement_override": override, "updated_at": utcnow()},
+            "$inc": {"revision": 1},
+        }
+        if (
+            self.collection.update_one({"_id": name, f"operators.{operator}": {"$exists": True}}, update).matched_count
+            == 0
+        ):
+            raise OperatorNotFound(
+                f"Plugin {name} no longer has operator {operator!r} (it was upgraded or removed meanwhile)."
+            )
+        return self.get_plugin_info(name)
+
     # -- reading -------------------------------------------------------------------------------
     def get_plugin_info(self, name: str) -> dict[str, Any]:
         doc = self._plugin(name)
@@ -321,6 +354,10 @@ class PluginRegistry:
                         minimum_role=Role(spec["minimum_role"]).name,
                         minimum_dataset_permission=DatasetPermission(spec["minimum_dataset_permission"]).name,
                         plugin_version=doc.get("version"),
+                        placement={
+                            **{k: v for k, v in spec["config"].items() if k in PLACEMENT_FIELDS and v is not None},
+                            **spec.get("placement_override", {}),
+                        },
                     )
                 )
         return infos
@@ -334,7 +371,8 @@ class PluginRegistry:
             )
         if operator not in doc.get("operators", {}):
             raise OperatorNotFound(
-                f"Operator {uri} does not exist: plugin {plugin_name} has {sorted(doc.get('operators', {}))}; check the URI."
+                f"Operator {uri} does not exist: plugin {plugin_name} has {sorted(doc.get('operators', {}))}; "
+                "check the URI."
             )
         return doc, doc["operators"][operator]
 

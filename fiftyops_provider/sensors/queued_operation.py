@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from fiftyops_provider.dag_factory.naming import operation_run
 from fiftyops_provider.dag_factory.settings import admission_limit
+from fiftyops_provider.execution.claims import airflow_identity
 from fiftyops_provider.execution.dispatch_round import dispatch_round, runnable_operators
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.triggers.queued_operation import QueuedOperationTrigger
@@ -62,7 +63,7 @@ class QueuedOperationSensor(BaseSensorOperator):
         ti = context["ti"]
         picked = dispatch_round(
             hook.get_service(),
-            f"airflow:{ti.dag_id}:{ti.run_id}",
+            airflow_identity(ti.dag_id, ti.run_id),
             limit=self.max_operations,
             quota=self.quota,
             runnable=runnable,

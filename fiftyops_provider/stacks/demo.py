@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from pymongo.database import Database
 
@@ -22,6 +22,7 @@ from fiftyops_provider.plugins.delegate import delegate
 from fiftyops_provider.plugins.errors import PluginError
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService
+from fiftyops_provider.store import ExecutionRunState as S
 
 DEMO_DATASET = "fiftyops-demo"
 DEMO_SAMPLES = 500
@@ -58,7 +59,7 @@ def seed_demo(db: Database, user: str, export_dir: Path) -> list[DelegatedOperat
     """Queue the demo operations as ``user`` (an admin) on the demo dataset."""
     ensure_demo_dataset(db)
     export_dir.mkdir(parents=True, exist_ok=True)
-    runs = [
+    runs: list[tuple[str, dict[str, Any]]] = [
         ("@fiftyops/utils/count_samples", {}),
         ("@fiftyops/utils/sleep", {"seconds": 8}),
         ("@fiftyops/utils/compute_field", {"field": "name_length"}),
@@ -72,7 +73,7 @@ def render(docs: list[DelegatedOperationDocument]) -> list[str]:
     width = max(len(d.label) for d in docs)
     lines = []
     for doc in docs:
-        if doc.run_state == "running":
+        if doc.run_state is S.RUNNING:
             detail = progress_bar(doc.status.progress if doc.status else None)
             if doc.status and doc.status.label:
                 detail += f"  {doc.status.label}"

@@ -48,6 +48,29 @@ def mongod_binary() -> Path:
     )
 
 
+def mongod_command(
+    binary: Path, replica_set: str, port: int, dbpath: Path, cache_size_gb: float, *extra: str
+) -> list[str]:
+    """A mongod on 127.0.0.1:``port``, member of ``replica_set``, logging to ``dbpath/mongod.log``."""
+    return [
+        str(binary),
+        "--replSet",
+        replica_set,
+        "--bind_ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dbpath",
+        str(dbpath),
+        "--logpath",
+        str(dbpath / "mongod.log"),
+        "--logappend",
+        "--wiredTigerCacheSizeGB",
+        str(cache_size_gb),
+        *extra,
+    ]
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     with socket.socket() as sock:
@@ -112,22 +135,7 @@ class EmbeddedMongo:
             lock.unlink()
         log_file = self.dbpath / "mongod.log"
         process = subprocess.Popen(
-            [
-                str(binary),
-                "--replSet",
-                REPLICA_SET,
-                "--bind_ip",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--dbpath",
-                str(self.dbpath),
-                "--logpath",
-                str(log_file),
-                "--logappend",
-                "--wiredTigerCacheSizeGB",
-                str(self.cache_size_gb),
-            ],
+            mongod_command(binary, REPLICA_SET, self.port, self.dbpath, self.cache_size_gb),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

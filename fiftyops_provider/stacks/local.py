@@ -91,6 +91,13 @@ class Stack:
         return server.start()
 
     @property
+    def base_url(self) -> str:
+        """The started Airflow's UI and REST API."""
+        if self.airflow is None:
+            raise RuntimeError("The stack is not started; call start() first.")
+        return self.airflow.base_url
+
+    @property
     def password_file(self) -> Path:
         return self.settings.home / "airflow" / PASSWORD_FILE
 

@@ -34,6 +34,8 @@ PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
 ADMIN = "admin"
 JWT_SECRET_FILE = "jwt_secret.generated"
 LOCAL_SETTINGS = "import fiftyops_provider.preload  # noqa: F401  (see its docstring)\n"
+# Connect args that make SQLite writers wait for the write lock (Airflow imports them by dotted path).
+SQLITE_CONNECT_MODULE = "fiftyops_provider.stacks.sqlite_connect"
 
 
 def write_local_settings(airflow_home: Path) -> Path:
@@ -103,8 +105,8 @@ class AirflowStandalone:
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
             # Wait for SQLite's write lock instead of failing after 5 s (see sqlite_connect).
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "fiftyops_provider.stacks.sqlite_connect.SYNC_CONNECT_ARGS",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "fiftyops_provider.stacks.sqlite_connect.ASYNC_CONNECT_ARGS",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{SQLITE_CONNECT_MODULE}.SYNC_CONNECT_ARGS",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": f"{SQLITE_CONNECT_MODULE}.ASYNC_CONNECT_ARGS",
             # The FiftyOps dispatcher starts operation runs through the REST API, as the admin.
             "AIRFLOW_CONN_FIFTYOPS_AIRFLOW_API": json.dumps(
                 {

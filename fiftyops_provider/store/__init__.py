@@ -1,5 +1,6 @@
 """The operation store: documents compatible with FiftyOne's ``delegated_ops`` collection, their
-MongoDB repository, and ``DelegatedOperationService``. No Airflow import here."""
+MongoDB repository (private to this package), and ``DelegatedOperationService``, the one way in.
+No Airflow import here."""
 
 from fiftyops_provider.store.documents import (
     COLLECTION_NAME,
@@ -22,15 +23,15 @@ from fiftyops_provider.store.query import (
     SortByField,
     SortDirection,
 )
-from fiftyops_provider.store.repo import MongoDelegatedOperationRepo
 from fiftyops_provider.store.service import DelegatedOperationService, OperationPage
-from fiftyops_provider.store.states import TERMINAL_STATES, TRANSITIONS, ExecutionRunState
+from fiftyops_provider.store.states import TERMINAL_STATES, TRANSITIONS, WAITING_STATES, ExecutionRunState
 
 __all__ = [
     "COLLECTION_NAME",
     "SORT_PRESETS",
     "TERMINAL_STATES",
     "TRANSITIONS",
+    "WAITING_STATES",
     "DelegatedOperationDocument",
     "DelegatedOperationPagingParams",
     "DelegatedOperationService",
@@ -41,7 +42,6 @@ __all__ = [
     "InvalidOperation",
     "InvalidOperationId",
     "InvalidQuery",
-    "MongoDelegatedOperationRepo",
     "NotRerunnable",
     "OperationNotFound",
     "OperationPage",

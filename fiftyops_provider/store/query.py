@@ -178,25 +178,51 @@ def build_filter(filters: Mapping[str, Any] | None, include_archived: bool = Tru
     return query
 
 
-def build_search(search: str | Mapping[str, Iterable[str]] | None) -> dict[str, Any]:
-    """Case-sensitive search. A string is a literal substring of the operator URI; the FiftyOne
-    dict form ``{regex: ["operator", "label"]}`` searches a regex over the named fields."""
+@dataclass(frozen=True)
+class LiteralSearch:
+    """Text to find as typed (a substring, not a regex) in ``fields``. Its length limit applies
+    to the text, not to its escaped form, which can be twice as long."""
+
+    text: str
+    fields: tuple[str, ...] = ("operator",)
+
+
+def build_search(search: str | LiteralSearch | Mapping[str, Iterable[str]] | None) -> dict[str, Any]:
+    """Case-sensitive search. A string is a literal substring of the operator URI, a
+    ``LiteralSearch`` one of the fields it names; the FiftyOne dict form
+    ``{regex: ["operator", "label"]}`` searches a regex over the named fields."""
     if search is None:
         return {}
     if isinstance(search, str):
-        search = {re.escape(search): ["operator"]}
+        search = LiteralSearch(search)
+    if isinstance(search, LiteralSearch):
+        pattern = re.escape(_checked_text(search.text))
+        return {"$or": [{_search_field(name): {"$regex": pattern}} for name in search.fields]}
     if not isinstance(search, Mapping) or not search:
         raise InvalidQuery("search must be a string or a non-empty {regex: [fields]} dict.")
-    clauses = []
+    clauses: list[dict[str, Any]] = []
     for pattern, search_fields in search.items():
         _check_regex(pattern)
         if isinstance(search_fields, str) or not search_fields:
             raise InvalidQuery("Each search regex maps to a list of fields, e.g. {'abc': ['operator']}.")
-        for name in search_fields:
-            if name not in SEARCH_FIELDS:
-                raise InvalidQuery(f"Invalid search field {name!r}; search over: operator, label.")
-            clauses.append({SEARCH_FIELDS[name]: {"$regex": pattern}})
+        clauses.extend({_search_field(name): {"$regex": pattern}} for name in search_fields)
     return {"$or": clauses}
+
+
+def _search_field(name: object) -> str:
+    if name not in SEARCH_FIELDS:
+        raise InvalidQuery(f"Invalid search field {name!r}; search over: operator, label.")
+    return SEARCH_FIELDS[name]
+
+
+def _checked_text(text: object) -> str:
+    if not isinstance(text, str) or not text:
+        raise InvalidQuery("A search pattern must be a non-empty string.")
+    if len(text) > MAX_REGEX_LENGTH:
+        raise InvalidQuery(f"Search text is {len(text)} characters; the limit is {MAX_REGEX_LENGTH}.")
+    if "\x00" in text:
+        raise InvalidQuery("Search text contains a NUL character (\\x00), which MongoDB cannot search for; remove it.")
+    return text
 
 
 # Python regex syntax that MongoDB's PCRE refuses: ``\N{name}``, ``\u``/``\U`` escapes and the
@@ -209,10 +235,7 @@ NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)(?:[+*
 
 
 def _check_regex(pattern: object) -> None:
-    if not isinstance(pattern, str) or not pattern:
-        raise InvalidQuery("A search pattern must be a non-empty string.")
-    if len(pattern) > MAX_REGEX_LENGTH:
-        raise InvalidQuery(f"Search pattern is {len(pattern)} characters; the limit is {MAX_REGEX_LENGTH}.")
+    pattern = _checked_text(pattern)
     try:
         re.compile(pattern)
     except re.error as exc:

@@ -85,7 +85,9 @@ class MongoDelegatedOperationRepo:
 
     def count(self, query: Mapping[str, Any], limit: int = 0) -> int:
         """Matching documents; with ``limit``, counting stops there (bounded cost on big collections)."""
-        return self.collection.count_documents(dict(query), **({"limit": limit} if limit else {}))
+        if limit:
+            return self.collection.count_documents(dict(query), limit=limit)
+        return self.collection.count_documents(dict(query))
 
     # -- writes --------------------------------------------------------------------------------
     def insert(self, doc: DelegatedOperationDocument) -> DelegatedOperationDocument:

@@ -32,6 +32,8 @@ class ExecutionRunState(str, Enum):
 S = ExecutionRunState
 TERMINAL_STATES = frozenset({S.COMPLETED, S.FAILED})
 ACTIVE_STATES = frozenset({S.QUEUED, S.RUNNING})
+# States with a place in a queue (admission for scheduled, pick-up for queued).
+WAITING_STATES = frozenset({S.SCHEDULED, S.QUEUED})
 
 # target state -> the states it may be entered from
 TRANSITIONS: dict[ExecutionRunState, frozenset[ExecutionRunState]] = {

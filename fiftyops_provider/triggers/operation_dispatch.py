@@ -38,7 +38,7 @@ from fiftyops_provider.execution.dispatch_round import dispatch_round, runnable_
 from fiftyops_provider.hooks.airflow_api import AirflowAPIHook, APICredentials, async_api_credentials
 from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI, AirflowAPIError
 from fiftyops_provider.plugins.registry import PluginRegistry
-from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store import DelegatedOperationService
 from fiftyops_provider.triggers.queued_operation import APP_NAME, Backoff, QueuedOperationTrigger
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class RunStarter:
     ) -> None:
         self.client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=10_000, appname=f"{APP_NAME}-dispatch")
         db = self.client[database]
-        self.service = DelegatedOperationService(MongoDelegatedOperationRepo(db))
+        self.service = DelegatedOperationService(db)
         self.registry = PluginRegistry(db)
         self.credentials = api
         self._api: AirflowAPI | None = None

@@ -30,15 +30,10 @@ from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
-from fiftyops_provider.store.documents import COLLECTION_NAME, utcnow
+from fiftyops_provider.store.documents import utcnow
 from fiftyops_provider.store.states import ExecutionRunState as S
-from fiftyops_provider.store.work import (
-    active_filter,
-    pickable_filter,
-    scheduled_filter,
-    scope_filter,
-    stale_running_filter,
-)
+from fiftyops_provider.store.work import scope_filter
+from fiftyops_provider.store.work_watch import OperationWorkWatch
 
 logger = logging.getLogger(__name__)
 
@@ -182,23 +177,12 @@ class QueuedOperationTrigger(BaseTrigger):
             },
         )
 
-    async def has_work(self, collection: Any) -> bool:
+    async def has_work(self, operations: OperationWorkWatch) -> bool:
         """The same conditions the sensor's dispatch round acts on (``store.work`` filters)."""
-        scope = scope_filter(self.operator, self.delegation_target, self.dataset_name)
-        now = utcnow()
-        if await collection.find_one(pickable_filter(scope, now), {"_id": 1}):
-            return True
-        if await collection.find_one(scheduled_filter(scope), {"_id": 1}) and (
-            self.quota is None
-            or await collection.count_documents(active_filter(self.delegation_target), limit=self.quota) < self.quota
-        ):
-            return True
-        return bool(
-            await collection.find_one(stale_running_filter(now - timedelta(seconds=self.stale_after)), {"_id": 1})
+        stale_before = utcnow() - timedelta(seconds=self.stale_after)
+        return await operations.has_work(
+            self.operator, self.delegation_target, self.dataset_name, self.quota, stale_before
         )
-
-    async def _running(self, collection: Any) -> bool:
-        return bool(await collection.find_one({"run_state": "running"}, {"_id": 1}))
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         async for _ in self._work_events(once=True):
@@ -215,17 +199,17 @@ class QueuedOperationTrigger(BaseTrigger):
             uri, self.database = await self._connection()
             client: AsyncMongoClient = AsyncMongoClient(uri, serverSelectionTimeoutMS=10_000, appname=APP_NAME)
             try:
-                collection = client[self.database][COLLECTION_NAME]
+                operations = OperationWorkWatch(client[self.database])
                 while True:
                     if self.use_change_stream:
-                        await self._watch(collection)
+                        await self._watch(operations)
                     else:
-                        await self._poll(collection)
+                        await self._poll(operations)
                     yield
                     if once:
                         return
                     if settle:
-                        await self._wait_for_change(collection)
+                        await self._wait_for_change(operations)
                     backoff.reset()
             except PyMongoError as exc:  # the database is down or failing over: wait, then retry
                 await backoff.wait("FiftyOps trigger", exc)
@@ -241,27 +225,27 @@ class QueuedOperationTrigger(BaseTrigger):
     def _stream_await_ms(self) -> int:
         return int(min(CHANGE_STREAM_AWAIT_MS, self.reap_interval * 1000))
 
-    async def _open_stream(self, collection: Any) -> Any:
+    async def _open_stream(self, operations: OperationWorkWatch) -> Any:
         scope = scope_filter(self.operator, self.delegation_target, self.dataset_name)
-        return await collection.watch(change_pipeline(scope), max_await_time_ms=self._stream_await_ms())
+        return await operations.watch(change_pipeline(scope), self._stream_await_ms())
 
-    async def _wait_for_change(self, collection: Any) -> None:
+    async def _wait_for_change(self, operations: OperationWorkWatch) -> None:
         """After work was announced: wait for the next relevant write (the dispatcher picking it
         up, or new work) or ``reap_interval``, so one burst of work gives one event, not a loop of
         them."""
         if not self.use_change_stream:
             await asyncio.sleep(self.poll_interval)
             return
-        async with await self._open_stream(collection) as stream:
+        async with await self._open_stream(operations) as stream:
             await stream.try_next()
 
-    async def _watch(self, collection: Any) -> None:
+    async def _watch(self, operations: OperationWorkWatch) -> None:
         """Return once there is work, re-checking after each relevant change. A stream that ends
         (an invalidate event: the collection was dropped or renamed) is reopened: a dead stream's
         ``try_next`` returns None at once, and waiting on it would spin and block the loop."""
         while True:
             try:
-                stream = await self._open_stream(collection)
+                stream = await self._open_stream(operations)
             except OperationFailure as exc:
                 if exc.code not in NO_CHANGE_STREAM_CODES:
                     raise
@@ -269,26 +253,26 @@ class QueuedOperationTrigger(BaseTrigger):
                     "FiftyOps trigger: change streams unavailable (%s); polling every %ss", exc, self.poll_interval
                 )
                 self.use_change_stream = False
-                await self._poll(collection)
+                await self._poll(operations)
                 return
             async with stream:
                 while stream.alive:
-                    if await self.has_work(collection):
+                    if await self.has_work(operations):
                         return
-                    await self._next_change(collection, stream)
+                    await self._next_change(operations, stream)
                     await asyncio.sleep(self.debounce_seconds)
 
-    async def _next_change(self, collection: Any, stream: Any) -> None:
+    async def _next_change(self, operations: OperationWorkWatch, stream: Any) -> None:
         """Wait for a relevant change or the end of the stream; while an operation runs, for at
         most ``reap_interval`` (its heartbeat may go stale without any write)."""
         loop = asyncio.get_running_loop()
-        wake_at = loop.time() + self.reap_interval if await self._running(collection) else None
+        wake_at = loop.time() + self.reap_interval if await operations.any_running() else None
         while stream.alive and await stream.try_next() is None:
             if wake_at is not None and loop.time() >= wake_at:
                 return
 
-    async def _poll(self, collection: Any) -> None:
-        while not await self.has_work(collection):
+    async def _poll(self, operations: OperationWorkWatch) -> None:
+        while not await self.has_work(operations):
             await asyncio.sleep(self.poll_interval)
 
 

@@ -1,19 +1,24 @@
 """The HTTP API behind the Runs, Run and Plugins pages, mounted in the Airflow api-server.
 
 Every endpoint resolves the caller from Airflow's session (``get_user``: the ``_token`` cookie
-the Airflow UI sets, or a Bearer token) and checks FiftyOps permissions itself; the store and the
-registry are reached through the ``fiftyops_default`` connection, as the DAGs do.
+the Airflow UI sets, or a Bearer token), checks that the account still exists, and checks
+FiftyOps permissions itself; state changes also pass ``request_guard`` (no cross-site requests, a
+declared body type). Paging and search values are bounded by the store, so bad input is a 400
+with a one-line message, never a server error. The store and the registry are reached through the
+``fiftyops_default`` connection, as the DAGs do.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
 from airflow.api_fastapi.core_api.security import get_user
-from fastapi import APIRouter, Depends, Query, Request
+from airflow.configuration import conf
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from pymongo.database import Database
@@ -28,11 +33,12 @@ from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.plugins.errors import OperatorNotFound, PermissionDenied, PluginError, PluginNotFound
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.run_actions import RunActions, read_log
-from fiftyops_provider.store import DelegatedOperationService, OperationNotFound, SortByField
+from fiftyops_provider.store import WAITING_STATES, DelegatedOperationService, OperationNotFound, SortByField
 from fiftyops_provider.store.errors import StoreError
-from fiftyops_provider.store.query import SORT_PRESETS
-from fiftyops_provider.ui.identity import fiftyops_user
+from fiftyops_provider.store.query import SORT_PRESETS, LiteralSearch
+from fiftyops_provider.ui.identity import AccountDirectory, AccountRemoved, fiftyops_user, retire_removed_accounts
 from fiftyops_provider.ui.plugin_upload import MAX_UPLOAD_BYTES, install_uploaded_plugin
+from fiftyops_provider.ui.request_guard import cross_site_refusal, require_json, require_upload
 from fiftyops_provider.ui.views import log_entries, run_detail, run_row
 
 PINNED_PANEL_LIMIT = 50
@@ -47,20 +53,47 @@ class Backend:
     service: DelegatedOperationService
     registry: PluginRegistry
     users: UserStore
+    accounts: AccountDirectory
+
+
+def airflow_account_names() -> set[str] | None:
+    """The accounts of the simple auth manager (read from its configuration). None for other auth
+    managers: FiftyOps cannot list their accounts, and relies on their own checks of a token."""
+    auth_manager = get_auth_manager()
+    if not isinstance(auth_manager, SimpleAuthManager) or conf.getboolean(
+        "core", "simple_auth_manager_all_admins", fallback=False
+    ):
+        return None
+    return {user.username for user in auth_manager.get_users()}
 
 
 @lru_cache(maxsize=1)
 def backend() -> Backend:
+    """Built on the first request; it retires the FiftyOps records of accounts removed from the
+    auth manager since (the simple auth manager's accounts change only with a restart)."""
     hook = FiftyOpsHook()
     db = hook.get_database()
-    return Backend(db, hook.client_uri, hook.get_service(), PluginRegistry(db), UserStore(db))
+    users = UserStore(db)
+    accounts = AccountDirectory(airflow_account_names)
+    retire_removed_accounts(users, accounts)
+    return Backend(db, hook.client_uri, hook.get_service(), PluginRegistry(db), users, accounts)
 
 
 def current_user(airflow_user: Any = Depends(get_user)) -> User:
-    return fiftyops_user(backend().users, airflow_user)
+    b = backend()
+    return fiftyops_user(b.users, airflow_user, b.accounts)
+
+
+def same_site_only(request: Request) -> None:
+    """Every route's guard: state changes must not come from another site (``request_guard``)."""
+    refusal = cross_site_refusal(request, [conf.get("api", "base_url", fallback="")])
+    if refusal is not None:
+        raise HTTPException(403, refusal)
 
 
 def error_status(exc: Exception) -> int:
+    if isinstance(exc, AccountRemoved):
+        return 401
     if isinstance(exc, PermissionDenied):
         return 403
     if isinstance(exc, (OperationNotFound, PluginNotFound, OperatorNotFound)):
@@ -75,7 +108,8 @@ async def handle_domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 DOMAIN_ERRORS = (StoreError, PluginError)
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", dependencies=[Depends(same_site_only)])
+JSON_BODY = [Depends(require_json)]
 
 
 # -- who and where -------------------------------------------------------------------------------
@@ -99,7 +133,14 @@ def _search(text: str | None, with_label: bool) -> Any:
     """Case-sensitive literal search: over the operator URI, and the label when asked."""
     if not text:
         return None
-    return {re.escape(text): ["operator", "label"]} if with_label else text
+    return LiteralSearch(text, ("operator", "label") if with_label else ("operator",))
+
+
+def _position(service: DelegatedOperationService, doc: Any, user: User) -> int | None:
+    """The run's place among the waiting runs ``user`` may see (others' are not counted)."""
+    if doc.run_state not in WAITING_STATES:
+        return None
+    return service.get_queue_position(doc.id, **access.queue_scope(user))
 
 
 def _listing_filters(user: User, mine: bool, dataset_id: str | None, state: list[str] | None) -> dict[str, Any]:
@@ -110,9 +151,7 @@ def _listing_filters(user: User, mine: bool, dataset_id: str | None, state: list
 
 
 def _row(service: DelegatedOperationService, doc: Any, user: User) -> dict[str, Any]:
-    return run_row(
-        doc, user, service.get_queue_position(doc.id) if doc.run_state.value in ("scheduled", "queued") else None
-    )
+    return run_row(doc, user, _position(service, doc, user))
 
 
 @router.get("/runs")
@@ -175,8 +214,7 @@ def get_run(doc_id: str, user: User = Depends(current_user)) -> dict[str, Any]:
         if doc.pipeline
         else []
     )
-    position = service.get_queue_position(doc.id) if doc.run_state.value in ("scheduled", "queued") else None
-    return run_detail(doc, user, children, position)
+    return run_detail(doc, user, children, _position(service, doc, user))
 
 
 @router.get("/runs/{doc_id}/logs")
@@ -191,7 +229,7 @@ def get_logs(doc_id: str, user: User = Depends(current_user)) -> dict[str, Any]:
             "log_size": doc.log_size,
             "running": not doc.is_terminal,
         }
-    text, complete = read_log(doc)
+    text, complete = read_log(doc, lambda: backend().service.stored_log(doc.id))
     return {
         "entries": log_entries(text),
         "download_only": False,
@@ -204,7 +242,7 @@ def get_logs(doc_id: str, user: User = Depends(current_user)) -> dict[str, Any]:
 @router.get("/runs/{doc_id}/logs/download")
 def download_logs(doc_id: str, user: User = Depends(current_user)) -> PlainTextResponse:
     doc = _visible(doc_id, user)
-    text, _ = read_log(doc)
+    text, _ = read_log(doc, lambda: backend().service.stored_log(doc.id))
     return PlainTextResponse(text, headers={"Content-Disposition": f'attachment; filename="{doc.id}.log"'})
 
 
@@ -226,29 +264,33 @@ def run_actions(user: User = Depends(current_user)) -> RunActions:
     return RunActions(b.db, user, b.service, b.registry)
 
 
-@router.post("/runs/{doc_id}/rerun")
-def rerun(doc_id: str, runs: RunActions = Depends(run_actions)) -> dict[str, Any]:
+class EmptyBody(BaseModel):
+    """The body of an action that takes no fields: ``{}``."""
+
+
+@router.post("/runs/{doc_id}/rerun", dependencies=JSON_BODY)
+def rerun(doc_id: str, body: EmptyBody, runs: RunActions = Depends(run_actions)) -> dict[str, Any]:
     """A new run with the same inputs, queued by the caller, who must be allowed to run it now."""
     return run_row(runs.rerun(doc_id), runs.user)
 
 
-@router.post("/runs/{doc_id}/pin")
+@router.post("/runs/{doc_id}/pin", dependencies=JSON_BODY)
 def pin(doc_id: str, body: PinBody, runs: RunActions = Depends(run_actions)) -> dict[str, Any]:
     return run_row(runs.set_pinned(doc_id, body.pinned), runs.user)
 
 
-@router.post("/runs/{doc_id}/label")
+@router.post("/runs/{doc_id}/label", dependencies=JSON_BODY)
 def label(doc_id: str, body: LabelBody, runs: RunActions = Depends(run_actions)) -> dict[str, Any]:
     return run_row(runs.set_label(doc_id, body.label), runs.user)
 
 
-@router.post("/runs/{doc_id}/terminate")
+@router.post("/runs/{doc_id}/terminate", dependencies=JSON_BODY)
 def terminate(doc_id: str, body: TerminateBody, runs: RunActions = Depends(run_actions)) -> dict[str, Any]:
     return run_row(runs.terminate(doc_id, body.reason or "terminated from the Runs page"), runs.user)
 
 
-@router.post("/runs/{doc_id}/mark-failed")
-def mark_failed(doc_id: str, runs: RunActions = Depends(run_actions)) -> dict[str, Any]:
+@router.post("/runs/{doc_id}/mark-failed", dependencies=JSON_BODY)
+def mark_failed(doc_id: str, body: EmptyBody, runs: RunActions = Depends(run_actions)) -> dict[str, Any]:
     """Fail the run in the store now. A running task is told through the store and stops at its
     next heartbeat; if it cannot be reached, the external work may go on: the page warns."""
     return run_row(runs.mark_failed(doc_id, "the Runs page"), runs.user)
@@ -288,31 +330,43 @@ def plugins(user: User = Depends(current_user)) -> dict[str, Any]:
     }
 
 
-@router.post("/plugins")
+async def _uploaded_zip(request: Request) -> bytes:
+    """The ZIP of an upload: the body itself, or the ``file`` field of a multipart form."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        return await request.body()
+    async with request.form(max_files=1, max_fields=1, max_part_size=MAX_UPLOAD_BYTES) as form:
+        file = form.get("file")
+        if file is None or isinstance(file, str):
+            raise PluginError("The multipart form has no 'file' field; send the plugin ZIP as 'file'.")
+        return await file.read()
+
+
+@router.post("/plugins", dependencies=[Depends(require_upload)])
 async def upload_plugin(
     request: Request, overwrite: bool = False, user: User = Depends(current_user)
 ) -> dict[str, Any]:
-    """Install (``overwrite=true``: upgrade) a plugin from the ZIP sent as the request body."""
+    """Install (``overwrite=true``: upgrade) a plugin from an uploaded ZIP (``application/zip``
+    body, or the ``file`` field of a multipart form)."""
     access.require_admin(user)
-    data = await request.body()
+    data = await _uploaded_zip(request)
     if len(data) > MAX_UPLOAD_BYTES:
         raise PluginError(f"The upload is {len(data)} bytes; plugin ZIPs are limited to {MAX_UPLOAD_BYTES} bytes.")
     b = backend()
     return await install_uploaded_plugin(data, overwrite, user.name, b.client_uri, b.db.name)
 
 
-@router.post("/plugins/uninstall")
+@router.post("/plugins/uninstall", dependencies=JSON_BODY)
 def uninstall_plugin(body: PluginNameBody, user: User = Depends(current_user)) -> dict[str, Any]:
     backend().registry.uninstall(body.name, acting_user=user.name)
     return {"uninstalled": body.name}
 
 
-@router.post("/plugins/enabled")
+@router.post("/plugins/enabled", dependencies=JSON_BODY)
 def set_plugin_enabled(body: PluginEnabledBody, user: User = Depends(current_user)) -> dict[str, Any]:
     return backend().registry.set_enabled(body.name, body.enabled, acting_user=user.name)
 
 
-@router.post("/plugins/operator")
+@router.post("/plugins/operator", dependencies=JSON_BODY)
 def set_operator(body: OperatorSettingsBody, user: User = Depends(current_user)) -> dict[str, Any]:
     return backend().registry.set_operator(
         body.name,
@@ -333,7 +387,7 @@ def org_settings(user: User = Depends(current_user)) -> dict[str, str]:
     return _settings_json(get_organization_settings(backend().db))
 
 
-@router.put("/org-settings")
+@router.put("/org-settings", dependencies=JSON_BODY)
 def put_org_settings(body: OrganizationSettingsBody, user: User = Depends(current_user)) -> dict[str, str]:
     access.require_admin(user)
     return _settings_json(

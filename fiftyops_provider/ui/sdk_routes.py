@@ -4,8 +4,9 @@ admins reach runs here, as the user Airflow's auth manager authenticated.
 Runs are answered as MongoDB Extended JSON documents (the SDK rebuilds the same
 ``DelegatedOperationDocument`` it returns in direct mode), without the executor's claim token.
 Every check is ``RunActions``' (``access.run_rules``). Requests carry a Bearer token and JSON
-bodies. Queueing imports the operator's plugin to resolve its inputs, so it runs in a child process
-(``cli_child``), never in the api-server.
+bodies (``{}`` when an action takes no fields); the routes share the pages' guard against
+cross-site requests (``ui.request_guard``). Queueing imports the operator's plugin to resolve
+its inputs, so it runs in a child process (``cli_child``), never in the api-server.
 """
 
 from __future__ import annotations
@@ -21,12 +22,21 @@ from pydantic import BaseModel, Field
 from fiftyops_provider.run_actions import RunActions, RunQuery
 from fiftyops_provider.store import DelegatedOperationDocument
 from fiftyops_provider.ui.cli_child import run_cli
-from fiftyops_provider.ui.routes import LabelBody, PinBody, TerminateBody, backend, run_actions
+from fiftyops_provider.ui.routes import (
+    JSON_BODY,
+    EmptyBody,
+    LabelBody,
+    PinBody,
+    TerminateBody,
+    backend,
+    run_actions,
+    same_site_only,
+)
 
 QUEUE_TIMEOUT_SECONDS = 60.0
 HIDDEN_FIELDS = ("claim_token",)
 
-sdk_router = APIRouter(prefix="/api/operations")
+sdk_router = APIRouter(prefix="/api/operations", dependencies=[Depends(same_site_only)])
 
 
 def _extended_json(value: Any) -> Response:
@@ -63,7 +73,7 @@ def list_operations(query: str = "{}", runs: RunActions = Depends(run_actions)) 
     )
 
 
-@sdk_router.post("")
+@sdk_router.post("", dependencies=JSON_BODY)
 async def queue_operation(body: QueueBody, runs: RunActions = Depends(run_actions)) -> Response:
     """``delegate()`` as the caller, with all its checks, in a child process."""
     b = backend()
@@ -99,26 +109,26 @@ def get_operation_log(run_id: str, runs: RunActions = Depends(run_actions)) -> d
     return {"text": text, "complete": complete}
 
 
-@sdk_router.post("/{run_id}/terminate")
+@sdk_router.post("/{run_id}/terminate", dependencies=JSON_BODY)
 def terminate_operation(run_id: str, body: TerminateBody, runs: RunActions = Depends(run_actions)) -> Response:
     return _extended_json(_document(runs.terminate(run_id, body.reason or "terminated from the SDK")))
 
 
-@sdk_router.post("/{run_id}/mark-failed")
-def mark_operation_failed(run_id: str, runs: RunActions = Depends(run_actions)) -> Response:
+@sdk_router.post("/{run_id}/mark-failed", dependencies=JSON_BODY)
+def mark_operation_failed(run_id: str, body: EmptyBody, runs: RunActions = Depends(run_actions)) -> Response:
     return _extended_json(_document(runs.mark_failed(run_id, "the SDK")))
 
 
-@sdk_router.post("/{run_id}/rerun")
-def rerun_operation(run_id: str, runs: RunActions = Depends(run_actions)) -> Response:
+@sdk_router.post("/{run_id}/rerun", dependencies=JSON_BODY)
+def rerun_operation(run_id: str, body: EmptyBody, runs: RunActions = Depends(run_actions)) -> Response:
     return _extended_json(_document(runs.rerun(run_id)))
 
 
-@sdk_router.post("/{run_id}/label")
+@sdk_router.post("/{run_id}/label", dependencies=JSON_BODY)
 def label_operation(run_id: str, body: LabelBody, runs: RunActions = Depends(run_actions)) -> Response:
     return _extended_json(_document(runs.set_label(run_id, body.label)))
 
 
-@sdk_router.post("/{run_id}/pin")
+@sdk_router.post("/{run_id}/pin", dependencies=JSON_BODY)
 def pin_operation(run_id: str, body: PinBody, runs: RunActions = Depends(run_actions)) -> Response:
     return _extended_json(_document(runs.set_pinned(run_id, body.pinned)))

@@ -23,7 +23,7 @@ from fiftyops_provider.datasets.catalog import create_dataset
 from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI
 from fiftyops_provider.stacks.demo import install_example_plugins
 from fiftyops_provider.stacks.standalone import AirflowStandalone
-from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store import DelegatedOperationService
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E_DATABASE = "fiftyops_e2e"
@@ -80,7 +80,7 @@ def running_stack(
             assert time.monotonic() < deadline, "the FiftyOps DAGs did not appear"
             time.sleep(1)
         print(f"\nairflow standalone ready with the FiftyOps DAGs in {time.monotonic() - started:.1f}s")
-        yield AirflowStack(standalone, api, db, DelegatedOperationService(MongoDelegatedOperationRepo(db)), home)
+        yield AirflowStack(standalone, api, db, DelegatedOperationService(db), home)
     finally:
         standalone.stop()
         mongo_client.drop_database(database)

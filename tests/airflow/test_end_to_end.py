@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from fiftyops_provider import delegate
+from fiftyops_provider.access.users import UserStore
 from fiftyops_provider.dag_factory.naming import OPERATOR_TASK_ID, operator_dag_id
 from fiftyops_provider.store import ExecutionRunState as S
 from tests.airflow.conftest import E2E_ADMIN, E2E_DATASET, E2E_SAMPLES
@@ -156,3 +157,36 @@ def test_tasks_report_to_an_execution_api_server_of_their_own(airflow_stack):
     ui_server_lines = [line for line in standalone.log_file.read_text().splitlines() if line.startswith("api-server")]
     assert ui_server_lines, "the standalone log has no api-server lines to check"
     assert not [line for line in ui_server_lines if "/execution/task-instances/" in line]
+
+
+def task_log(stack, dag_id: str, run_id: str) -> str:
+    folder = stack.standalone.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={OPERATOR_TASK_ID}"
+    return "\n".join(path.read_text() for path in sorted(folder.glob("attempt=*.log")))
+
+
+def finished(stack, dag_id: str, run_id: str) -> str:
+    return stack.api.wait_for_ti(dag_id, run_id, OPERATOR_TASK_ID, {"success", "failed", "skipped"})["state"]
+
+
+def test_a_dag_run_conf_cannot_bypass_the_queue_time_checks(airflow_stack):
+    """Anyone Airflow lets trigger an operator DAG can write its conf. A ``rerun_of`` is checked as
+    the Airflow user who triggered the run, exactly like the Runs page's re-run, before anything is
+    written; an ``operation_id`` is run only by the DAG run the dispatcher started for it."""
+    dag_id = operator_dag_id("@fiftyops/utils/sleep")
+    done = wait_for(airflow_stack, queue(airflow_stack, "@fiftyops/utils/sleep", seconds=0).id, {S.COMPLETED})
+    users = UserStore(airflow_stack.db)
+    users.set_role(E2E_ADMIN, "GUEST")  # the FiftyOps record wins: Airflow's admin may no longer run sleep
+    try:
+        before = airflow_stack.db.delegated_ops.count_documents({})
+        rerun = airflow_stack.api.trigger(dag_id, conf={"rerun_of": str(done.id)})["dag_run_id"]
+        assert finished(airflow_stack, dag_id, rerun) == "failed"
+        assert "User admin is GUEST; operator @fiftyops/utils/sleep needs" in task_log(airflow_stack, dag_id, rerun)
+        assert airflow_stack.db.delegated_ops.count_documents({}) == before  # nothing queued
+    finally:
+        users.set_role(E2E_ADMIN, "ADMIN")
+
+    stolen = airflow_stack.api.trigger(dag_id, conf={"operation_id": str(done.id)})["dag_run_id"]
+    assert finished(airflow_stack, dag_id, stolen) == "failed"
+    assert f"Operation {done.id} was not dispatched to this run" in task_log(airflow_stack, dag_id, stolen)
+    assert airflow_stack.db.delegated_ops.count_documents({}) == before
+    assert airflow_stack.service.get(done.id) == done  # not failed, not re-linked

@@ -150,3 +150,13 @@ def test_a_forked_operator_child_forgets_the_hooks_connection(conn):
 
     assert in_child.startswith("(None, None, None, ") and "127.0.0.1" not in in_child
     assert hook.connection is not None and "127.0.0.1" in hook.uri  # the parent keeps its own
+
+
+def test_leaving_a_with_block_lets_go_like_close(conn):
+    """One contract: ``close()`` and the end of a ``with`` both let go of the shared client,
+    neither closes it under the other hooks."""
+    other = FiftyOpsHook()
+    with FiftyOpsHook() as hook:
+        shared = hook.get_conn()
+    assert hook.client is None
+    assert other.get_conn() is shared and other.get_database().command("ping")["ok"] == 1

@@ -47,16 +47,15 @@ def replacement_scheduler(stack) -> Iterator[Callable[[], subprocess.Popen]]:
     started: list[subprocess.Popen] = []
 
     def start() -> subprocess.Popen:
-        log = open(stack.home / "replacement-scheduler.log", "ab")
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "airflow"), "scheduler"],
-            env=stack.standalone.environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+        with open(stack.home / "replacement-scheduler.log", "ab") as log:
+            process = subprocess.Popen(
+                [str(Path(sys.executable).parent / "airflow"), "scheduler"],
+                env=stack.standalone.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         started.append(process)
         return process
 

@@ -103,6 +103,16 @@ def test_fail_terminate_pin_label_archive_rerun(capsys, service, ops):
     assert run(capsys, "delegated", "archive", str(done.id))[0] == 0 and service.get(done.id).archived
 
 
+def test_failing_a_pipeline_child_records_its_error_on_the_parent(capsys, service):
+    parent = service.queue_operation("@org/p/pipe", pipeline={"stages": [{"operator_uri": "@org/p/a"}]})
+    child = service.queue_operation("@org/p/a", parent_id=parent.id, initial_state="queued")
+    service.set_running(child.id)
+    code, out, _ = run(capsys, "delegated", "fail", str(child.id))
+    assert code == 0 and f"{child.id} marked failed" in out
+    errors = service.get(parent.id).pipeline_run_info["child_errors"]
+    assert errors == {str(child.id): "marked failed by root from the CLI"}
+
+
 def test_cleanup_dry_run_then_delete_never_running(capsys, service, ops):
     code, out, _ = run(capsys, "delegated", "cleanup", "--operator", "@fiftyops/io/export", "--dry-run")
     assert code == 0 and "1 operation(s) would be deleted" in out
@@ -131,12 +141,22 @@ def test_cleanup_orphan_counts_only_runs_whose_dataset_is_gone(capsys, db, servi
         service.get(on_gone.id)
 
 
-def test_logs_prints_the_log_file(capsys, service, ops, tmp_path):
+def test_logs_prints_the_log_file(capsys, service, operations, ops, tmp_path):
     log = tmp_path / "op.log"
     log.write_text("line one\nline two\n")
-    service.repo.update({"_id": ops[1].id}, {"log_path": str(log)})
+    operations.update_one({"_id": ops[1].id}, {"$set": {"log_path": str(log)}})
     code, out, _ = run(capsys, "delegated", "logs", str(ops[1].id))
     assert code == 0 and out == "line one\nline two\n"
+
+
+def test_logs_of_a_run_on_another_machine_come_from_the_database(capsys, service, ops, operations):
+    running, done = ops[1], ops[2]
+    for doc in (running, done):
+        operations.update_one({"_id": doc.id}, {"$set": {"log_path": "/on/the/worker/attempt=1.log"}})
+        service.set_log_tail(doc.id, "last line")
+    service.store_log(done.id, b"first line\nlast line\n")
+    assert run(capsys, "delegated", "logs", str(done.id))[:2] == (0, "first line\nlast line\n")
+    assert run(capsys, "delegated", "logs", str(running.id))[:2] == (0, "last line\n")  # live: the tail
 
 
 def test_bad_usage_exits_2(capsys):

@@ -47,7 +47,8 @@ def test_install_list_disable_perms(capsys, admin):
 def test_reinstall_without_overwrite_is_refused_then_upgrade_works(capsys, admin):
     run(capsys, "plugins", "install", str(REPO_PLUGINS / "io"))
     code, _, err = run(capsys, "plugins", "install", str(REPO_PLUGINS / "io"))
-    assert code == 1 and "overwrite=True" in err
+    upgrade = f"upgrade it with: fiftyops plugins upgrade {REPO_PLUGINS / 'io'}"
+    assert code == 1 and err.strip() == f"error: Plugin @fiftyops/io is already installed; {upgrade}"
     assert run(capsys, "plugins", "upgrade", str(REPO_PLUGINS / "io"))[0] == 0
 
 

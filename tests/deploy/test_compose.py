@@ -43,7 +43,13 @@ EXPECTED_CONNECTION = {
     "extra": {"replicaSet": "rs0"},
 }
 # Variables the compose file interpolates: unset them so the defaults are what is checked.
-COMPOSE_VARIABLES = ("AIRFLOW_JWT_SECRET", "AIRFLOW_ADMIN_PASSWORD", "FIFTYOPS_EXECUTION_QUOTA")
+COMPOSE_VARIABLES = (
+    "AIRFLOW_JWT_SECRET",
+    "AIRFLOW_SECRET_KEY",
+    "AIRFLOW_FERNET_KEY",
+    "AIRFLOW_ADMIN_PASSWORD",
+    "FIFTYOPS_EXECUTION_QUOTA",
+)
 
 
 def resolve(**variables: str) -> dict:
@@ -81,7 +87,11 @@ def services() -> dict:
 def chosen() -> dict:
     """The services with every variable the docs tell users to set, set."""
     return resolve(
-        AIRFLOW_JWT_SECRET="s3cret-from-env", AIRFLOW_ADMIN_PASSWORD="pw-from-env", FIFTYOPS_EXECUTION_QUOTA="7"
+        AIRFLOW_JWT_SECRET="s3cret-from-env",
+        AIRFLOW_SECRET_KEY="key-from-env",
+        AIRFLOW_FERNET_KEY="fernet-from-env",
+        AIRFLOW_ADMIN_PASSWORD="pw-from-env",
+        FIFTYOPS_EXECUTION_QUOTA="7",
     )["services"]
 
 
@@ -116,7 +126,9 @@ def test_airflow_runs_celery_on_redis_with_postgres_metadata(services):
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://airflow:airflow@postgres/airflow", (
             name
         )
-        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql://airflow:airflow@postgres/airflow", name
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql+psycopg2://airflow:airflow@postgres/airflow", (
+            name
+        )
         assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False", name
     assert services["airflow-worker"]["command"] in ("celery worker", ["celery", "worker"])
     postgres_env = services["postgres"]["environment"]
@@ -150,6 +162,16 @@ def test_airflow_services_share_image_secret_and_execution_api(services):
 def test_jwt_secret_comes_from_the_environment(chosen):
     for name in AIRFLOW_SERVICES:
         assert chosen[name]["environment"]["AIRFLOW__API_AUTH__JWT_SECRET"] == "s3cret-from-env", name
+
+
+def test_secret_and_fernet_keys_are_shared_and_come_from_the_environment(services, chosen):
+    """Without one secret_key the api-server cannot fetch a running task's log from its worker;
+    without one fernet key a connection saved by one service is unreadable by another."""
+    for key in ("AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY"):
+        assert len({services[name]["environment"][key] for name in AIRFLOW_SERVICES}) == 1, key
+    for name in AIRFLOW_SERVICES:
+        assert chosen[name]["environment"]["AIRFLOW__API__SECRET_KEY"] == "key-from-env", name
+        assert chosen[name]["environment"]["AIRFLOW__CORE__FERNET_KEY"] == "fernet-from-env", name
 
 
 def test_fiftyops_store_and_connection(services):

@@ -1,5 +1,6 @@
-"""Fixtures for executor tests (tests/execution and tests/reliability import them into their conftest): executors on the sample operators with short intervals, runs in
-background threads, and cleanup of every process a test started (by PID)."""
+"""Fixtures for executor tests (tests/execution and tests/reliability import them into their
+conftest): executors on the sample operators with short intervals, runs in background threads,
+and cleanup of every process a test started (by PID)."""
 
 from __future__ import annotations
 

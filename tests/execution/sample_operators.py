@@ -107,9 +107,10 @@ class Sleeper(Operator):
         steps = ctx.params.get("steps", 600)
         done = 0
         try:
-            for done in range(steps):
+            while done < steps:
                 ctx.check_for_termination()
                 time.sleep(ctx.params.get("step", 0.05))
+                done += 1
         except OperationTerminated as exc:
             _mark(ctx, "partial", f"{done} {exc}")
             raise

@@ -48,14 +48,9 @@ def test_the_operator_runs_in_a_session_of_its_own(probe, method):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_the_child_holds_none_of_the_parents_files_or_sockets(probe, method, tmp_path):
-    parent_file = open(tmp_path / "parent-only.txt", "w")
-    listener = socket.create_server(("127.0.0.1", 0))
-    try:
+    with open(tmp_path / "parent-only.txt", "w"), socket.create_server(("127.0.0.1", 0)) as listener:
         socket_target = os.readlink(f"/proc/self/fd/{listener.fileno()}")
         outcome, _ = probe(method)
-    finally:
-        parent_file.close()
-        listener.close()
 
     targets = outcome.result["fd_targets"]
     assert str(tmp_path / "parent-only.txt") not in targets and socket_target not in targets

@@ -51,10 +51,10 @@ def test_launcher_respects_the_admission_quota_and_target(service, tmp_path):
     assert service.get(other.id).run_state is S.SCHEDULED
 
 
-def test_launcher_reaps_stale_runs(service, queue):
+def test_launcher_reaps_stale_runs(service, operations, queue):
     stale = queue("sleeper")
     service.set_running(stale.id, claim_token="gone#1")
-    service.repo.collection.update_one({"_id": stale.id}, {"$set": {"heartbeat_at": utcnow() - timedelta(minutes=1)}})
+    operations.update_one({"_id": stale.id}, {"$set": {"heartbeat_at": utcnow() - timedelta(minutes=1)}})
     queue("quick", {"a": 1})
 
     assert run_launcher(service, max_operations=1, poll_interval=0.05, **FAST) == 1

@@ -192,3 +192,17 @@ def test_errors_and_tracebacks_are_masked(service, queue, make_executor):
     assert stored.run_state is S.FAILED
     assert stored.result.error_message == "RuntimeError: the server refused ***"
     assert "Traceback" in stored.result.error and _leaks(PEM, stored.result.error, log, stored.log_tail) == []
+
+
+def test_the_whole_log_is_stored_in_the_database_before_the_outcome(service, queue, make_executor, tmp_path):
+    """A run on another machine: readers there get the whole log from MongoDB, not the tail."""
+    doc = queue("chatty", {"lines": 300})
+    make_executor().run(doc.id, log_path="/elsewhere/airflow/attempt=1.log")
+    capture = next((tmp_path / "fiftyops-home" / "logs").rglob(f"{doc.id}.log")).read_text()
+    stored = service.stored_log(doc.id)
+    assert stored == capture and "printed line 0" in stored and stored.rstrip().endswith("completed")
+    assert "printed line 0" not in service.get(doc.id).log_tail  # the tail alone would have lost it
+
+    rerun_capture = capture + "another attempt\n"
+    service.store_log(doc.id, rerun_capture.encode())  # a later attempt's upload replaces it
+    assert service.stored_log(doc.id) == rerun_capture

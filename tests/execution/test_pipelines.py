@@ -85,11 +85,13 @@ def test_a_disabled_stage_operator_fails_the_pipeline_before_it_starts(service, 
     assert not (tmp_path / "quick").exists()
 
 
-def test_child_operation_error_is_recorded_on_the_parent_and_children_cannot_be_rerun(service, make_executor):
+def test_child_operation_error_is_recorded_on_the_parent_and_children_cannot_be_rerun(
+    service, operations, make_executor
+):
     pipeline = Pipeline().stage(uri("pipeline_probe"), name="a").stage(uri("pipeline_probe"), name="b")
     parent = service.queue_operation(uri("pipe"), pipeline=pipeline)
-    service.repo.update(
-        {"_id": parent.id}, {"pipeline_run_info": {"active": True, "stage_index": 1, "child_errors": None}}
+    operations.update_one(
+        {"_id": parent.id}, {"$set": {"pipeline_run_info": {"active": True, "stage_index": 1, "child_errors": None}}}
     )
     ok_child = service.queue_operation(uri("pipeline_probe"), parent_id=parent.id, initial_state="queued")
     bad_child = service.queue_operation(

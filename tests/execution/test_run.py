@@ -62,16 +62,16 @@ def test_unserializable_result_is_a_clear_error(service, queue, make_executor):
     assert "set" in stored.result.error_message
 
 
-def test_not_queued_is_not_claimed_and_not_touched(service, queue, make_executor):
+def test_not_queued_is_not_claimed_and_not_touched(service, operations, queue, make_executor):
     doc = queue("quick", {"a": 1})
     executor = make_executor()
     assert executor.run(doc.id).state is OutcomeState.COMPLETED
-    before = service.repo.collection.find_one({"_id": doc.id})
+    before = operations.find_one({"_id": doc.id})
 
     again = executor.run(doc.id)
 
     assert again.state is OutcomeState.NOT_CLAIMED and again.pid is None
-    assert service.repo.collection.find_one({"_id": doc.id}) == before
+    assert operations.find_one({"_id": doc.id}) == before
     scheduled = service.queue_operation(uri("quick"), context={"request_params": {"params": {"a": 1}}})
     assert executor.run(scheduled.id).state is OutcomeState.NOT_CLAIMED
     assert service.get(scheduled.id).run_state is S.SCHEDULED

@@ -174,14 +174,14 @@ def test_timeout_with_on_reset_rerun_until_max_attempts(service, queue, make_exe
     assert "attempt 1 of" in log and "attempt 2 of" in log  # both attempts in one log file
 
 
-def test_reaper_uses_failed_when_the_operator_cannot_be_loaded(service, db):
+def test_reaper_uses_failed_when_the_operator_cannot_be_loaded(service, operations, db):
     from datetime import timedelta
 
     from fiftyops_provider.store.documents import utcnow
 
     doc = service.queue_operation("@gone/plugin/op", initial_state="queued")
     service.set_running(doc.id, claim_token="dead-executor#1")
-    service.repo.collection.update_one({"_id": doc.id}, {"$set": {"heartbeat_at": utcnow() - timedelta(minutes=5)}})
+    operations.update_one({"_id": doc.id}, {"$set": {"heartbeat_at": utcnow() - timedelta(minutes=5)}})
 
     reaped = reap_stale_operations(service, SOURCE, stale_after=60)
 

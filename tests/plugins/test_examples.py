@@ -12,7 +12,7 @@ import pytest
 import fiftyops_provider.management as fom
 from fiftyops_provider import delegate
 from fiftyops_provider.datasets.catalog import create_dataset, load_dataset
-from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store import DelegatedOperationService
 from fiftyops_provider.store import ExecutionRunState as S
 from tests.plugins.conftest import REPO_PLUGINS
 
@@ -22,7 +22,7 @@ def service(db, admin):
     for name in ("utils", "io", "pipelines", "webhook"):
         fom.upload_plugin(REPO_PLUGINS / name)
     create_dataset(db, "animals")
-    return DelegatedOperationService(MongoDelegatedOperationRepo(db))
+    return DelegatedOperationService(db)
 
 
 def run(service, uri, **params):

@@ -131,7 +131,7 @@ def test_not_a_zip_and_missing_path(registry, tmp_path):
 
 def test_import_errors_carry_the_traceback(registry, tmp_path):
     entries = {**_good_entries(tmp_path), "__init__.py": "raise ValueError('boom at import')\n"}
-    with pytest.raises(InvalidPlugin, match="(?s)Traceback.*ValueError: boom at import"):
+    with pytest.raises(InvalidPlugin, match=r"(?s)Traceback.*ValueError: boom at import"):
         registry.install(_zip(tmp_path, entries))
 
 

@@ -56,7 +56,7 @@ def test_an_upgrade_with_another_yml_name_is_a_new_plugin(registry, tmp_path):
 def test_failed_upgrade_leaves_the_previous_version_installed_and_runnable(registry, tmp_path):
     registry.install(write_plugin(tmp_path / "v1"))
     broken = write_plugin(tmp_path / "v2", version="2.0", entry_code="import does_not_exist\n")
-    with pytest.raises(InvalidPlugin, match="(?s)importing __init__.py failed.*ModuleNotFoundError"):
+    with pytest.raises(InvalidPlugin, match=r"(?s)importing __init__\.py failed.*ModuleNotFoundError"):
         registry.install(broken, overwrite=True)
     assert registry.get_plugin_info("@test/demo")["version"] == "1.0"
     fresh = PluginRegistry(registry.db, cache_dir=tmp_path / "worker-b")
@@ -139,10 +139,10 @@ def test_a_failing_command_on_a_database_shared_with_fiftyone_makes_no_admin(db,
     ``plugins uninstall`` of a plugin that is not there failed, and left the guest an admin."""
     from fiftyops_provider.cli.main import main
     from fiftyops_provider.datasets.catalog import create_dataset
-    from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+    from fiftyops_provider.store import DelegatedOperationService
 
     create_dataset(db, "fiftyone-dataset")
-    DelegatedOperationService(MongoDelegatedOperationRepo(db)).queue_operation("@voxel51/utils/op")
+    DelegatedOperationService(db).queue_operation("@voxel51/utils/op")
     monkeypatch.setenv("FIFTYOPS_USER", "guest")
     assert main(["plugins", "uninstall", "@nope/nope"]) == 1
     with pytest.raises(PluginError):

@@ -10,7 +10,7 @@ from sample_operators import FAST, uri
 
 from fiftyops_provider.execution import Executor, OutcomeState
 from fiftyops_provider.stacks.embedded_mongo import EmbeddedMongo, free_port
-from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store import DelegatedOperationService
 from fiftyops_provider.store import ExecutionRunState as S
 
 
@@ -20,7 +20,7 @@ def test_a_run_survives_a_mongod_restart(tmp_path, background, monkeypatch):
     client = MongoClient(server.uri, serverSelectionTimeoutMS=30_000)
     try:
         monkeypatch.setenv("FIFTYOPS_DATABASE_URI", server.uri)
-        service = DelegatedOperationService(MongoDelegatedOperationRepo(client.outage))
+        service = DelegatedOperationService(client.outage)
         doc = service.queue_operation(
             uri("sleeper"),
             initial_state="queued",

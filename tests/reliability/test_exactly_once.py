@@ -10,26 +10,22 @@ full executor, child process included, is soaked with 8 launchers in test_launch
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
-from _claimers import TALLY, queue_operations, run_claimers
+from tests.reliability.claimers import TALLY, queue_operations, run_claimers
 
 OPERATIONS = 10_000
 CLAIMERS = 8
 
 
-def test_ten_thousand_operations_run_exactly_once_with_eight_claimers(service, db, mongod):
-    queue_operations(service, OPERATIONS)
+def test_ten_thousand_operations_run_exactly_once_with_eight_claimers(operations, db, mongod):
+    queue_operations(db, OPERATIONS)
     _, reports = run_claimers(mongod.uri, db.name, CLAIMERS, complete=True)
 
     claimed = Counter(doc_id for report in reports for doc_id in report.claimed)
     assert len(claimed) == OPERATIONS and set(claimed.values()) == {1}  # every one claimed, none twice
     tallies = Counter({str(row["_id"]): row["runs"] for row in db[TALLY].find()})
     assert tallies == Counter(dict.fromkeys(claimed, 1))  # every one ran, none twice
-    assert service.repo.collection.count_documents({"run_state": "completed", "attempt": 1}) == OPERATIONS
+    assert operations.count_documents({"run_state": "completed", "attempt": 1}) == OPERATIONS
     assert sum(1 for report in reports if report.claimed) == CLAIMERS  # all eight took part
     assert sum(report.lost_races for report in reports) > 0  # and they did race for the same operations

@@ -27,11 +27,11 @@ from fiftyops_provider.datasets.catalog import create_dataset
 from fiftyops_provider.plugins import InvalidParams, InvalidPlugin, PermissionDenied, PluginError
 from fiftyops_provider.plugins.delegate import delegate
 from fiftyops_provider.run_actions import RunActions, RunQuery
-from fiftyops_provider.store import InvalidOperation, InvalidQuery, StoreError
+from fiftyops_provider.store import InvalidOperation, InvalidQuery, OperationNotFound, StoreError
 from tests.execution.test_child_environment import run_snoop
 from tests.execution.test_observability import PEM, TOKEN
-from tests.plugins.conftest import admin, registry, write_plugin  # noqa: F401 (fixtures)
-from tests.plugins.test_delegate import REFUSALS, _snapshot, setup  # noqa: F401 (setup is the fixture)
+from tests.plugins.conftest import write_plugin
+from tests.plugins.test_delegate import REFUSALS, _snapshot
 from tests.plugins.test_hostile_archives import ARCHIVE_CASES, _good_entries, _zip
 from tests.plugins.test_install_isolation import HANGING
 from tests.store.test_bad_input import BAD_QUEUE_ARGS, HOSTILE_LIST_ARGS
@@ -100,8 +100,8 @@ def corpus() -> list[Case]:
             (
                 f"run command by a stranger: {what}",
                 lambda c, f=command: f(c.runs_of("guest"), c.run),
-                PermissionDenied,
-                "",
+                OperationNotFound,  # a run one may not see does not exist for them
+                "No delegated operation",
             )
         )
         cases.append(

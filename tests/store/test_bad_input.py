@@ -84,10 +84,10 @@ BAD_QUEUE_ARGS = [
 
 
 @pytest.mark.parametrize("kwargs,message", BAD_QUEUE_ARGS)
-def test_bad_operations_are_refused_and_nothing_is_written(service, kwargs, message):
+def test_bad_operations_are_refused_and_nothing_is_written(service, operations, kwargs, message):
     with pytest.raises(ValueError, match=message):
         service.queue_operation(**kwargs)
-    assert service.repo.collection.count_documents({}) == 0
+    assert operations.count_documents({}) == 0
 
 
 def test_unstorable_result_is_refused_and_the_run_stays_running(service):
@@ -105,11 +105,11 @@ def test_oversized_label_is_refused(service):
     assert service.get(doc.id).label == "@o/p/op"
 
 
-def test_values_nested_deeper_than_pythons_stack_are_refused(service):
+def test_values_nested_deeper_than_pythons_stack_are_refused(service, operations):
     """An iterative check: a 100,000-level input is refused, not a RecursionError."""
     with pytest.raises(InvalidOperation, match="nests more than"):
         service.queue_operation("@o/p/op", context={"request_params": {"params": {"deep": nested(100_000)}}})
-    assert service.repo.collection.count_documents({}) == 0
+    assert operations.count_documents({}) == 0
 
 
 def test_python_only_regex_syntax_is_told_apart_from_escaped_text(service):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from fiftyops_provider.store import DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store import DelegatedOperationService
 from fiftyops_provider.store import ExecutionRunState as S
 
 
@@ -19,13 +19,13 @@ def _run_threads(count: int, target) -> None:
 
 
 def test_exactly_one_of_many_claimers_wins_each_operation(db):
-    service = DelegatedOperationService(MongoDelegatedOperationRepo(db))
+    service = DelegatedOperationService(db)
     ids = [service.queue_operation("@org/p/op", initial_state="queued").id for _ in range(50)]
     wins: Counter = Counter()
     lock = threading.Lock()
 
     def claim_all(worker: int) -> None:
-        mine = DelegatedOperationService(MongoDelegatedOperationRepo(db))
+        mine = DelegatedOperationService(db)
         for doc_id in ids:
             if mine.set_running(doc_id, required_state="queued", claim_token=f"w{worker}") is not None:
                 with lock:
@@ -38,7 +38,7 @@ def test_exactly_one_of_many_claimers_wins_each_operation(db):
 
 
 def test_concurrent_admitters_never_exceed_the_quota(db):
-    service = DelegatedOperationService(MongoDelegatedOperationRepo(db))
+    service = DelegatedOperationService(db)
     for _ in range(40):
         service.queue_operation("@org/p/op")
     _run_threads(6, lambda _: [service.admit_scheduled_operations(quota=7) for _ in range(5)])
@@ -46,7 +46,7 @@ def test_concurrent_admitters_never_exceed_the_quota(db):
 
 
 def test_concurrent_pickups_hand_out_each_operation_once(db):
-    service = DelegatedOperationService(MongoDelegatedOperationRepo(db))
+    service = DelegatedOperationService(db)
     for _ in range(30):
         service.queue_operation("@org/p/op", initial_state="queued")
     picked: list = []

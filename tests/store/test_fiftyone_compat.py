@@ -54,25 +54,25 @@ FIFTYONE_INDEXES = {
 }
 
 
-def test_a_fiftyone_document_is_read_listed_and_run(service):
-    doc_id = service.repo.collection.insert_one(dict(FIFTYONE_DOC)).inserted_id
+def test_a_fiftyone_document_is_read_listed_and_run(service, operations):
+    doc_id = operations.insert_one(dict(FIFTYONE_DOC)).inserted_id
     doc = service.get(doc_id)
     assert doc.run_state is S.QUEUED and doc.dataset_name == "quickstart" and doc.params == {"format": "csv"}
     assert [d.id for d in service.get_queued_operations(dataset_name="quickstart")] == [doc_id]
     service.set_running(doc_id, required_state="queued")
     done = service.set_completed(doc_id, result={"exported": 10}, required_state="running")
     assert done.result.result == {"exported": 10}
-    raw = service.repo.collection.find_one({"_id": doc_id})
+    raw = operations.find_one({"_id": doc_id})
     assert raw["context"] == FIFTYONE_DOC["context"]  # our updates leave FiftyOne's fields as they were
 
 
-def test_our_documents_have_fiftyone_fields_with_fiftyone_types(service):
+def test_our_documents_have_fiftyone_fields_with_fiftyone_types(service, operations):
     ours = service.queue_operation(
         "@fiftyops/io/export",
         context={"request_params": {"dataset_name": "quickstart", "dataset_id": str(ObjectId()), "params": {}}},
         initial_state="queued",
     )
-    raw = service.repo.collection.find_one({"_id": ours.id})
+    raw = operations.find_one({"_id": ours.id})
     assert set(FIFTYONE_DOC) <= set(raw)
     for key, value in FIFTYONE_DOC.items():
         if value is None:
@@ -84,8 +84,8 @@ def test_our_documents_have_fiftyone_fields_with_fiftyone_types(service):
     assert "pipeline" not in raw and "pipeline_run_info" not in raw
 
 
-def test_fiftyone_index_names_and_keys(service):
-    info = service.repo.collection.index_information()
+def test_fiftyone_index_names_and_keys(service, operations):
+    info = operations.index_information()
     for name, keys in FIFTYONE_INDEXES.items():
         assert [(k, int(d)) for k, d in info[name]["key"]] == keys
     ours = [tuple(v["key"]) for n, v in info.items() if n not in FIFTYONE_INDEXES]
@@ -93,6 +93,6 @@ def test_fiftyone_index_names_and_keys(service):
     assert not set(ours) & set(fiftyone_keys), "an extra index reuses a FiftyOne key pattern under another name"
 
 
-def test_no_config_collection_is_created(service):
+def test_no_config_collection_is_created(service, db):
     service.queue_operation("@o/p/op")
-    assert "config" not in service.repo.db.list_collection_names()
+    assert "config" not in db.list_collection_names()

@@ -11,7 +11,6 @@ from bson import ObjectId
 from fiftyops_provider.store import (
     DelegatedOperationPagingParams,
     DelegatedOperationService,
-    MongoDelegatedOperationRepo,
 )
 from fiftyops_provider.store.documents import DelegatedOperationDocument, utcnow
 from fiftyops_provider.store.query import SORT_PRESETS, build_filter, build_search, combine
@@ -28,7 +27,7 @@ DATASETS = ["quickstart", "cifar", "coco"]
 def big(mongo_client):
     """12k documents inserted in bulk (module-scoped: built once, read by every test here)."""
     db = mongo_client[f"t_listing_{ObjectId()}"]
-    repo = MongoDelegatedOperationRepo(db)
+    service = DelegatedOperationService(db)  # its indexes exist before the bulk insert
     rng = random.Random(7)
     base = utcnow()
     docs = []
@@ -47,7 +46,7 @@ def big(mongo_client):
         )
         docs.append(doc.to_pymongo())
     db.delegated_ops.insert_many(docs)
-    yield DelegatedOperationService(repo), db
+    yield service, db
     mongo_client.drop_database(db.name)
 
 

@@ -42,12 +42,12 @@ def test_full_lifecycle_sets_each_timestamp(service):
     assert done.result.result == {"count": 3}
 
 
-def test_outputs_schema_goes_to_metadata(service):
+def test_outputs_schema_goes_to_metadata(service, operations):
     doc = service.queue_operation("@org/p/op", initial_state="queued")
     service.set_running(doc.id)
     done = service.set_completed(doc.id, result=ExecutionResult(result={"a": 1}, outputs_schema={"type": "object"}))
     assert done.metadata["outputs_schema"] == {"type": "object"}
-    assert "outputs_schema" not in service.repo.collection.find_one({"_id": doc.id})["result"]
+    assert "outputs_schema" not in operations.find_one({"_id": doc.id})["result"]
 
 
 def test_compare_and_set_mismatch_returns_none_and_changes_nothing(service):
@@ -95,12 +95,43 @@ def test_requeue_counts_attempts(service):
     assert service.set_running(doc.id).attempt == 2
 
 
-def test_failure_of_pipeline_child_is_recorded_on_parent(service):
+def test_failure_of_pipeline_child_is_recorded_on_parent(service, operations):
     parent = service.queue_operation("@org/p/pipe", pipeline={"stages": [{"operator_uri": "@org/p/a"}]})
     child = service.queue_operation("@org/p/a", parent_id=parent.id, initial_state="queued")
     service.set_failed(child.id, result=ExecutionResult(error="Traceback: boom"), update_pipeline=parent.id)
-    raw = service.repo.collection.find_one({"_id": parent.id})
+    raw = operations.find_one({"_id": parent.id})
     assert raw["pipeline_run_info"]["child_errors"][str(child.id)] == "Traceback: boom"
+
+
+def test_mark_failed_records_who_and_why_and_the_pipeline_parent(service, operations):
+    parent = service.queue_operation("@org/p/pipe", pipeline={"stages": [{"operator_uri": "@org/p/a"}]})
+    child = service.queue_operation("@org/p/a", parent_id=parent.id, initial_state="queued")
+    service.set_running(child.id)
+    failed = service.mark_failed(child.id, "from the CLI", "olga")
+    assert failed.run_state is S.FAILED and failed.result.error_message == "marked failed by olga from the CLI"
+    raw = operations.find_one({"_id": parent.id})
+    assert raw["pipeline_run_info"]["child_errors"][str(child.id)] == "marked failed by olga from the CLI"
+    with pytest.raises(IllegalTransition, match="already failed; there is nothing to fail"):
+        service.mark_failed(child.id, "again")
+
+
+def test_mark_failed_never_overwrites_a_concurrent_transition(service):
+    doc = service.queue_operation("@org/p/op", initial_state="queued")
+    service.set_running(doc.id)  # it moved on after the caller read it queued
+    with pytest.raises(IllegalTransition, match="changed meanwhile \\(it is running\\)"):
+        service.mark_failed(doc.id, "from the Runs page", "uma", required_state=S.QUEUED)
+    with pytest.raises(IllegalTransition, match="changed meanwhile"):
+        service.mark_failed(doc.id, "callback", claim_token="another-try")
+    assert service.get(doc.id).run_state is S.RUNNING
+
+
+def test_find_claimed_knows_only_the_running_claim(service):
+    doc = service.queue_operation("@org/p/op", initial_state="queued")
+    service.set_running(doc.id, claim_token="airflow:d:r:t:-1#1")
+    assert service.find_claimed("airflow:d:r:t:-1#1").id == doc.id
+    assert service.find_claimed("airflow:d:r:t:-1#2") is None
+    service.set_completed(doc.id)
+    assert service.find_claimed("airflow:d:r:t:-1#1") is None
 
 
 def test_terminate_before_running_fails_at_once(service):

@@ -27,7 +27,7 @@ from fiftyops_provider.plugins.delegate import delegate
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.stacks.local import airflow_connection
 from fiftyops_provider.stacks.standalone import AirflowStandalone
-from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, MongoDelegatedOperationRepo
+from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService
 
 ROOT = Path(__file__).resolve().parents[2]
 UI_DATABASE = "fiftyops_ui"
@@ -144,4 +144,4 @@ def seeded(ui_server: UIServer, mongod, monkeypatch: pytest.MonkeyPatch, tmp_pat
     birds, cars = create_dataset(db, "birds").id, create_dataset(db, "cars").id
     users.grant("olga", birds, "EDIT")
     users.grant("uma", birds, "VIEW")
-    return Seeded(db, DelegatedOperationService(MongoDelegatedOperationRepo(db)), registry, birds, cars)
+    return Seeded(db, DelegatedOperationService(db), registry, birds, cars)

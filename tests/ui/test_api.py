@@ -63,7 +63,7 @@ def test_listing_shows_each_user_what_they_may_see(ui_server, seeded):
     mine = ok(call(ui_server, "olga", "GET", "/api/runs", params={"mine": "true"}))
     assert [r["id"] for r in mine["items"]] == [str(on_birds.id)] and mine["items"][0]["can_change"] is True
     assert ok(call(ui_server, "vic", "GET", "/api/runs", params={"mine": "true"}))["items"] == []
-    refused(call(ui_server, "vic", "GET", f"/api/runs/{on_birds.id}"), 403, "cannot see run")
+    refused(call(ui_server, "vic", "GET", f"/api/runs/{on_birds.id}"), 404, "No delegated operation")
 
 
 def test_filter_sort_search_and_page(ui_server, seeded):
@@ -142,7 +142,7 @@ def test_row_actions_and_their_refusals(ui_server, seeded):
     refused(call(ui_server, "uma", "POST", f"/api/runs/{doc.id}/pin", json={"pinned": True}), 403, "cannot change")
     refused(call(ui_server, "uma", "POST", f"/api/runs/{doc.id}/label", json={"label": "x"}), 403, "cannot change")
     refused(call(ui_server, "uma", "POST", f"/api/runs/{doc.id}/terminate", json={}), 403, "cannot change")
-    refused(call(ui_server, "uma", "POST", f"/api/runs/{doc.id}/rerun"), 403, "needs MEMBER")
+    refused(call(ui_server, "uma", "POST", f"/api/runs/{doc.id}/rerun", json={}), 403, "needs MEMBER")
     refused(call(ui_server, "olga", "POST", f"/api/runs/{doc.id}/label", json={"label": ""}), 400, "label")
     assert seeded.db.delegated_ops.find_one({"_id": doc.id}) == before
     assert seeded.db.delegated_ops.count_documents({}) == 1
@@ -154,13 +154,25 @@ def test_row_actions_and_their_refusals(ui_server, seeded):
     assert (
         ok(call(ui_server, "olga", "POST", f"/api/runs/{doc.id}/label", json={"label": "Census"}))["label"] == "Census"
     )
-    rerun = ok(call(ui_server, "admin", "POST", f"/api/runs/{doc.id}/rerun"))
+    rerun = ok(call(ui_server, "admin", "POST", f"/api/runs/{doc.id}/rerun", json={}))
     assert rerun["queued_by"] == "admin" and rerun["run_state"] == "scheduled" and rerun["label"] == "Census"
     stopped = ok(call(ui_server, "olga", "POST", f"/api/runs/{doc.id}/terminate", json={"reason": "wrong dataset"}))
     assert stopped["run_state"] == "failed" and "wrong dataset" in stopped["error_message"]
-    refused(call(ui_server, "olga", "POST", f"/api/runs/{doc.id}/mark-failed"), 400, "already failed")
-    failed = ok(call(ui_server, "admin", "POST", f"/api/runs/{rerun['id']}/mark-failed"))
+    refused(call(ui_server, "olga", "POST", f"/api/runs/{doc.id}/mark-failed", json={}), 400, "already failed")
+    failed = ok(call(ui_server, "admin", "POST", f"/api/runs/{rerun['id']}/mark-failed", json={}))
     assert failed["run_state"] == "failed" and "marked failed by admin" in failed["error_message"]
+
+
+def test_marking_a_pipeline_child_failed_records_its_error_on_the_parent(ui_server, seeded):
+    parent = seeded.service.queue_operation("@o/p/pipe", pipeline={"stages": [{"operator_uri": "@o/p/a"}]})
+    child = seeded.service.queue_operation("@o/p/a", parent_id=parent.id, initial_state="queued")
+    failed = ok(call(ui_server, "admin", "POST", f"/api/runs/{child.id}/mark-failed", json={}))
+    assert failed["run_state"] == "failed"
+    errors = seeded.service.get(parent.id).pipeline_run_info["child_errors"]
+    assert errors == {str(child.id): "marked failed by admin from the Runs page"}
+
+
+ZIP = {"Content-Type": "application/zip"}
 
 
 def zip_of(directory) -> bytes:
@@ -196,7 +208,9 @@ def test_plugins_are_managed_by_admins_only(ui_server, seeded):
         call(ui_server, "uma", "POST", "/api/plugins/uninstall", json={"name": "@fiftyops/utils"}), 403, "not an admin"
     )
     refused(
-        call(ui_server, "uma", "POST", "/api/plugins", data=zip_of(ROOT / "plugins_repo" / "io")), 403, "only admins"
+        call(ui_server, "uma", "POST", "/api/plugins", data=zip_of(ROOT / "plugins_repo" / "io"), headers=ZIP),
+        403,
+        "only admins",
     )
     refused(
         call(ui_server, "uma", "PUT", "/api/org-settings", json={"default_operator_minimum_role": "GUEST"}),
@@ -255,11 +269,13 @@ def test_plugins_are_managed_by_admins_only(ui_server, seeded):
     }
     assert ok(call(ui_server, "uma", "GET", "/api/org-settings")) == settings
 
-    installed = ok(call(ui_server, "admin", "POST", "/api/plugins", data=zip_of(ROOT / "plugins_repo" / "io")))
+    installed = ok(
+        call(ui_server, "admin", "POST", "/api/plugins", data=zip_of(ROOT / "plugins_repo" / "io"), headers=ZIP)
+    )
     assert installed["name"] == "@fiftyops/io"
     assert all(op["minimum_dataset_permission"] == "VIEW" for op in installed["operators"].values())  # the new default
     refused(
-        call(ui_server, "admin", "POST", "/api/plugins", data=zip_of(ROOT / "plugins_repo" / "io")),
+        call(ui_server, "admin", "POST", "/api/plugins", data=zip_of(ROOT / "plugins_repo" / "io"), headers=ZIP),
         400,
         "already installed",
     )
@@ -271,11 +287,14 @@ def test_plugins_are_managed_by_admins_only(ui_server, seeded):
             "/api/plugins",
             params={"overwrite": "true"},
             data=zip_of(ROOT / "plugins_repo" / "io"),
+            headers=ZIP,
         )
     )
     assert upgraded["name"] == "@fiftyops/io"
-    refused(call(ui_server, "admin", "POST", "/api/plugins", data=b"PK\x03\x04 not really a zip"), 400, "zip")
-    refused(call(ui_server, "admin", "POST", "/api/plugins", data=b""), 400, "empty")
+    refused(
+        call(ui_server, "admin", "POST", "/api/plugins", data=b"PK\x03\x04 not really a zip", headers=ZIP), 400, "zip"
+    )
+    refused(call(ui_server, "admin", "POST", "/api/plugins", data=b"", headers=ZIP), 400, "empty")
     assert seeded.db.fiftyops_plugins.count_documents({}) == 2
     assert ok(call(ui_server, "admin", "POST", "/api/plugins/uninstall", json={"name": "@fiftyops/io"})) == {
         "uninstalled": "@fiftyops/io"

@@ -4,15 +4,20 @@ to ``test-artifacts/screenshots/`` (not committed)."""
 
 from __future__ import annotations
 
+import base64
+import http.server
 import shutil
 import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.ui.test_api import zip_of
 
 pytestmark = pytest.mark.airflow
 
@@ -131,6 +136,8 @@ def test_run_page_shows_input_output_errors_and_logs(browser, ui_server, seeded)
     page = open_as(browser, ui_server, "admin")
     page.goto(ui_server.url(f"/runs/{done.id}"))
     expect(page.get_by_test_id("panel")).to_contain_text("Seconds")
+    expect(page.get_by_test_id("summary")).to_contain_text("completed")
+    expect(page.get_by_test_id("summary")).not_to_contain_text("null")  # a finished run has no progress bar
     page.get_by_test_id("show-raw").check()
     expect(page.get_by_test_id("raw")).to_contain_text('"seconds": 1')
     screenshot(page, "run-input")
@@ -145,6 +152,7 @@ def test_run_page_shows_input_output_errors_and_logs(browser, ui_server, seeded)
 
     page.goto(ui_server.url(f"/runs/{broken.id}"))
     expect(page.get_by_test_id("error-message")).not_to_be_empty()
+    expect(page.get_by_test_id("summary")).not_to_contain_text("null")
     expect(page.get_by_test_id("trace")).to_contain_text("Traceback")
     screenshot(page, "run-errors")
 
@@ -213,3 +221,66 @@ def test_the_runs_page_opens_inside_the_airflow_ui(browser, ui_server, seeded):
     frame = page.frame_locator("iframe").first
     expect(frame.get_by_test_id("run-row")).to_have_count(1, timeout=30_000)
     screenshot(page, "airflow-nav-runs")
+
+
+ATTACKER_PAGE = """<!doctype html><html><body>
+<iframe name="sink"></iframe>
+<form id="form" method="POST" enctype="multipart/form-data" target="sink" action="{target}">
+  <input type="file" name="file" id="file">
+</form>
+<script>
+const zip = Uint8Array.from(atob("{zip}"), (c) => c.charCodeAt(0));
+async function attack() {{
+  // 1. A script on another site: a no-cors fetch with a raw body (no preflight, cookie attached).
+  try {{
+    await fetch("{target}", {{ method: "POST", mode: "no-cors", credentials: "include", body: new Blob([zip]) }});
+  }} catch (e) {{}}
+  // 2. A plain HTML form: multipart, the ZIP as its file field.
+  const files = new DataTransfer();
+  files.items.add(new File([zip], "plugin.zip", {{ type: "application/zip" }}));
+  document.getElementById("file").files = files.files;
+  document.querySelector("iframe").addEventListener("load", () => {{ document.title = "attacked"; }});
+  document.getElementById("form").submit();
+}}
+attack();
+</script></body></html>"""
+
+
+@contextmanager
+def served_elsewhere(html: str) -> Iterator[str]:
+    """``html`` served from another port of the same host (the same site, another origin)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_page_on_another_port_cannot_make_the_admin_install_a_plugin(browser, ui_server, seeded):
+    """The admin is logged in (the ``_token`` cookie, which the browser also attaches to requests
+    a page of another port of the same host makes); that page tries a no-cors fetch and a form."""
+    target = ui_server.url("/api/plugins")
+    archive = base64.b64encode(zip_of(ROOT / "plugins_repo" / "io")).decode()
+    admin = open_as(browser, ui_server, "admin")
+    with served_elsewhere(ATTACKER_PAGE.format(target=target, zip=archive)) as attacker:
+        admin.goto(attacker)
+        # Both answers are back (the fetch is awaited before the form is sent; an install that
+        # got through answers only once its child process has finished).
+        expect(admin).to_have_title("attacked", timeout=120_000)
+    assert [p["_id"] for p in seeded.db.fiftyops_plugins.find()] == ["@fiftyops/utils"]

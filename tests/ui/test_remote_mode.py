@@ -82,7 +82,7 @@ def test_the_server_refuses_what_the_rules_refuse_and_nothing_changes(capsys, re
         ("logs", str(run.id)),
     ):
         code, _, err = remote(capsys, "vic", "delegated", *argv)
-        assert one_line_error(code, err, "vic cannot"), (argv, err)
+        assert one_line_error(code, err, f"No delegated operation with id {run.id}"), (argv, err)  # hidden: 404
     code, out, _ = remote(capsys, "uma", "delegated", "info", str(run.id))
     assert code == 0 and "olga" in out
     code, _, err = remote(capsys, "uma", "delegated", "label", str(run.id), "uma's")

@@ -11,6 +11,7 @@ from fiftyops_provider.access import run_rules as access
 from fiftyops_provider.access.permissions import DatasetPermission, Role
 from fiftyops_provider.access.users import User
 from fiftyops_provider.plugins.errors import PermissionDenied
+from fiftyops_provider.run_actions import read_log
 from fiftyops_provider.store import DelegatedOperationDocument
 from fiftyops_provider.ui.identity import role_for
 from fiftyops_provider.ui.views import log_entries
@@ -84,3 +85,15 @@ def test_listing_filters_narrow_to_what_the_user_may_see():
     with pytest.raises(PermissionDenied, match="no VIEW permission"):
         access.run_filters(viewer, mine=False, dataset_id=str(ObjectId()))
     assert access.run_filters(User("root", Role.ADMIN), mine=False, dataset_id=None) == {}
+
+
+def test_a_log_not_on_this_machine_is_read_from_the_database_once_the_run_ended(tmp_path):
+    def doc(state: str, log_path: str) -> SimpleNamespace:
+        return SimpleNamespace(log_path=log_path, log_tail="tail", is_terminal=state != "running")
+
+    local = tmp_path / "attempt=1.log"
+    local.write_text("local file")
+    assert read_log(doc("completed", str(local)), lambda: "stored") == ("local file", True)
+    assert read_log(doc("completed", "/on/the/worker.log"), lambda: "stored") == ("stored", True)
+    assert read_log(doc("running", "/on/the/worker.log"), lambda: "stored") == ("tail", False)
+    assert read_log(doc("failed", "/on/the/worker.log"), lambda: None) == ("tail", False)

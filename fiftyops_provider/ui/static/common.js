@@ -11,11 +11,15 @@ class ApiError extends Error {
   }
 }
 
+// Every call carries X-FiftyOps-Request, which a page on another site cannot make the browser
+// send: the server refuses cookie-authenticated changes without it. Changes send JSON ({} when
+// there is nothing to say); uploads pass their own body and Content-Type.
 async function api(path, options = {}) {
   const init = { credentials: "same-origin", ...options };
+  init.headers = { "X-FiftyOps-Request": "1", ...(options.headers || {}) };
   if (options.json !== undefined) {
     init.body = JSON.stringify(options.json);
-    init.headers = { "Content-Type": "application/json", ...(options.headers || {}) };
+    init.headers["Content-Type"] = "application/json";
   }
   const response = await fetch(`${FIFTYOPS_BASE}/api${path}`, init);
   const text = await response.text();

@@ -85,10 +85,13 @@ async function loadLogs() {
 
 function renderSummary(run) {
   document.getElementById("title").textContent = run.label;
-  document.getElementById("summary").replaceChildren(
+  // replaceChildren writes a null as the text "null": leave out what a run does not have (a
+  // finished run's progress bar, a run link not set yet).
+  document.getElementById("summary").replaceChildren(...[
     stateBadge(run), progressBar(run),
     el("span", {}, ` ${run.operator}`), el("span", { class: "muted" }, ` on ${run.dataset_name || "no dataset"}, by ${run.queued_by || "unknown"}`),
-    run.run_link ? el("a", { href: run.run_link, target: "_top", "data-testid": "run-link" }, " Airflow task instance") : null);
+    run.run_link ? el("a", { href: run.run_link, target: "_top", "data-testid": "run-link" }, " Airflow task instance") : null,
+  ].filter((node) => node !== null));
 }
 
 async function initRun() {

@@ -71,7 +71,7 @@ function rowActions(run) {
   };
   const live = run.run_state === "running" || run.run_state === "queued" || run.run_state === "scheduled";
   return [
-    act("rerun", "Re-run", post("rerun", undefined, "Queued a new run."), run.rerunnable),
+    act("rerun", "Re-run", post("rerun", {}, "Queued a new run."), run.rerunnable),
     run.can_change ? act("pin", run.pinned ? "Unpin" : "Pin", post("pin", { pinned: !run.pinned })) : null,
     run.can_change && live ? act("terminate", "Terminate", async () => {
       if (!confirm("Terminate this run? A running task stops at its next checkpoint, or is killed after a grace period.")) return;
@@ -79,7 +79,7 @@ function rowActions(run) {
     }) : null,
     run.can_change && live ? act("mark-failed", "Mark failed", async () => {
       if (!confirm("Mark this run as failed? If the termination cannot be delivered to where it runs, the external work may keep running.")) return;
-      await post("mark-failed", undefined, "Marked failed.")();
+      await post("mark-failed", {}, "Marked failed.")();
     }) : null,
     el("a", { href: `${FIFTYOPS_BASE}/api/runs/${run.id}/logs/download`, download: `${run.id}.log`, "data-testid": "download-logs" }, "Logs"),
   ];

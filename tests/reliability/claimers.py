@@ -8,7 +8,8 @@ up first, the way a second dispatcher with a stale view would: the compare-and-s
 exactly one claimer have it. A run adds 1 to the operation's row in ``TALLY``, a collection of its
 own, so a duplicate run shows there even if the store looked fine.
 
-Used by ``bench/bench_claims.py`` (speed) and ``tests/reliability/test_exactly_once.py`` (proof).
+Used by ``tests/reliability/test_exactly_once.py`` (proof) and ``bench/bench_claims.py`` (speed),
+which imports it from here: the tests never depend on benchmark code.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import uuid
 from dataclasses import dataclass, field
 
 from pymongo import MongoClient
+from pymongo.database import Database
 
-from fiftyops_provider.store import DelegatedOperationService, ExecutionRunState, MongoDelegatedOperationRepo
+from fiftyops_provider.store import COLLECTION_NAME, DelegatedOperationService, ExecutionRunState
 
 TALLY = "claim_tally"
 ROGUE_EVERY = 10
@@ -35,14 +37,14 @@ class ClaimerReport:
     lost_races: int = 0
 
 
-def queue_operations(service: DelegatedOperationService, count: int, batch: int = 10_000) -> None:
+def queue_operations(db: Database, count: int, batch: int = 10_000) -> None:
     """``count`` queued no-op operations: one queued by the service, the rest copies of its
     document inserted in bulk (queueing 100k one by one would dominate the benchmark)."""
-    doc = service.queue_operation("@bench/claims/noop", initial_state="queued").to_pymongo()
+    doc = DelegatedOperationService(db).queue_operation("@bench/claims/noop", initial_state="queued").to_pymongo()
     doc.pop("_id")
     remaining = count - 1
     for start in range(0, remaining, batch):
-        service.repo.collection.insert_many([dict(doc) for _ in range(min(batch, remaining - start))], ordered=False)
+        db[COLLECTION_NAME].insert_many([dict(doc) for _ in range(min(batch, remaining - start))], ordered=False)
 
 
 def _claim(
@@ -65,7 +67,7 @@ def claim_until_drained(uri: str, database: str, claimer: str, complete: bool) -
     """Claim (and with ``complete``, run) queued operations until none is left."""
     client = MongoClient(uri)
     db = client[database]
-    service = DelegatedOperationService(MongoDelegatedOperationRepo(db))
+    service = DelegatedOperationService(db)
     report = ClaimerReport(claimer)
     rounds = 0
     try:
@@ -73,15 +75,13 @@ def claim_until_drained(uri: str, database: str, claimer: str, complete: bool) -
             rounds += 1
             started = time.perf_counter()
             if rounds % ROGUE_EVERY == 0:
-                oldest = db[service.repo.collection.name].find_one(
-                    {"run_state": "queued"}, {"_id": 1}, sort=[("_id", 1)]
-                )
+                oldest = db[COLLECTION_NAME].find_one({"run_state": "queued"}, {"_id": 1}, sort=[("_id", 1)])
                 if oldest is not None:
                     _claim(service, oldest["_id"], report, time.perf_counter() - started, complete, db[TALLY])
                 continue
             picked = service.pick_up_queued_operations(claimer, limit=PICKUP_BATCH)
             if not picked:
-                if db[service.repo.collection.name].count_documents({"run_state": "queued"}, limit=1) == 0:
+                if db[COLLECTION_NAME].count_documents({"run_state": "queued"}, limit=1) == 0:
                     return report
                 continue  # the rest are picked up by others (or expire back to pickable)
             share = (time.perf_counter() - started) / len(picked)
