@@ -6,8 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from fiftyops_provider import credential_holders
+
 DEFAULT_DATABASE_NAME = "fiftyops"
 DEFAULT_EMBEDDED_PORT = 27217
+DEFAULT_PLUGIN_VALIDATION_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,10 @@ class Settings:
 
     ``database_uri`` is None when the user configured no MongoDB: the embedded mongod is used then.
     ``child_start`` is None when unset: the executor forks where it can.
+    ``child_env_allowlist``: names (``NAME*``: a prefix) an operator's child gets from the
+    executor's environment beyond the built-in list (``execution.child_env``).
+    ``plugin_validation_timeout``: seconds a plugin's import and ``register()`` may take when it
+    is installed (in a child process) before the install is refused.
     """
 
     database_uri: str | None
@@ -27,6 +34,15 @@ class Settings:
     embedded_port: int
     user: str | None
     child_start: str | None  # FIFTYOPS_CHILD_START; validated by execution.child_process.start_method
+    child_env_allowlist: str | None = None  # FIFTYOPS_CHILD_ENV_ALLOWLIST, comma-separated
+    plugin_validation_timeout: float = DEFAULT_PLUGIN_VALIDATION_TIMEOUT  # FIFTYOPS_PLUGIN_VALIDATION_TIMEOUT
+
+    def __post_init__(self) -> None:
+        credential_holders.track(self, _forget_database_uri)
+
+
+def _forget_database_uri(settings: Settings) -> None:
+    object.__setattr__(settings, "database_uri", None)  # frozen: only an operator's forked child does this
 
 
 def load_settings() -> Settings:
@@ -42,4 +58,21 @@ def load_settings() -> Settings:
         embedded_port=int(os.environ.get("FIFTYOPS_DB_PORT") or DEFAULT_EMBEDDED_PORT),
         user=os.environ.get("FIFTYOPS_USER") or None,
         child_start=os.environ.get("FIFTYOPS_CHILD_START") or None,
+        child_env_allowlist=os.environ.get("FIFTYOPS_CHILD_ENV_ALLOWLIST") or None,
+        plugin_validation_timeout=_positive_seconds(
+            "FIFTYOPS_PLUGIN_VALIDATION_TIMEOUT", DEFAULT_PLUGIN_VALIDATION_TIMEOUT
+        ),
     )
+
+
+def _positive_seconds(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{name}={value!r} is not a number of seconds above 0; set it to e.g. 60, or unset it.")
+    return seconds

@@ -8,11 +8,14 @@ import threading
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from fiftyops_provider import credential_holders
 from fiftyops_provider.config import Settings, load_settings
 from fiftyops_provider.stacks.embedded_mongo import EmbeddedMongo
 
 _clients: dict[str, MongoClient] = {}
 _lock = threading.Lock()
+# (URI, database name) an operator's child was given by its executor, in place of settings.
+_process_database: tuple[str, str] | None = None
 
 
 def _forget_clients_after_fork() -> None:
@@ -45,11 +48,23 @@ def get_client(uri: str) -> MongoClient:
         client = _clients.get(uri)
         if client is None:
             client = MongoClient(uri, tz_aware=False, serverSelectionTimeoutMS=10_000)
+            credential_holders.track(client, credential_holders.forget_mongo_client)
             _clients[uri] = client
         return client
 
 
+def use_process_database(uri: str, name: str) -> None:
+    """Make ``get_database()`` return ``name`` on ``uri`` in this process: an operator's child,
+    whose environment holds no database settings (the executor sends them on its stdin)."""
+    global _process_database
+    _process_database = (uri, name)
+
+
 def get_database(settings: Settings | None = None) -> Database:
-    """The FiftyOps database named by ``FIFTYOPS_DATABASE_NAME`` on the resolved server."""
+    """The FiftyOps database named by ``FIFTYOPS_DATABASE_NAME`` on the resolved server (in an
+    operator's child: the one its executor gave it)."""
+    if settings is None and _process_database is not None:
+        uri, name = _process_database
+        return get_client(uri)[name]
     settings = settings or load_settings()
     return get_client(resolve_uri(settings))[settings.database_name]

@@ -146,6 +146,17 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "sensor",
                         "default": "direct",
                     },
+                    "child_env_allowlist": {
+                        "description": (
+                            "Comma-separated environment variable names (NAME* for a prefix) an operator's process "
+                            "gets beyond PATH, HOME, locale, TZ, TMPDIR, proxy and GPU variables and its plugin's "
+                            "declared secrets. AIRFLOW* and FIFTYOPS_DATABASE_* are never passed."
+                        ),
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": "AWS_REGION,MY_APP_*",
+                        "default": "",
+                    },
                     "base_url": {
                         "description": "Base URL of run links; empty means [api] base_url.",
                         "version_added": "0.1.0",

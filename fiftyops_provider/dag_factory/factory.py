@@ -20,6 +20,12 @@ The operator list is read from MongoDB at parse time (metadata only, no plugin c
 installing, disabling or uninstalling a plugin changes the DAGs on the next parse. If MongoDB
 cannot be reached, the last list read is used, so a database outage never removes the DAGs of
 operations that are running.
+
+One bad operator never takes the other DAGs down: an operator whose DAG id is too long or taken
+(installed before the install-time check existed), or whose DAG cannot be built, is logged and
+skipped, and the file gets one more top-level object, ``RefusedOperators``, whose validation
+fails with a message naming each skipped operator: Airflow shows it as the DAG file's import
+error, and bags every other DAG of the file.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from fiftyops_provider.dag_factory.naming import (
     POOL_NAME,
     QUEUE_ASSET_NAME,
     QUEUE_ASSET_URI,
+    dag_id_conflicts,
     operator_dag_id,
 )
 from fiftyops_provider.dag_factory.run_params import RUN_PARAMS
@@ -59,6 +66,7 @@ TERMINATION_GRACE = 10.0
 # Airflow's execution_timeout is a backstop behind the executor's own timeout, which applies the
 # operator's on_reset policy; it fires only if the executor itself hangs.
 AIRFLOW_TIMEOUT_MARGIN = 60.0
+REFUSED_DAG_ID = "fiftyops__refused_operators"
 RETRY_DELAY = timedelta(seconds=5)
 SENSOR_TIMEOUT = timedelta(hours=1)
 
@@ -121,6 +129,7 @@ def build_operator_dag(info: OperatorInfo, conn_id: str = FiftyOpsHook.default_c
         catchup=False,
         params=operator_params(info),
         is_paused_upon_creation=False,
+        auto_register=False,  # only register_dags bags it, so a DAG whose task fails to build is never found
     ) as dag:
         ExecuteDelegatedOperationOperator(
             task_id=OPERATOR_TASK_ID,
@@ -263,6 +272,42 @@ def load_operator_infos(conn_id: str = FiftyOpsHook.default_conn_name) -> list[O
     return infos
 
 
+class RefusedOperators(DAG):
+    """Not a DAG to run: the report of the operators the factory skipped. Airflow validates each
+    DAG of a file before bagging it; this one's validation fails with the report, which Airflow
+    records as the file's import error (shown in the UI) while the other DAGs are bagged."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(dag_id=REFUSED_DAG_ID, schedule=None, start_date=START_DATE)
+        self.reasons = reasons
+
+    def validate(self) -> None:
+        raise ValueError(
+            f"FiftyOps skipped {len(self.reasons)} plugin operator(s) it cannot make a DAG of (the other DAGs are "
+            "fine); fix or uninstall each plugin (fiftyops plugins uninstall NAME): " + " | ".join(self.reasons)
+        )
+
+
+def build_operator_dags(infos: Iterable[OperatorInfo], conn_id: str, wanted: str | None) -> tuple[list[DAG], list[str]]:
+    """(the operator DAGs, why each skipped operator was skipped); ``wanted``: build only that DAG."""
+    infos = sorted(infos, key=lambda i: i.uri)
+    conflicts = dag_id_conflicts([info.uri for info in infos], [])
+    dags, refused = [], []
+    for info in infos:
+        if info.uri in conflicts:
+            refused.append(conflicts[info.uri])
+            logger.error("Skipping the DAG of %s: %s", info.uri, conflicts[info.uri])
+            continue
+        if wanted is not None and operator_dag_id(info.uri) != wanted:
+            continue
+        try:
+            dags.append(build_operator_dag(info, conn_id))
+        except Exception as exc:
+            refused.append(f"operator {info.uri} of plugin {info.plugin_name}: {type(exc).__name__}: {exc}")
+            logger.exception("Skipping the DAG of %s: it cannot be built", info.uri)
+    return dags, refused
+
+
 def register_dags(
     namespace: MutableMapping[str, Any],
     conn_id: str = FiftyOpsHook.default_conn_name,
@@ -273,6 +318,8 @@ def register_dags(
     When a task starts, Airflow parses the file only to find that task's DAG and says which one
     (``get_parsing_context().dag_id``, Airflow's advice for dynamic DAG files). Then only that DAG
     is built: every operation costs several task starts, and none should build every other DAG.
+    Operators that cannot have a DAG are skipped and reported as the file's import error
+    (``RefusedOperators``) on a full parse.
     """
     wanted = get_parsing_context().dag_id
     dags = []
@@ -280,11 +327,10 @@ def register_dags(
         dags.append(build_dispatcher(conn_id))
     if wanted not in (DISPATCHER_DAG_ID, EVENT_DISPATCHER_DAG_ID):
         infos = operators if operators is not None else load_operator_infos(conn_id)
-        dags += [
-            build_operator_dag(info, conn_id)
-            for info in sorted(infos, key=lambda i: i.uri)
-            if wanted is None or operator_dag_id(info.uri) == wanted
-        ]
+        operator_dags, refused = build_operator_dags(infos, conn_id, wanted)
+        dags += operator_dags
+        if refused and wanted is None:
+            namespace[REFUSED_DAG_ID] = RefusedOperators(refused)
     for dag in dags:
         namespace[dag.dag_id] = dag
     return [dag.dag_id for dag in dags]

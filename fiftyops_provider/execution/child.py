@@ -6,8 +6,10 @@ the operator and everything it spawned without touching itself. It never writes 
 document: it sends progress and one outcome to the executor (see ``channel``), which owns every
 write. Its stdout/stderr are the operation's log.
 
-stdin carries the spec, then termination requests; end of file on stdin means the executor died,
-and the child then kills its own process group, so no operator outlives its executor.
+Its environment is the allow-list the executor built (``child_env``): the database it uses comes
+in the spec, never from the environment. stdin carries the spec, then termination requests; end
+of file on stdin means the executor died, and the child then kills its own process group, so no
+operator outlives its executor.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import IO, Any
 import psutil
 from bson.errors import InvalidDocument
 
-from fiftyops_provider.database import get_database
+from fiftyops_provider.database import get_database, use_process_database
 from fiftyops_provider.execution.channel import OUTCOME, PROGRESS, SPEC, TERMINATE, read_message, write_message
 from fiftyops_provider.execution.invoke import as_result_document, call_execute, resolve_outputs_schema, validate_inputs
 from fiftyops_provider.execution.pipeline_runner import PipelineStageError, run_pipeline
@@ -159,6 +161,7 @@ def main() -> None:
         os._exit(2)
     # Import what the parent can import (Airflow adds its dags/plugins folders at run time).
     sys.path[:] = list(spec["sys_path"]) + [p for p in sys.path if p not in spec["sys_path"]]
+    use_process_database(spec["database"]["uri"], spec["database"]["name"])
     os.set_inheritable(spec["message_fd"], False)
     reporter = _Reporter(os.fdopen(spec["message_fd"], "wb"))
     lifeline = _Lifeline(control)

@@ -13,10 +13,17 @@ Both give the child the same isolation: a session (process group) of its own, so
 kill the operator's whole tree; stdin = the executor's requests; stdout and stderr merged = the
 operation's log; no other file descriptor than the message pipe (the parent's others lead to
 /dev/null in a forked child), so the child can never write to Airflow's supervisor sockets or the
-parent's MongoDB connections; only the environment the executor built. The forked child replaces
-what it inherited from the parent (standard streams, signal and log handlers; ``database`` drops
-its cached clients at the fork), uses nothing the parent's other threads own (they do not exist
-in it), and never returns into the parent's code.
+parent's MongoDB connections; only the environment the executor built (``child_env``). The forked
+child replaces what it inherited from the parent (standard streams, signal and log handlers;
+``database`` drops its cached clients at the fork), uses nothing the parent's other threads own
+(they do not exist in it), and never returns into the parent's code.
+
+A forked child also starts with the parent's memory, so before any plugin code runs it forgets
+every credential the parent held in FiftyOps objects (``credential_holders``: settings, hooks,
+executors, MongoDB clients) and blanks its initial environment block, which
+``/proc/self/environ`` would otherwise still show. Objects of other libraries (Airflow's own
+caches, the parent's stack frames) are not scrubbed: for a plugin you do not trust, use
+``spawn``.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import IO, Any, NoReturn, Protocol, cast
 
+from fiftyops_provider import credential_holders
 from fiftyops_provider.execution import child
 
 FORK = "fork"
@@ -168,6 +176,8 @@ def _run_forked_child(stdin_fd: int, stdout_fd: int, message_fd: int, env: Mappi
         _reset_signals()
         os.environ.clear()
         os.environ.update(env)
+        _blank_initial_environment()
+        credential_holders.forget_all()
         _fresh_standard_streams()
         _forget_parent_state()
         child.main()  # exits the process itself
@@ -188,6 +198,21 @@ def _blank_inherited_fds(keep: int) -> None:
         if fd > 2 and fd not in (keep, devnull):
             os.dup2(devnull, fd, inheritable=False)
     os.close(devnull)
+
+
+def _blank_initial_environment() -> None:
+    """Zero the environment block the process started with (the kernel shows it as
+    ``/proc/self/environ``; a fork copies it). Nothing points into it once ``os.environ`` was
+    replaced: the C library's environment then lives elsewhere."""
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            fields = stat.read().rpartition(b")")[2].split()
+        start, end = int(fields[47]), int(fields[48])  # env_start, env_end (fields 50 and 51 of proc(5))
+        with open("/proc/self/mem", "r+b", buffering=0) as memory:
+            memory.seek(start)
+            memory.write(bytes(end - start))
+    except (OSError, ValueError, IndexError):  # no procfs (not Linux): nothing shows the block
+        pass
 
 
 def _reset_signals() -> None:

@@ -10,10 +10,12 @@ A run:
    and does nothing (``OutcomeState.NOT_CLAIMED``).
 2. **Re-check** that the operator (and each pipeline stage) still exists, is enabled and that the
    user who queued it may still run it; otherwise the run fails with that reason.
-3. **Child process** in its own session, with the declared secrets in its environment, started by
-   forking this process (``FIFTYOPS_CHILD_START=spawn``: a fresh interpreter; see ``child_process``). Its
-   output is captured to the operation's log file (secrets masked) and, when an orchestrator
-   passes its own ``log_path``, echoed to this process's stdout so it lands in the task log.
+3. **Child process** in its own session, with an allow-listed environment plus the declared
+   secrets (``child_env``), started by forking this process (``FIFTYOPS_CHILD_START=spawn``: a
+   fresh interpreter; see ``child_process``). The database it uses comes with the spec on its
+   stdin. Its output is captured to the operation's log file (secrets masked) and, when an
+   orchestrator passes its own ``log_path``, echoed to this process's stdout so it lands in the
+   task log. Progress labels, results, outputs and errors are masked before they are stored.
 4. **Watch**: every ``heartbeat_interval`` ping the document (``heartbeat_at``/``updated_at``, only
    while we still hold the claim), refresh ``log_tail``/``log_size``, and look for a termination
    request or an external change (marked failed, reaped). Progress is written throttled.
@@ -38,7 +40,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -50,9 +52,12 @@ from bson import ObjectId
 from bson.errors import InvalidDocument
 from pymongo.errors import PyMongoError
 
+from fiftyops_provider import credential_holders
 from fiftyops_provider.config import load_settings
+from fiftyops_provider.database import resolve_uri
 from fiftyops_provider.execution import claims
 from fiftyops_provider.execution.channel import OUTCOME, PROGRESS, SPEC, TERMINATE, read_message, write_message
+from fiftyops_provider.execution.child_env import child_environment, parse_allowlist
 from fiftyops_provider.execution.child_process import ChildProcess, start_child, start_method
 from fiftyops_provider.execution.logcapture import LogCapture, default_log_path
 from fiftyops_provider.execution.policy import ResetPolicy, apply_reset_policy
@@ -79,6 +84,7 @@ DEFAULT_PROGRESS_INTERVAL = 1.0
 POLL_SECONDS = 0.2  # how often the watch loop notices a child exit or a due action
 EXITING_POLL_SECONDS = 0.005  # once the child reported its outcome it is exiting: look again soon
 PUMP_JOIN_SECONDS = 5.0
+OUTPUT_READ_BYTES = 65536  # longest piece of an output line read at once (a longer line comes in pieces)
 RECORD_SECONDS = 10.0  # terminate_current waits this long past the grace period for the record
 FINALIZE_WAIT_SECONDS = 60.0
 
@@ -231,6 +237,8 @@ class Executor:
     they are echoed to stdout only for runs given an orchestrator ``log_path``.
     ``database_uri``: the MongoDB URI the child connects to when the service was not built from
     ``FIFTYOPS_DATABASE_URI`` (the database name always follows the service's).
+    ``child_env_allowlist``: names (``NAME*``: a prefix) the child gets from this process's
+    environment beyond the built-in list (default: ``FIFTYOPS_CHILD_ENV_ALLOWLIST``).
     ``keep_dispatch_on_requeue``: an operation requeued by its ``on_reset`` policy stays with this
     orchestrator run (Airflow retries the task itself) instead of returning to the dispatchers.
     How children start comes from ``FIFTYOPS_CHILD_START`` (``fork`` by default, ``spawn``), read
@@ -252,6 +260,7 @@ class Executor:
         database_uri: str | None = None,
         executor_id: str | None = None,
         keep_dispatch_on_requeue: bool = False,
+        child_env_allowlist: Iterable[str] | None = None,
     ) -> None:
         if heartbeat_interval <= 0 or termination_grace < 0 or progress_interval < 0:
             raise ValueError("heartbeat_interval must be > 0; termination_grace and progress_interval >= 0.")
@@ -265,7 +274,12 @@ class Executor:
         self.database_uri = database_uri
         self.executor_id = executor_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.keep_dispatch_on_requeue = keep_dispatch_on_requeue
-        self.child_start = start_method(load_settings().child_start)
+        settings = load_settings()
+        self.child_start = start_method(settings.child_start)
+        self.child_env_allowlist = tuple(
+            parse_allowlist(settings.child_env_allowlist) if child_env_allowlist is None else child_env_allowlist
+        )
+        credential_holders.track(self, _forget_database_uri)
         self._source: OperatorSource | None = None
         self._current: _ActiveRun | None = None
         self._closing: tuple[str, str | None, float | None] | None = None  # set by shutdown()
@@ -499,14 +513,8 @@ class Executor:
         request_params["run_doc"] = str(doc.id)
         if doc.dataset_id is not None:
             request_params.setdefault("dataset_id", str(doc.dataset_id))
-        env = {
-            **os.environ,
-            **plan.secrets,
-            "PYTHONUNBUFFERED": "1",
-            "FIFTYOPS_DATABASE_NAME": self.service.database.name,
-        }
-        if self.database_uri:
-            env["FIFTYOPS_DATABASE_URI"] = self.database_uri
+        env = child_environment(os.environ, plan.secrets, self.child_env_allowlist)
+        database = {"uri": self.database_uri or resolve_uri(), "name": self.service.database.name}
         read_fd, write_fd = os.pipe()
         with run.lock:
             if run.stop is not None:
@@ -542,6 +550,7 @@ class Executor:
                     stages=plan.stages,
                     pipeline_ctx=plan.pipeline_ctx,
                     sys_path=sys.path,
+                    database=database,
                 )
             except (OSError, ValueError):
                 pass  # the child died at once; the watch loop sees it exit without an outcome
@@ -549,8 +558,9 @@ class Executor:
         return process
 
     def _pump_output(self, run: _ActiveRun, output: IO[bytes]) -> None:
-        for raw in iter(partial(output.readline, 65536), b""):
-            run.capture.write(raw.decode("utf-8", "replace"))
+        for raw in iter(partial(output.readline, OUTPUT_READ_BYTES), b""):
+            run.capture.feed(raw)
+        run.capture.feed(b"")
 
     def _read_messages(self, run: _ActiveRun, stream: IO[bytes]) -> None:
         with stream:
@@ -611,8 +621,9 @@ class Executor:
             pending, run.progress = run.progress, None
         if pending is None:
             return False
+        progress, label = pending
         try:
-            self.service.set_progress(run.doc.id, *pending)
+            self.service.set_progress(run.doc.id, progress, run.capture.mask(label) if label else label)
         except (PyMongoError, StoreError) as exc:
             logger.warning("Progress of operation %s not recorded: %s", run.doc.id, exc)
         return True
@@ -695,7 +706,10 @@ class Executor:
                 try:
                     return self.service.set_completed(
                         doc.id,
-                        ExecutionResult(result=message.get("result"), outputs_schema=message.get("outputs_schema")),
+                        ExecutionResult(
+                            result=mask.document(message.get("result")),
+                            outputs_schema=mask.document(message.get("outputs_schema")),
+                        ),
                         required_state=S.RUNNING,
                         claim_token=run.token,
                     )
@@ -707,6 +721,7 @@ class Executor:
                 failure = ExecutionResult(error=message.get("error"), error_message=message.get("error_message"))
         failure.error = mask(failure.error or failure.error_message or "failed")
         failure.error_message = mask(failure.error_message or "failed")
+        failure.result = mask.document(failure.result)
         self._close_log(run, f"failed: {failure.error_message}")
         return self.service.set_failed(
             doc.id, failure, required_state=S.RUNNING, claim_token=run.token, update_pipeline=doc.parent_id
@@ -775,6 +790,10 @@ class Executor:
             terminated=stop is not None and stop.kind is StopKind.TERMINATE,
             timed_out=stop is not None and stop.kind is StopKind.TIMEOUT,
         )
+
+
+def _forget_database_uri(executor: Executor) -> None:
+    executor.database_uri = None
 
 
 def _exited(process: ChildProcess, until: float) -> bool:

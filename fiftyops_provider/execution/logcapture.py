@@ -8,6 +8,7 @@ file. Readers show logs up to ``LOG_VIEW_LIMIT_BYTES`` inline; bigger logs are d
 
 from __future__ import annotations
 
+import codecs
 import logging
 import threading
 from collections import deque
@@ -58,6 +59,8 @@ class LogCapture:
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
         self._lock = threading.Lock()
         self.version = 0  # bumped per line, so the executor refreshes log_tail only on change
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._held = ""  # the unwritten end of a piece of a long line (see feed)
 
     def open(self) -> None:
         try:
@@ -70,8 +73,34 @@ class LogCapture:
     def mask_secrets(self, masker: Masker) -> None:
         self.mask = masker
 
+    def feed(self, chunk: bytes) -> None:
+        """Take raw output as the child's output pump reads it: a whole line, or a piece of a
+        line longer than the pump's read size (then without its newline), or b"" at the end.
+
+        A secret may straddle two pieces, and a UTF-8 character may too: the piece is decoded
+        incrementally, masked together with what was held back from the previous piece, and its
+        last ``longest - 1`` characters are held back again, so every secret is masked whole."""
+        text = self._held + self._decoder.decode(chunk, final=not chunk)
+        self._held = ""
+        if not text:
+            return
+        if text.endswith("\n") or not chunk:
+            self.write(text)
+            return
+        masked = self.mask(text)
+        keep = max(self.mask.longest - 1, 0)
+        if keep and len(masked) > keep:
+            masked, self._held = masked[:-keep], masked[-keep:]
+        elif keep:
+            self._held = masked
+            return
+        self._write_masked(masked)
+
     def write(self, line: str) -> None:
-        line = self.mask(line.rstrip("\r\n"))
+        self._write_masked(self.mask(line.rstrip("\r\n")))
+
+    def _write_masked(self, line: str) -> None:
+        line = line.rstrip("\r\n")
         with self._lock:
             self._tail.append(line)
             self.version += 1

@@ -10,6 +10,7 @@ create DAG runs except the REST API; this hook turns an Airflow connection (defa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
@@ -62,20 +63,39 @@ class AirflowAPIHook(BaseHook):
         try:
             conn = self.get_connection(self.airflow_api_conn_id)
         except AirflowNotFoundException as exc:
-            raise AirflowNotFoundException(
-                f"The FiftyOps dispatcher starts operation runs through Airflow's REST API and needs the connection "
-                f"{self.airflow_api_conn_id!r}: the API server's URL and a user allowed to trigger DAG runs, e.g. "
-                f"AIRFLOW_CONN_{self.airflow_api_conn_id.upper()}='http://user:password@airflow-apiserver:8080'. "
-                "Or set [fiftyops] dispatch_mode = sensor, which needs no API access."
-            ) from exc
-        if not conn.host or not conn.login:
-            raise ValueError(f"Connection {self.airflow_api_conn_id!r} needs a host (the API server) and a login.")
-        scheme = conn.conn_type if conn.conn_type in ("http", "https") else "http"
-        base = conn.host if "://" in conn.host else f"{scheme}://{conn.host}" + (f":{conn.port}" if conn.port else "")
-        if conn.schema:
-            base = f"{base.rstrip('/')}/{conn.schema.strip('/')}"
-        return APICredentials(base, conn.login, conn.password or "")
+            raise _missing(self.airflow_api_conn_id) from exc
+        return credentials_of(self.airflow_api_conn_id, conn)
 
     def get_conn(self) -> AirflowAPI:
         """A REST client for the connection's API server (Airflow's hook protocol)."""
         return self.get_credentials().client()
+
+
+async def async_api_credentials(conn_id: str) -> APICredentials:
+    """``AirflowAPIHook(conn_id).get_credentials()`` without blocking the event loop (triggers)."""
+    try:
+        conn = await BaseHook.aget_connection(conn_id)
+    except AirflowNotFoundException as exc:
+        raise _missing(conn_id) from exc
+    return credentials_of(conn_id, conn)
+
+
+def credentials_of(conn_id: str, conn: Any) -> APICredentials:
+    """The API's base URL and user from a connection: ``http``/``https`` set the scheme, the host
+    may be a whole URL, the schema is a path prefix."""
+    if not conn.host or not conn.login:
+        raise ValueError(f"Connection {conn_id!r} needs a host (the API server) and a login.")
+    scheme = conn.conn_type if conn.conn_type in ("http", "https") else "http"
+    base = conn.host if "://" in conn.host else f"{scheme}://{conn.host}" + (f":{conn.port}" if conn.port else "")
+    if conn.schema:
+        base = f"{base.rstrip('/')}/{conn.schema.strip('/')}"
+    return APICredentials(base, conn.login, conn.password or "")
+
+
+def _missing(conn_id: str) -> AirflowNotFoundException:
+    return AirflowNotFoundException(
+        f"The FiftyOps dispatcher starts operation runs through Airflow's REST API and needs the connection "
+        f"{conn_id!r}: the API server's URL and a user allowed to trigger DAG runs, e.g. "
+        f"AIRFLOW_CONN_{conn_id.upper()}='http://user:password@airflow-apiserver:8080'. "
+        "Or set [fiftyops] dispatch_mode = sensor, which needs no API access."
+    )

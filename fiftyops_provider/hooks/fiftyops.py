@@ -15,7 +15,8 @@ from airflow.providers.mongo.hooks.mongo import MongoHook
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from fiftyops_provider.config import DEFAULT_DATABASE_NAME
+from fiftyops_provider import credential_holders
+from fiftyops_provider.config import DEFAULT_DATABASE_NAME, load_settings
 from fiftyops_provider.dag_factory.run_params import RUN_PARAMS
 from fiftyops_provider.database import get_client
 from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService
@@ -106,6 +107,7 @@ class FiftyOpsHook(MongoHook):
     def __init__(self, fiftyops_conn_id: str = default_conn_name) -> None:
         self.fiftyops_conn_id = fiftyops_conn_id
         super().__init__(mongo_conn_id=fiftyops_conn_id)
+        credential_holders.track(self, _forget_connection)
 
     @staticmethod
     def _validate_connection(conn: Any) -> None:
@@ -168,14 +170,24 @@ class FiftyOpsHook(MongoHook):
         return AirflowSecrets()
 
     def get_executor(self, service: DelegatedOperationService | None = None, **options: Any):
-        """An ``Executor`` on this connection's database; its child processes connect with the same URI
-        and read plugin secrets from Airflow Variables (then the environment).
+        """An ``Executor`` on this connection's database; its child processes connect with the same URI,
+        read plugin secrets from Airflow Variables (then the environment), and get the environment
+        names ``[fiftyops] child_env_allowlist`` and ``FIFTYOPS_CHILD_ENV_ALLOWLIST`` add to the
+        built-in list.
 
         :param service: the store to use, if the caller has one (one client, one service per task).
         :param options: ``Executor`` options (heartbeat and termination intervals, executor id, ...).
         """
-        from fiftyops_provider.execution import Executor
+        from airflow.sdk import conf
 
+        from fiftyops_provider.execution import Executor
+        from fiftyops_provider.execution.child_env import parse_allowlist
+
+        options.setdefault(
+            "child_env_allowlist",
+            parse_allowlist(conf.get("fiftyops", "child_env_allowlist", fallback=""))
+            + parse_allowlist(load_settings().child_env_allowlist),
+        )
         return Executor(
             service or self.get_service(), secrets=self.secrets_source(), database_uri=self.client_uri, **options
         )
@@ -194,3 +206,8 @@ class FiftyOpsHook(MongoHook):
 
         inputs = {k: v for k, v in params.items() if k not in RUN_PARAMS and v is not None}
         return delegate(operator_uri, dataset=params.get("dataset"), params=inputs, user=user, db=self.get_database())
+
+
+def _forget_connection(hook: FiftyOpsHook) -> None:
+    """In an operator's forked child: the connection (password), the URI and the client go."""
+    vars(hook).update(connection=None, uri=None, extras={}, client=None)

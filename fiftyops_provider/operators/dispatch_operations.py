@@ -2,9 +2,10 @@
 
 It defers at once to ``OperationDispatchTrigger``, which starts one operator DAG run per queued
 operation from the triggerer for ``run_for`` seconds, then resumes here to report how many it
-started. It holds no worker slot while it dispatches. Its connections are read on the worker
-and handed to the trigger (trigger kwargs are stored encrypted), so the triggerer's event loop
-never blocks on a connection lookup.
+started. It holds no worker slot while it dispatches. The trigger gets the connection ids, never
+their credentials (trigger kwargs are stored in Airflow's metadata database), and resolves them in
+the triggerer. The API connection is checked here first, so a missing one fails this task with
+the message saying how to set it up.
 """
 
 from __future__ import annotations
@@ -53,18 +54,14 @@ class DispatchOperationsOperator(BaseOperator):
         self.run_for = run_for
 
     def execute(self, context: Context) -> None:
-        store = FiftyOpsHook(self.fiftyops_conn_id)
-        api = AirflowAPIHook(self.airflow_api_conn_id).get_credentials()
+        AirflowAPIHook(self.airflow_api_conn_id).get_credentials()
         ti = context["ti"]
         stale_after, reap_interval = reaper_timing()
         self.defer(
             trigger=OperationDispatchTrigger(
-                uri=store.client_uri,
-                database=store.database_name,
+                conn_id=self.fiftyops_conn_id,
                 quota=self.quota if self.quota is not None else admission_limit(),
-                api_url=api.base_url,
-                api_username=api.username,
-                api_password=api.password,
+                airflow_api_conn_id=self.airflow_api_conn_id,
                 picker=airflow_identity(ti.dag_id, ti.run_id),
                 max_operations=self.max_operations,
                 run_for=self.run_for,

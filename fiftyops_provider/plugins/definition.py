@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from fiftyops_provider.execution.child_env import is_reserved
 from fiftyops_provider.plugins.errors import InvalidPlugin
 
 METADATA_FILENAMES = ("fiftyone.yml", "fiftyone.yaml")
@@ -80,6 +81,11 @@ def parse_definition(root: Path) -> PluginDefinition:
         if not SECRET_NAME_PATTERN.match(key):
             raise InvalidPlugin(
                 f"{path.name}: secret {key!r} must be an environment-variable name (letters, digits, '_')."
+            )
+        if is_reserved(key):
+            raise InvalidPlugin(
+                f"{path.name}: secret {key!r} names Airflow's or FiftyOps' own configuration (AIRFLOW*, "
+                "FIFTYOPS_DATABASE_*), which no plugin is given; declare a name of your own."
             )
     py_entry = raw.get("py_entry") or "__init__.py"
     if not isinstance(py_entry, str):

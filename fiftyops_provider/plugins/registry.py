@@ -7,6 +7,10 @@ makes it visible, so a failed install or upgrade changes nothing and the previou
 running. That write is a compare-and-set on the document's ``revision`` (bumped by every admin
 change), so two concurrent first installs cannot both "succeed", and an enable/permission change
 made while an upgrade was validating is carried over instead of being overwritten.
+
+The plugin's code is imported for that check in a child process with a time limit
+(``validation``), never in the caller. Names that cannot become a unique Airflow DAG id are
+refused before any code runs (``dag_factory.naming.dag_id_conflicts``).
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from fiftyops_provider.access.org_settings import get_organization_settings
 from fiftyops_provider.access.permissions import DatasetPermission, Role, parse_dataset_permission, parse_role
 from fiftyops_provider.access.users import UserStore
 from fiftyops_provider.config import load_settings
+from fiftyops_provider.dag_factory.naming import dag_id_conflicts
 from fiftyops_provider.plugins.archive import MAX_ARCHIVE_BYTES, content_hash, pack_directory, plugin_root, unpack
-from fiftyops_provider.plugins.context import ExecutionContext
-from fiftyops_provider.plugins.definition import parse_definition
+from fiftyops_provider.plugins.definition import PluginDefinition, parse_definition
 from fiftyops_provider.plugins.errors import (
     InvalidPlugin,
     OperatorDisabled,
@@ -39,6 +43,7 @@ from fiftyops_provider.plugins.errors import (
 from fiftyops_provider.plugins.loader import LoadedPlugin, load_plugin
 from fiftyops_provider.plugins.operator import PLACEMENT_FIELDS, Operator, validate_placement
 from fiftyops_provider.plugins.storage import PluginFiles, PluginFilesMissing, materialize
+from fiftyops_provider.plugins.validation import validate_plugin
 from fiftyops_provider.store.documents import utcnow
 
 PLUGINS_COLLECTION = "fiftyops_plugins"
@@ -73,15 +78,6 @@ def split_uri(uri: str) -> tuple[str, str]:
     return plugin, operator
 
 
-def _inputs_schema(operator: Operator) -> dict[str, Any] | None:
-    """The inputs as declared without a dataset (dynamic inputs may need one: then None)."""
-    try:
-        inputs = operator.resolve_input(ExecutionContext({}))
-    except Exception:
-        return None
-    return inputs.to_json() if inputs is not None else None
-
-
 class PluginRegistry:
     def __init__(self, db: Database, cache_dir: Path | None = None) -> None:
         self.db = db
@@ -99,14 +95,24 @@ class PluginRegistry:
     def _install(self, path: Path, overwrite: bool, admin: str) -> dict[str, Any]:
         data = self._canonical_archive(path)
         digest = content_hash(data)
-        loaded = self._load_version(digest, lambda: data)
-        name = loaded.definition.name
+        root = materialize(self.cache_dir, digest, lambda: data)
+        try:
+            definition = parse_definition(root)
+            self._check_dag_ids(definition)
+            settings = load_settings()
+            operators = validate_plugin(
+                root, definition, digest, settings.plugin_validation_timeout, settings.child_env_allowlist
+            )
+        except InvalidPlugin:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        name = definition.name
         existing = self.collection.find_one({"_id": name})
         self._check_not_installed(name, overwrite, existing)
         self.files.put(digest, data, name)
         try:
             for _ in range(WRITE_ATTEMPTS):
-                doc = self._plugin_document(loaded, existing, admin)
+                doc = self._plugin_document(definition, digest, operators, existing, admin)
                 if existing is None:
                     try:
                         self.collection.insert_one(doc)
@@ -154,20 +160,35 @@ class PluginRegistry:
             shutil.rmtree(root, ignore_errors=True)
             raise
 
-    def _plugin_document(self, loaded: LoadedPlugin, existing: dict | None, admin: str) -> dict[str, Any]:
-        definition = loaded.definition
+    def _check_dag_ids(self, definition: PluginDefinition) -> None:
+        """Refuse operator names that would give no valid Airflow DAG id, or the id of another
+        installed plugin's operator (``@a/x`` + ``y__z`` and ``@a/x__y`` + ``z`` look alike)."""
+        others = [
+            f"{doc['_id']}/{operator}"
+            for doc in self.collection.find({"_id": {"$ne": definition.name}}, {"operators": 1})
+            for operator in doc.get("operators", {})
+        ]
+        problems = dag_id_conflicts([f"{definition.name}/{op}" for op in definition.operators], others)
+        if problems:
+            raise InvalidPlugin(f"{definition.name} cannot be installed: {next(iter(problems.values()))}")
+
+    def _plugin_document(
+        self,
+        definition: PluginDefinition,
+        digest: str,
+        described: dict[str, dict[str, Any]],
+        existing: dict | None,
+        admin: str,
+    ) -> dict[str, Any]:
+        """The plugin's registry document, from its definition and its operators as the
+        validating child described them (``validation.describe_operator``)."""
         defaults = get_organization_settings(self.db)
         previous = (existing or {}).get("operators", {})
         operators = {}
-        for name, operator in loaded.operators.items():
+        for name, description in described.items():
             kept = previous.get(name, {})
-            config = operator.config
             operators[name] = {
-                "label": config.label,
-                "description": config.description,
-                "config": config.to_json(),
-                "inputs_schema": _inputs_schema(operator),
-                "delegation_capable": bool(config.allow_delegated_execution),
+                **description,
                 "enabled": kept.get("enabled", True),
                 "minimum_role": kept.get("minimum_role", int(defaults.default_operator_minimum_role)),
                 "minimum_dataset_permission": kept.get(
@@ -187,7 +208,7 @@ class PluginRegistry:
             "secrets": definition.secrets,
             "py_entry": definition.py_entry,
             "declared_operators": definition.operators,
-            "content_hash": loaded.content_hash,
+            "content_hash": digest,
             "enabled": (existing or {}).get("enabled", True),
             "operators": operators,
             "revision": int((existing or {}).get("revision") or 0) + 1,

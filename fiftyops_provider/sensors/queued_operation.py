@@ -91,11 +91,9 @@ class QueuedOperationSensor(BaseSensorOperator):
         result = self.poke(context)
         if result.is_done:
             return result.xcom_value
-        hook = FiftyOpsHook(self.fiftyops_conn_id)
         self.defer(
             trigger=QueuedOperationTrigger(
-                uri=hook.client_uri,
-                database=hook.database_name,
+                conn_id=self.fiftyops_conn_id,
                 operator=self.operator,
                 delegation_target=self.delegation_target,
                 dataset_name=self.dataset_name,

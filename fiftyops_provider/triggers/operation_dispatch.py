@@ -11,6 +11,10 @@ operation and its attempt, so a second start of the same run is refused by Airfl
 counted as started. A run that cannot be started (API server down) has its pick-up released and
 is retried with backoff; nothing is lost.
 
+It is given connection ids, never credentials (trigger kwargs are stored in Airflow's metadata
+database): the FiftyOps connection and the Airflow REST API connection are looked up in the
+triggerer, with the async lookup, each time the trigger starts.
+
 Store and API calls are blocking, so each round runs in a worker thread, never on the
 triggerer's event loop. The trigger ends after ``run_for`` seconds, with the number of runs it
 started; the continuous dispatcher DAG then starts a fresh run, so the dispatcher's history stays
@@ -31,7 +35,7 @@ from requests import RequestException
 
 from fiftyops_provider.dag_factory.naming import operation_run
 from fiftyops_provider.execution.dispatch_round import dispatch_round, runnable_operators
-from fiftyops_provider.hooks.airflow_api import APICredentials
+from fiftyops_provider.hooks.airflow_api import AirflowAPIHook, APICredentials, async_api_credentials
 from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI, AirflowAPIError
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.store import DelegatedOperationService
@@ -93,7 +97,7 @@ class OperationDispatchTrigger(QueuedOperationTrigger):
     """Starts one operator DAG run per queued operation until ``run_for`` seconds have passed,
     then fires ``{"status": "done", "started": n}``.
 
-    :param api_url, api_username, api_password: the Airflow REST API (``AirflowAPIHook``).
+    :param airflow_api_conn_id: the Airflow REST API connection (``AirflowAPIHook``).
     :param picker: the name pick-ups are recorded under (the dispatcher task).
     :param max_operations: most operations picked up per round.
     :param run_for: seconds before the trigger ends (the dispatcher DAG then runs again).
@@ -107,18 +111,14 @@ class OperationDispatchTrigger(QueuedOperationTrigger):
     def __init__(
         self,
         *,
-        api_url: str,
-        api_username: str,
-        api_password: str,
+        airflow_api_conn_id: str = AirflowAPIHook.default_conn_name,
         picker: str,
         max_operations: int = MAX_OPERATIONS_PER_ROUND,
         run_for: float = RUN_FOR_SECONDS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.api_url = api_url
-        self.api_username = api_username
-        self.api_password = api_password
+        self.airflow_api_conn_id = airflow_api_conn_id
         self.picker = picker
         self.max_operations = max_operations
         self.run_for = run_for
@@ -127,9 +127,7 @@ class OperationDispatchTrigger(QueuedOperationTrigger):
         classpath, kwargs = super().serialize()
         return classpath, {
             **kwargs,
-            "api_url": self.api_url,
-            "api_username": self.api_username,
-            "api_password": self.api_password,
+            "airflow_api_conn_id": self.airflow_api_conn_id,
             "picker": self.picker,
             "max_operations": self.max_operations,
             "run_for": self.run_for,
@@ -140,10 +138,11 @@ class OperationDispatchTrigger(QueuedOperationTrigger):
         starter: RunStarter | None = None
         try:
             async with asyncio.timeout(self.run_for):
+                uri, database = await self._connection()
                 starter = RunStarter(
-                    self.uri,
-                    self.database,
-                    APICredentials(self.api_url, self.api_username, self.api_password),
+                    uri,
+                    database,
+                    await async_api_credentials(self.airflow_api_conn_id),
                     self.picker,
                     self.quota,
                     self.max_operations,

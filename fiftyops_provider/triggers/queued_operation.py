@@ -11,9 +11,11 @@ database almost nothing; while operations run it also wakes every ``reap_interva
 dead worker. A stream that ends (the collection was dropped or renamed) is reopened. Without
 change streams (a standalone mongod) it polls.
 
-It connects with the URI the sensor gives it (built from the Airflow connection by the hook on
-the worker; trigger kwargs are stored encrypted), so the triggerer's event loop never makes a
-blocking connection lookup. pymongo's ``AsyncMongoClient`` keeps it non-blocking.
+It takes the FiftyOps connection's id, never a URI: trigger kwargs are stored in Airflow's
+metadata database (``trigger`` table), and an asset watcher's are part of the serialized DAG, so
+credentials stay in the connection (or the secrets backend behind it), as with Airflow's own
+providers. The triggerer resolves the connection with the async lookup, so its event loop never
+blocks on it; pymongo's ``AsyncMongoClient`` keeps the rest non-blocking.
 """
 
 from __future__ import annotations
@@ -121,8 +123,8 @@ class QueuedOperationTrigger(BaseTrigger):
     anything up itself (the resumed sensor does that atomically, so two dispatchers woken by the
     same change cannot both take an operation).
 
-    :param uri: the MongoDB URI, complete with client options (``FiftyOpsHook.client_uri``).
-    :param database: the database holding ``delegated_ops``.
+    :param conn_id: the FiftyOps connection (``FiftyOpsHook``): the MongoDB server and, as its
+        schema, the database holding ``delegated_ops``. Resolved in the triggerer.
     :param operator, delegation_target, dataset_name: the dispatcher's scope (None: any).
     :param quota: scheduled operations count as work only while fewer than this many are queued
         or running (None: no quota).
@@ -137,8 +139,7 @@ class QueuedOperationTrigger(BaseTrigger):
 
     def __init__(
         self,
-        uri: str,
-        database: str,
+        conn_id: str = "fiftyops_default",
         operator: str | None = None,
         delegation_target: str | None = None,
         dataset_name: str | None = None,
@@ -149,8 +150,8 @@ class QueuedOperationTrigger(BaseTrigger):
         use_change_stream: bool = True,
     ) -> None:
         super().__init__()
-        self.uri = uri
-        self.database = database
+        self.conn_id = conn_id
+        self.database = ""  # the connection's schema, once resolved
         self.operator = operator
         self.delegation_target = delegation_target
         self.dataset_name = dataset_name
@@ -164,8 +165,7 @@ class QueuedOperationTrigger(BaseTrigger):
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
-                "uri": self.uri,
-                "database": self.database,
+                "conn_id": self.conn_id,
                 "operator": self.operator,
                 "delegation_target": self.delegation_target,
                 "dataset_name": self.dataset_name,
@@ -196,9 +196,8 @@ class QueuedOperationTrigger(BaseTrigger):
         (the sensor's timeout bounds the wait)."""
         backoff = Backoff()
         while True:
-            client: AsyncMongoClient = AsyncMongoClient(
-                await self._uri(), serverSelectionTimeoutMS=10_000, appname=APP_NAME
-            )
+            uri, self.database = await self._connection()
+            client: AsyncMongoClient = AsyncMongoClient(uri, serverSelectionTimeoutMS=10_000, appname=APP_NAME)
             try:
                 operations = OperationWorkWatch(client[self.database])
                 while True:
@@ -217,8 +216,11 @@ class QueuedOperationTrigger(BaseTrigger):
             finally:
                 await client.close()
 
-    async def _uri(self) -> str:
-        return self.uri
+    async def _connection(self) -> tuple[str, str]:
+        """(URI, database) of ``conn_id``, looked up now, in the triggerer."""
+        from fiftyops_provider.hooks.fiftyops import async_client_uri
+
+        return await async_client_uri(self.conn_id)
 
     def _stream_await_ms(self) -> int:
         return int(min(CHANGE_STREAM_AWAIT_MS, self.reap_interval * 1000))
@@ -277,26 +279,7 @@ class QueuedOperationTrigger(BaseTrigger):
 class QueuedOperationEventTrigger(QueuedOperationTrigger, BaseEventTrigger):
     """The event-driven variant, for an ``AssetWatcher``: runs for as long as the watching DAG
     exists and yields one event per burst of new work, each of which starts a run of the
-    event-driven dispatcher DAG. It takes the connection id, not a URI, because asset watcher
-    triggers are part of the serialized DAG: credentials stay in the Airflow connection."""
-
-    def __init__(self, conn_id: str = "fiftyops_default", **kwargs: Any) -> None:
-        kwargs.setdefault("uri", "")
-        kwargs.setdefault("database", "")
-        super().__init__(**kwargs)
-        self.conn_id = conn_id
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        classpath, kwargs = super().serialize()
-        kwargs.pop("uri")
-        kwargs.pop("database")
-        return classpath, {"conn_id": self.conn_id, **kwargs}
-
-    async def _uri(self) -> str:
-        from fiftyops_provider.hooks.fiftyops import async_client_uri
-
-        uri, self.database = await async_client_uri(self.conn_id)
-        return uri
+    event-driven dispatcher DAG."""
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         async for _ in self._work_events(once=False):

@@ -91,3 +91,27 @@ def airflow_stack(mongod, mongo_client, tmp_path_factory) -> Iterator[AirflowSta
     wanted = {DISPATCHER_DAG_ID, operator_dag_id("@fiftyops/utils/sleep")}
     with running_stack(mongod, mongo_client, tmp_path_factory.mktemp("e2e"), E2E_DATABASE, wanted) as stack:
         yield stack
+
+
+def set_fiftyops_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, port: int, database: str) -> str:
+    """An Airflow connection (from the environment) to the FiftyOps database on a local mongod;
+    triggers are given its id, never a URI."""
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{conn_id.upper()}",
+        json.dumps(
+            {
+                "conn_type": "fiftyops",
+                "host": "127.0.0.1",
+                "port": port,
+                "schema": database,
+                "extra": {"directConnection": True},
+            }
+        ),
+    )
+    return conn_id
+
+
+@pytest.fixture
+def store_conn_id(mongod, db: Database, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The id of a connection to this test's database (see ``set_fiftyops_connection``)."""
+    return set_fiftyops_connection(monkeypatch, "fiftyops_test_store", mongod.port, db.name)

@@ -72,3 +72,30 @@ def test_an_unreachable_database_keeps_the_last_known_dags(installed, monkeypatc
         ' "extra": {"serverSelectionTimeoutMS": 300}}',
     )
     assert {i.uri for i in load_operator_infos()} == known
+
+
+def test_bad_plugins_are_skipped_and_reported_as_an_import_error_while_the_other_dags_load(installed, db, tmp_path):
+    """Plugins installed before the install-time name checks, or with a config Airflow refuses:
+    their operators get no DAG, the DAG file reports each one, every other DAG is built."""
+    from tests.plugins.conftest import write_plugin
+
+    fom.upload_plugin(write_plugin(tmp_path / "x", name="@a/x", operators=("y__z",)))
+    plugins = db.fiftyops_plugins
+    utils = plugins.find_one({"_id": "@fiftyops/utils"})
+    long_name = "@org/" + "p" * 300
+    colliding = {**plugins.find_one({"_id": "@a/x"}), "_id": "@a/x__y"}
+    colliding["operators"] = {"z": colliding["operators"]["y__z"]}
+    broken = {**utils, "_id": "@broken/config"}
+    broken["operators"] = {"sleep": {**utils["operators"]["sleep"], "config": {"execution_timeout": "soon"}}}
+    plugins.insert_many([{**utils, "_id": long_name}, colliding, broken])
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+
+    assert DISPATCHER_DAG_ID in bag.dags and operator_dag_id("@fiftyops/utils/sleep") in bag.dags
+    assert operator_dag_id("@a/x/y__z") in bag.dags
+    [error] = bag.import_errors.values()
+    assert "FiftyOps skipped 6 plugin operator(s)" in error  # utils' 4 under the long name, the collision, broken
+    assert "characters long (Airflow allows 250)" in error and long_name[:40] in error
+    assert "operator @a/x__y/z and operator @a/x/y__z would both be the Airflow DAG fiftyops__a_x__y__z" in error
+    assert "operator @broken/config/sleep of plugin @broken/config: TypeError" in error
+    assert not [dag_id for dag_id in bag.dags if "broken" in dag_id or len(dag_id) > 250]

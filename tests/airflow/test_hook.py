@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,35 @@ def test_hooks_on_one_connection_share_the_processs_client(conn):
     parse_time.close()  # MongoHook's close: the other hook's client must stay usable
     assert run_time.get_database().command("ping")["ok"] == 1
     assert parse_time.get_conn() is run_time.get_conn()
+
+
+def test_executors_add_the_admins_child_env_allowlist_from_airflow_config_and_the_environment(conn, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__FIFTYOPS__CHILD_ENV_ALLOWLIST", "AWS_REGION, MY_APP_*")
+    monkeypatch.setenv("FIFTYOPS_CHILD_ENV_ALLOWLIST", "EXTRA_NAME")
+
+    executor = FiftyOpsHook().get_executor()
+
+    assert executor.child_env_allowlist == ("AWS_REGION", "MY_APP_*", "EXTRA_NAME")
+
+
+def test_a_forked_operator_child_forgets_the_hooks_connection(conn):
+    from fiftyops_provider import credential_holders
+
+    hook = FiftyOpsHook()
+    hook.get_conn()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # what a forked operator child does before the operator runs
+        credential_holders.forget_all()
+        os.write(write_end, repr((hook.connection, hook.uri, hook.client, vars(hook))).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as seen:
+        in_child = seen.read()
+    os.waitpid(pid, 0)
+
+    assert in_child.startswith("(None, None, None, ") and "127.0.0.1" not in in_child
+    assert hook.connection is not None and "127.0.0.1" in hook.uri  # the parent keeps its own
 
 
 def test_leaving_a_with_block_lets_go_like_close(conn):

@@ -8,6 +8,7 @@ same trigger in a real airflow standalone.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -33,15 +34,24 @@ def store(db, service, monkeypatch):
     return service
 
 
-def make(mongod, db, url: str, **kwargs) -> OperationDispatchTrigger:
+API_CONN_ID = "fiftyops_test_api"
+
+
+@pytest.fixture
+def conns(store_conn_id, api_server, monkeypatch):
+    """(store connection id, API connection id): the scripted API server, user admin/pw."""
+    url, _state = api_server
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{API_CONN_ID.upper()}",
+        json.dumps({"conn_type": "http", "host": url, "login": "admin", "password": "api-pw-91c2"}),
+    )
+    return store_conn_id, API_CONN_ID
+
+
+def make(conns, **kwargs) -> OperationDispatchTrigger:
+    store_conn_id, api_conn_id = conns
     return OperationDispatchTrigger(
-        uri=mongod.uri,
-        database=db.name,
-        api_url=url,
-        api_username="admin",
-        api_password="pw",
-        picker="airflow:test",
-        **kwargs,
+        conn_id=store_conn_id, airflow_api_conn_id=api_conn_id, picker="airflow:test", **kwargs
     )
 
 
@@ -73,10 +83,10 @@ def run_requests(state) -> list[tuple[str, dict]]:
     return [(path, body) for path, body in state.requests if path != "/auth/token"]
 
 
-def test_each_queued_operation_gets_one_run_within_the_admission_limit(mongod, db, store, api_server):
-    url, state = api_server
+def test_each_queued_operation_gets_one_run_within_the_admission_limit(mongod, db, store, api_server, conns):
+    _url, state = api_server
     docs = [delegate(SLEEP, dataset="d", params={"seconds": 0}, user="admin") for _ in range(3)]
-    trigger = make(mongod, db, url, quota=2)
+    trigger = make(conns, quota=2)
     run_trigger(trigger, until=lambda: len(run_requests(state)) >= 2)
     time.sleep(0.5)  # nothing more may follow: the limit is full
     assert run_requests(state) == [
@@ -89,52 +99,64 @@ def test_each_queued_operation_gets_one_run_within_the_admission_limit(mongod, d
     assert [store.get(d.id).run_state for d in docs] == [S.QUEUED, S.QUEUED, S.SCHEDULED]
 
 
-def test_an_operation_queued_while_it_watches_is_started_within_a_second(mongod, db, store, api_server):
-    url, state = api_server
+def test_an_operation_queued_while_it_watches_is_started_within_a_second(mongod, db, store, api_server, conns):
+    _url, state = api_server
     queued_at: list[float] = []
 
     def queue():
         queued_at.append(time.monotonic())
         delegate(SLEEP, dataset="d", params={"seconds": 0}, user="admin")
 
-    run_trigger(make(mongod, db, url, quota=4), until=lambda: run_requests(state), during=queue)
+    run_trigger(make(conns, quota=4), until=lambda: run_requests(state), during=queue)
     assert time.monotonic() - queued_at[0] < 1.5
 
 
-def test_when_the_api_fails_the_pick_up_is_released_and_retried(mongod, db, store, api_server):
-    url, state = api_server
+def test_when_the_api_fails_the_pick_up_is_released_and_retried(mongod, db, store, api_server, conns):
+    _url, state = api_server
     state.answers = [(503, {"detail": "api server restarting"})]
     doc = delegate(SLEEP, dataset="d", params={"seconds": 0}, user="admin")
-    trigger = make(mongod, db, url, quota=4)
+    trigger = make(conns, quota=4)
     run_trigger(trigger, until=lambda: len(run_requests(state)) >= 2)
     first, second = run_requests(state)
     assert first == second  # the same run id both times: a retry can never start two runs
     assert store.get(doc.id).dispatch["by"] == "airflow:test"
 
 
-def test_a_run_that_already_exists_counts_as_started(mongod, db, store, api_server):
+def test_a_run_that_already_exists_counts_as_started(mongod, db, store, api_server, conns):
     """A second dispatcher (triggerer handover) finding the run made: not an error, no retry."""
-    url, state = api_server
+    _url, state = api_server
     state.answers = [(409, {"detail": "exists"})]
     delegate(SLEEP, dataset="d", params={"seconds": 0}, user="admin")
-    event = run_trigger(make(mongod, db, url, quota=4, run_for=2.0), until=lambda: False)
+    event = run_trigger(make(conns, quota=4, run_for=2.0), until=lambda: False)
     assert event == {"status": "done", "started": 1}
     assert len(run_requests(state)) == 1
 
 
-def test_it_ends_after_run_for_with_the_number_of_runs_it_started(mongod, db, store, api_server):
-    url, _state = api_server
+def test_it_ends_after_run_for_with_the_number_of_runs_it_started(mongod, db, store, api_server, conns):
+    _url, _state = api_server
     for _ in range(2):
         delegate(SLEEP, dataset="d", params={"seconds": 0}, user="admin")
-    assert run_trigger(make(mongod, db, url, quota=4, run_for=2.0), until=lambda: False) == {
+    assert run_trigger(make(conns, quota=4, run_for=2.0), until=lambda: False) == {
         "status": "done",
         "started": 2,
     }
 
 
-def test_operations_of_a_disabled_operator_fail_instead_of_starting(mongod, db, store, api_server):
-    url, state = api_server
+def test_operations_of_a_disabled_operator_fail_instead_of_starting(mongod, db, store, api_server, conns):
+    _url, state = api_server
     doc = delegate(SLEEP, dataset="d", params={"seconds": 0}, user="admin")
     fom.set_plugin_operator_enabled("@fiftyops/utils", "sleep", enabled=False)
-    run_trigger(make(mongod, db, url, quota=4), until=lambda: store.get(doc.id).run_state is S.FAILED)
+    run_trigger(make(conns, quota=4), until=lambda: store.get(doc.id).run_state is S.FAILED)
     assert run_requests(state) == []
+
+
+def test_the_serialized_trigger_holds_connection_ids_not_credentials(conns, api_server):
+    """Trigger kwargs land in Airflow's trigger table: no URI, no password, and the ids resolve
+    in the trigger (the dispatch above works from them alone)."""
+    url, _state = api_server
+    classpath, kwargs = make(conns, quota=4).serialize()
+
+    assert kwargs["conn_id"] == conns[0] and kwargs["airflow_api_conn_id"] == conns[1]
+    text = json.dumps(kwargs)
+    assert "api-pw-91c2" not in text and url not in text and "mongodb://" not in text and "127.0.0.1" not in text
+    assert OperationDispatchTrigger(**kwargs).serialize() == (classpath, kwargs)

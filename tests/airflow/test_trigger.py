@@ -7,10 +7,11 @@ import time
 from datetime import datetime
 
 from fiftyops_provider.triggers.queued_operation import QueuedOperationTrigger
+from tests.airflow.conftest import set_fiftyops_connection
 
 
-def make(mongod, db, **kwargs) -> QueuedOperationTrigger:
-    return QueuedOperationTrigger(uri=mongod.uri, database=db.name, **kwargs)
+def make(store_conn_id, **kwargs) -> QueuedOperationTrigger:
+    return QueuedOperationTrigger(conn_id=store_conn_id, **kwargs)
 
 
 def fires_within(trigger, timeout: float, during=None) -> float | None:
@@ -36,13 +37,13 @@ def fires_within(trigger, timeout: float, during=None) -> float | None:
     return asyncio.run(scenario())
 
 
-def test_fires_at_once_when_work_is_already_queued(mongod, db, service):
+def test_fires_at_once_when_work_is_already_queued(mongod, db, service, store_conn_id):
     service.queue_operation("@o/p/op", initial_state="queued")
-    assert fires_within(make(mongod, db), 5) is not None
+    assert fires_within(make(store_conn_id), 5) is not None
 
 
-def test_fires_within_a_second_of_an_insert(mongod, db, service):
-    trigger = make(mongod, db)
+def test_fires_within_a_second_of_an_insert(mongod, db, service, store_conn_id):
+    trigger = make(store_conn_id)
     elapsed = fires_within(trigger, 10, during=lambda: service.queue_operation("@o/p/op"))
     assert elapsed is not None and elapsed < 1.0
     assert trigger.use_change_stream  # it watched; it did not fall back to polling
@@ -58,10 +59,10 @@ class CountingTrigger(QueuedOperationTrigger):
         return await super().has_work(collection)
 
 
-def test_heartbeats_and_progress_do_not_wake_it(mongod, db, service):
+def test_heartbeats_and_progress_do_not_wake_it(mongod, db, service, store_conn_id):
     doc = service.queue_operation("@o/p/op", initial_state="queued")
     service.set_running(doc.id)
-    trigger = CountingTrigger(uri=mongod.uri, database=db.name, reap_interval=60)
+    trigger = CountingTrigger(conn_id=store_conn_id, reap_interval=60)
 
     def busy_run():
         for i in range(10):
@@ -74,25 +75,25 @@ def test_heartbeats_and_progress_do_not_wake_it(mongod, db, service):
     assert trigger.checks == 1  # the check before watching; no write of the running op woke it
 
 
-def test_a_pick_up_released_through_a_subfield_wakes_it(mongod, db, service):
+def test_a_pick_up_released_through_a_subfield_wakes_it(mongod, db, service, store_conn_id):
     """An update of ``dispatch.at`` (a dotted path in the change event) counts as a work change."""
     doc = service.queue_operation("@o/p/op", initial_state="queued")
     service.pick_up_queued_operations("a dispatcher that died")
     elapsed = fires_within(
-        make(mongod, db),
+        make(store_conn_id),
         10,
         during=lambda: db.delegated_ops.update_one({"_id": doc.id}, {"$set": {"dispatch.at": datetime(2000, 1, 1)}}),
     )
     assert elapsed is not None and elapsed < 1.0
 
 
-def test_keeps_watching_without_blocking_after_the_collection_is_dropped(mongod, db, service):
+def test_keeps_watching_without_blocking_after_the_collection_is_dropped(mongod, db, service, store_conn_id):
     """A drop ends the change stream; the trigger reopens it instead of spinning on a dead one."""
     service.queue_operation("@o/p/op", initial_state="queued")
     service.pick_up_queued_operations("someone")  # the collection exists, with no work in it
 
     async def scenario():
-        events = QueuedOperationTrigger(uri=mongod.uri, database=db.name).run()
+        events = QueuedOperationTrigger(conn_id=store_conn_id).run()
         fired = asyncio.create_task(events.__anext__())
         try:
             await asyncio.sleep(0.5)
@@ -112,8 +113,8 @@ def test_keeps_watching_without_blocking_after_the_collection_is_dropped(mongod,
     assert asyncio.run(scenario()) < 0.2
 
 
-def test_ignores_other_operators_and_targets(mongod, db, service):
-    trigger = make(mongod, db, operator="@o/p/mine", delegation_target="gpu")
+def test_ignores_other_operators_and_targets(mongod, db, service, store_conn_id):
+    trigger = make(store_conn_id, operator="@o/p/mine", delegation_target="gpu")
     assert (
         fires_within(
             trigger,
@@ -127,36 +128,36 @@ def test_ignores_other_operators_and_targets(mongod, db, service):
     )
 
 
-def test_picked_up_operations_are_not_work(mongod, db, service):
+def test_picked_up_operations_are_not_work(mongod, db, service, store_conn_id):
     service.queue_operation("@o/p/op", initial_state="queued")
     service.pick_up_queued_operations("someone")
-    assert fires_within(make(mongod, db), 2) is None
+    assert fires_within(make(store_conn_id), 2) is None
 
 
-def test_quiet_while_the_quota_is_full_then_fires_when_a_run_finishes(mongod, db, service):
+def test_quiet_while_the_quota_is_full_then_fires_when_a_run_finishes(mongod, db, service, store_conn_id):
     running = service.queue_operation("@o/p/op", initial_state="queued")
     service.set_running(running.id)
     service.queue_operation("@o/p/op")  # scheduled, but quota 1 is used
-    trigger = make(mongod, db, quota=1, reap_interval=60)
+    trigger = make(store_conn_id, quota=1, reap_interval=60)
     assert fires_within(trigger, 2) is None
-    elapsed = fires_within(make(mongod, db, quota=1), 10, during=lambda: service.set_completed(running.id))
+    elapsed = fires_within(make(store_conn_id, quota=1), 10, during=lambda: service.set_completed(running.id))
     assert elapsed is not None and elapsed < 1.0
 
 
-def test_fires_for_a_run_whose_heartbeat_went_stale(mongod, db, service):
+def test_fires_for_a_run_whose_heartbeat_went_stale(mongod, db, service, store_conn_id):
     doc = service.queue_operation("@o/p/op", initial_state="queued")
     service.set_running(doc.id)
-    assert fires_within(make(mongod, db, stale_after=60, reap_interval=0.5), 1.5) is None
-    assert fires_within(make(mongod, db, stale_after=1, reap_interval=0.5), 5) is not None
+    assert fires_within(make(store_conn_id, stale_after=60, reap_interval=0.5), 1.5) is None
+    assert fires_within(make(store_conn_id, stale_after=1, reap_interval=0.5), 5) is not None
 
 
-def test_polling_mode(mongod, db, service):
-    trigger = make(mongod, db, use_change_stream=False, poll_interval=0.2)
+def test_polling_mode(mongod, db, service, store_conn_id):
+    trigger = make(store_conn_id, use_change_stream=False, poll_interval=0.2)
     elapsed = fires_within(trigger, 5, during=lambda: service.queue_operation("@o/p/op", initial_state="queued"))
     assert elapsed is not None and elapsed < 1.0
 
 
-def test_falls_back_to_polling_on_a_standalone_mongod(tmp_path, service):
+def test_falls_back_to_polling_on_a_standalone_mongod(tmp_path, service, monkeypatch):
     """A mongod without a replica set cannot open change streams: the trigger polls instead."""
     import subprocess
 
@@ -185,7 +186,8 @@ def test_falls_back_to_polling_on_a_standalone_mongod(tmp_path, service):
     client = MongoClient(uri, serverSelectionTimeoutMS=20_000)
     try:
         client.admin.command("ping")
-        trigger = QueuedOperationTrigger(uri=uri, database="solo", poll_interval=0.2)
+        conn_id = set_fiftyops_connection(monkeypatch, "fiftyops_solo", port, "solo")
+        trigger = QueuedOperationTrigger(conn_id=conn_id, poll_interval=0.2)
         elapsed = fires_within(
             trigger,
             10,
@@ -200,10 +202,15 @@ def test_falls_back_to_polling_on_a_standalone_mongod(tmp_path, service):
         process.wait(20)
 
 
-def test_serialize_round_trip(mongod, db):
-    trigger = make(mongod, db, operator="@o/p/op", quota=3, use_change_stream=False)
+def test_serialize_round_trip_carries_the_connection_id_not_its_credentials(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FIFTYOPS_WITH_PASSWORD", "mongodb://fiftyops:mongo-pw-7f3a@db.example:27017/fiftyops"
+    )
+    trigger = make("fiftyops_with_password", operator="@o/p/op", quota=3, use_change_stream=False)
     classpath, kwargs = trigger.serialize()
     assert classpath == "fiftyops_provider.triggers.queued_operation.QueuedOperationTrigger"
+    assert kwargs["conn_id"] == "fiftyops_with_password" and "uri" not in kwargs
+    assert "mongo-pw-7f3a" not in repr(kwargs) and "db.example" not in repr(kwargs)
     assert QueuedOperationTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 

@@ -251,13 +251,32 @@ class Tally(Operator):
         return OperatorConfig("tally", allow_delegated_execution=True)
 
     def execute(self, ctx):
-        from pymongo import MongoClient
+        from fiftyops_provider.database import get_database
 
-        with MongoClient(os.environ["FIFTYOPS_DATABASE_URI"]) as client:
-            client[os.environ["FIFTYOPS_DATABASE_NAME"]].tally.update_one(
-                {"_id": ctx.operation_id}, {"$inc": {"runs": 1}}, upsert=True
-            )
+        get_database().tally.update_one({"_id": ctx.operation_id}, {"$inc": {"runs": 1}}, upsert=True)
         return {"tallied": ctx.operation_id}
+
+
+class Leaky(Operator):
+    """Puts its declared secret (``SAMPLE_TOKEN``) everywhere an operator's text is stored: in a
+    log line longer than the output pump reads at once, straddling that boundary; printed whole
+    (a PEM key prints as several lines); in its progress label; in its result (values and keys)
+    or, with ``params.fail``, in its error."""
+
+    @property
+    def config(self) -> OperatorConfig:
+        return OperatorConfig("leaky")
+
+    def execute(self, ctx):
+        token = ctx.secret("SAMPLE_TOKEN")
+        boundary = ctx.params.get("boundary", 65536)
+        sys.stdout.write("x" * (boundary - len(token) // 2) + token + " end of long line\n")
+        print(f"begin\n{token}\nend", flush=True)
+        ctx.set_progress(0.5, f"using {token}")
+        if ctx.params.get("fail"):
+            raise RuntimeError(f"the server refused {token}")
+        first_line = token.splitlines()[0]
+        return {"plain": token, "nested": [f"<{token}>", {"deep": token}], f"key {first_line}": 1}
 
 
 OPERATORS: dict[str, type[Operator]] = {
@@ -271,6 +290,7 @@ OPERATORS: dict[str, type[Operator]] = {
         Stubborn,
         Chatty,
         SecretReader,
+        Leaky,
         BadResult,
         DatasetProbe,
         PipelineProbe,
@@ -301,7 +321,7 @@ class SampleSource:
             raise PermissionDenied(f"User {user!r} may no longer run {operator_uri}.")
 
     def declared_secrets(self, operator_uri: str) -> list[str]:
-        return list(SECRET_KEYS) if operator_uri == uri("secret_reader") else []
+        return list(SECRET_KEYS) if operator_uri in (uri("secret_reader"), uri("leaky")) else []
 
     def load_dataset(self, dataset_id: Any, dataset_name: str | None) -> Any:
         return {"id": dataset_id, "name": dataset_name}

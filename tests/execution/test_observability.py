@@ -141,6 +141,59 @@ def test_secret_values_are_masked_in_stored_errors(service, queue, make_executor
     assert token not in stored.result.error and "server rejected token ***" in stored.result.error
 
 
+PEM = "\n".join(
+    [
+        "-----BEGIN PRIVATE KEY-----",
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj",
+        "MzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu",
+        "-----END PRIVATE KEY-----",
+    ]
+)
+TOKEN = "tok-5ecret-value-42"
+
+
+def _leaky_run(service, queue, make_executor, secret: str, **params):
+    doc = queue("leaky", params)
+    make_executor(secrets={"SAMPLE_TOKEN": secret}).run(doc.id)
+    stored = service.get(doc.id)
+    return stored, Path(stored.log_path).read_text()
+
+
+def _leaks(secret: str, *texts: str) -> list[str]:
+    """Each place (by index) where the secret or one of its lines still shows."""
+    parts = [secret, *(line for line in secret.splitlines() if len(line) >= 4)]
+    return [f"text {i}: {part[:20]}" for i, text in enumerate(texts) for part in parts if part in text]
+
+
+def test_a_secret_straddling_the_output_pumps_read_boundary_is_masked(service, queue, make_executor):
+    stored, log = _leaky_run(service, queue, make_executor, TOKEN)
+
+    assert _leaks(TOKEN, log, stored.log_tail) == []
+    assert "x*** end of long line" in log.replace("\n", "")  # the line came in two pieces, masked whole
+
+
+def test_a_multi_line_secret_is_masked_whole_and_line_by_line(service, queue, make_executor):
+    stored, log = _leaky_run(service, queue, make_executor, PEM)
+
+    assert _leaks(PEM, log, stored.log_tail, repr(stored.result.result), stored.status.label) == []
+    assert "begin\n***\n***\n***\n***\nend" in log
+
+
+def test_progress_labels_and_results_are_masked(service, queue, make_executor):
+    stored, _ = _leaky_run(service, queue, make_executor, TOKEN)
+
+    assert stored.status.label == "using ***"
+    assert stored.result.result == {"plain": "***", "nested": ["<***>", {"deep": "***"}], "key ***": 1}
+
+
+def test_errors_and_tracebacks_are_masked(service, queue, make_executor):
+    stored, log = _leaky_run(service, queue, make_executor, PEM, fail=True)
+
+    assert stored.run_state is S.FAILED
+    assert stored.result.error_message == "RuntimeError: the server refused ***"
+    assert "Traceback" in stored.result.error and _leaks(PEM, stored.result.error, log, stored.log_tail) == []
+
+
 def test_the_whole_log_is_stored_in_the_database_before_the_outcome(service, queue, make_executor, tmp_path):
     """A run on another machine: readers there get the whole log from MongoDB, not the tail."""
     doc = queue("chatty", {"lines": 300})

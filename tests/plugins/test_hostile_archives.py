@@ -73,6 +73,10 @@ ARCHIVE_CASES = {
         "fiftyone.yml": 'name: "@test/demo"\noperators: [double]\nsecrets: ["A B=1"]\n',
     },
     "file where a folder is needed": lambda g: {**g, "pkg": "x", "pkg/mod.py": "x = 1"},
+    "secret names Airflow's own connection": lambda g: {
+        **g,
+        "fiftyone.yml": 'name: "@test/demo"\noperators: [double]\nsecrets: ["AIRFLOW_CONN_FIFTYOPS_DEFAULT"]\n',
+    },
 }
 
 

@@ -189,11 +189,11 @@ def _between_read_and_write(registry, action):
     original = registry._plugin_document
     done = []
 
-    def hooked(loaded, existing, admin):
+    def hooked(*args):
         if not done:
             done.append(True)
             action()
-        return original(loaded, existing, admin)
+        return original(*args)
 
     registry._plugin_document = hooked
 

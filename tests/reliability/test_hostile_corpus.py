@@ -3,22 +3,37 @@ project's own types, and a snapshot of the whole store (every collection's docum
 GridFS included, and the plugin cache directory) proves nothing changed.
 
 The cases come from the focused tests of each layer (imported, not copied) plus ids, permissions
-and oversized values; one installation serves them all, snapshotted around each case.
+and oversized values; one installation serves them all, snapshotted around each case. Plugins
+whose code hangs or exits at install, and names that cannot become a unique Airflow DAG id, are
+among them.
+
+The second half is hostile operators and what they try to leak (issue 15): the launcher's
+environment and credentials, forked or spawned; secrets split across the output pump's reads,
+multi-line secrets, secrets in progress labels, results and errors; and what the dispatch
+triggers would store in Airflow's trigger table. Each must leak nothing.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from fiftyops_provider.datasets.catalog import create_dataset
 from fiftyops_provider.plugins import InvalidParams, InvalidPlugin, PermissionDenied, PluginError
 from fiftyops_provider.plugins.delegate import delegate
 from fiftyops_provider.run_actions import RunActions, RunQuery
 from fiftyops_provider.store import InvalidOperation, InvalidQuery, OperationNotFound, StoreError
+from tests.execution.test_child_environment import run_snoop
+from tests.execution.test_observability import PEM, TOKEN
+from tests.plugins.conftest import write_plugin
 from tests.plugins.test_delegate import REFUSALS, _snapshot
 from tests.plugins.test_hostile_archives import ARCHIVE_CASES, _good_entries, _zip
+from tests.plugins.test_install_isolation import HANGING
 from tests.store.test_bad_input import BAD_QUEUE_ARGS, HOSTILE_LIST_ARGS
 
 Case = tuple[str, Callable[[Any], Any], type[Exception], str]  # (name, action(ctx), error, message)
@@ -182,11 +197,38 @@ def corpus() -> list[Case]:
             InvalidQuery,
             "Cannot filter",
         ),
+        (
+            "plugin code: register() never returns",
+            lambda c: c.registry.install(
+                write_plugin(c.tmp_path / "hang", entry_code=HANGING.format(pids=str(c.tmp_path / "pid")))
+            ),
+            InvalidPlugin,
+            "did not finish within",
+        ),
+        (
+            "plugin code: os._exit(0) at import",
+            lambda c: c.registry.install(write_plugin(c.tmp_path / "exit", entry_code="import os\nos._exit(0)\n")),
+            InvalidPlugin,
+            r"ended \(exit code 0\)",
+        ),
+        (
+            "name: DAG id over 250 characters",
+            lambda c: c.registry.install(write_plugin(c.tmp_path / "long", name="@org/" + "p" * 300)),
+            InvalidPlugin,
+            "Airflow allows 250",
+        ),
+        (
+            "name: the DAG id of an installed operator",
+            lambda c: c.registry.install(write_plugin(c.tmp_path / "twin", name="@test/demo_", operators=("double",))),
+            InvalidPlugin,
+            "would both be the Airflow DAG fiftyops__test_demo__double",
+        ),
     ]
     return cases
 
 
-def test_every_hostile_input_is_refused_and_changes_nothing(setup, service, tmp_path):
+def test_every_hostile_input_is_refused_and_changes_nothing(setup, service, tmp_path, monkeypatch):
+    monkeypatch.setenv("FIFTYOPS_PLUGIN_VALIDATION_TIMEOUT", "2")
     registry, db = setup
     context = Context(registry, db, service, tmp_path)
     cases = corpus()
@@ -209,3 +251,59 @@ def test_every_hostile_input_is_refused_and_changes_nothing(setup, service, tmp_
         if after != before:
             problems.append(f"{name}: the store changed")
     assert problems == [], "\n".join(problems)
+
+
+# -- hostile operators: what they try to leak ------------------------------------------------------
+
+
+def _leaks(needles: list[str], *texts: str) -> list[str]:
+    return [f"text {i} shows needle {j}" for i, text in enumerate(texts) for j, n in enumerate(needles) if n in text]
+
+
+def _secret_parts(secret: str) -> list[str]:
+    return [secret, *(line for line in secret.splitlines() if len(line) >= 4)]
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_hostile_operator_finds_none_of_the_launchers_credentials(
+    service, make_executor, mongod, monkeypatch, method
+):
+    """The environment dump and the memory search of ``Snoop`` (tests/execution)."""
+    assert run_snoop(service, make_executor, mongod, monkeypatch, method).result["found"] == []
+
+
+@pytest.mark.parametrize(
+    ("secret", "params"),
+    [
+        (TOKEN, {}),  # split across the 64 KiB read boundary; in the label and the result
+        (PEM, {}),  # multi-line, printed as lines
+        (PEM, {"fail": True}),  # in the error and its traceback
+        (TOKEN, {"boundary": 65536 * 2}),  # split across the second read boundary
+    ],
+)
+def test_a_hostile_operator_leaks_no_declared_secret_into_what_is_stored(service, queue, make_executor, secret, params):
+    doc = queue("leaky", params)
+    make_executor(secrets={"SAMPLE_TOKEN": secret}).run(doc.id)
+    stored = service.get(doc.id)
+    texts = [
+        Path(stored.log_path).read_text(),
+        stored.log_tail or "",
+        stored.status.label if stored.status else "",
+        json.dumps(stored.result.to_json(), default=str),
+    ]
+    assert _leaks(_secret_parts(secret), *texts) == []
+
+
+def test_dispatch_triggers_store_connection_ids_not_credentials(monkeypatch):
+    from fiftyops_provider.triggers.operation_dispatch import OperationDispatchTrigger
+    from fiftyops_provider.triggers.queued_operation import QueuedOperationEventTrigger, QueuedOperationTrigger
+
+    monkeypatch.setenv("AIRFLOW_CONN_FIFTYOPS_DEFAULT", "mongodb://fiftyops:mongo-pw-7f3a@db.example:27017/fiftyops")
+    monkeypatch.setenv("AIRFLOW_CONN_FIFTYOPS_AIRFLOW_API", "http://admin:api-pw-91c2@api.example:8080")
+    triggers = [
+        QueuedOperationTrigger(quota=4),
+        QueuedOperationEventTrigger(quota=4),
+        OperationDispatchTrigger(picker="airflow:x", quota=4),
+    ]
+    stored = json.dumps([trigger.serialize()[1] for trigger in triggers])
+    assert _leaks(["mongo-pw-7f3a", "api-pw-91c2", "db.example", "api.example", "://"], stored) == []
