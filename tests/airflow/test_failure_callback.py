@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from fiftyops_provider.dag_factory.naming import dispatch_run_id
 from fiftyops_provider.execution.task_attempts import TaskAttempt
 from fiftyops_provider.operators.execute_operation import mark_operation_failed
 from fiftyops_provider.store import ExecutionRunState as S
@@ -26,10 +27,10 @@ def store(db, mongod, service, monkeypatch):
     return service
 
 
-def context(operation_id: str) -> dict:
+def context(operation_id: str, ti: SimpleNamespace = TI) -> dict:
     return {
         "task": SimpleNamespace(fiftyops_conn_id="fiftyops_default"),
-        "ti": TI,
+        "ti": ti,
         "params": {"operation_id": operation_id},
         "exception": "worker lost",
     }
@@ -48,9 +49,18 @@ def test_an_operation_still_waiting_for_a_try_that_died_before_claiming_it_is_fa
     this it would wait in "queued" for ever."""
     doc = store.queue_operation("@o/p/op", initial_state="queued")
     store.pick_up_queued_operations("airflow:fiftyops__dispatcher:run1")
-    mark_operation_failed(context(str(doc.id)))
+    its_run = SimpleNamespace(**{**vars(TI), "run_id": dispatch_run_id(str(doc.id), 0)})
+    mark_operation_failed(context(str(doc.id), its_run))
     failed = store.get(doc.id)
     assert failed.run_state is S.FAILED and "ended without finishing it: worker lost" in failed.result.error_message
+
+
+def test_a_waiting_operation_dispatched_to_another_run_is_left_alone(store):
+    """A run triggered by hand with someone's ``operation_id`` cannot fail that operation."""
+    doc = store.queue_operation("@o/p/op", initial_state="queued")
+    store.pick_up_queued_operations("airflow:fiftyops__dispatcher:run1")
+    mark_operation_failed(context(str(doc.id)))
+    assert store.get(doc.id).run_state is S.QUEUED
 
 
 def test_an_operation_another_run_claimed_is_left_alone(store):
