@@ -16,8 +16,8 @@ themselves. Names that are the same in every 3.x (``airflow.sdk``'s ``DAG``, ``B
 - The DAG run's ``triggering_user_name`` came in 3.1.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: FastAPI reads the annotations of the 3.0 user
+# dependency below, which must be the classes themselves, not names to look up in this module.
 from collections.abc import Callable
 from typing import Any
 
@@ -94,11 +94,13 @@ def ui_user_dependency() -> Callable[..., Any]:
         return get_user
     from fastapi import HTTPException, Request
 
+    user_from_token: Callable[[str], Any] = get_user  # type: ignore[assignment]  # 3.0's signature
+
     async def user_from_bearer_or_cookie(request: Request) -> Any:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         token = token if scheme.lower() == "bearer" else request.cookies.get(SESSION_COOKIE, "")
         if not token:
             raise HTTPException(401, "Not authenticated")
-        return await get_user(token)
+        return await user_from_token(token)
 
     return user_from_bearer_or_cookie
