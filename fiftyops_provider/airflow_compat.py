@@ -14,6 +14,11 @@ themselves. Names that are the same in every 3.x (``airflow.sdk``'s ``DAG``, ``B
 - Task comms: from 3.2 a task may talk to its supervisor from any thread (calls are serialized);
   before, only from the task's main thread.
 - The DAG run's ``triggering_user_name`` came in 3.1.
+
+The same in every 3.x, so not here: the REST API calls FiftyOps makes (``hooks/airflow_rest_client``;
+a pool is resized with the whole pool as body, as every minor requires), the separate execution API
+server (``airflow api-server --apps execution``, ``[core] execution_api_server_url``) and the UI's
+task instance route that ``run_link`` points at.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the annotations of the 3.0 user
