@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 import jinja2
 from airflow.sdk import BaseOperatorLink
-from airflow.sdk.execution_time.xcom import XCom
+
+from fiftyops_provider.airflow_compat import XCom, conf
 
 DEFAULT_BASE_URL = "http://localhost:8080"
 RUN_PAGE_PATH = "fiftyops/runs"
@@ -70,8 +71,6 @@ def task_log_path(
 
 def base_url() -> str:
     """``[fiftyops] base_url``, else ``[api] base_url``, else Airflow's own fallback."""
-    from airflow.sdk import conf
-
     return conf.get("fiftyops", "base_url", fallback="") or conf.get("api", "base_url", fallback="") or DEFAULT_BASE_URL
 
 
@@ -83,8 +82,6 @@ def task_url_for(ti: Any) -> str:
 
 def task_log_path_for(ti: Any) -> str:
     """The log file of a runtime task instance's current attempt, from ``[logging]`` settings."""
-    from airflow.sdk import conf
-
     return task_log_path(
         conf.get("logging", "base_log_folder"),
         conf.get("logging", "log_filename_template"),

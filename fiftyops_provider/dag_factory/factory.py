@@ -38,8 +38,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, AssetWatcher, Param, conf, get_parsing_context
+from airflow.sdk import DAG, Asset, AssetWatcher, Param, get_parsing_context
 
+from fiftyops_provider.airflow_compat import conf
 from fiftyops_provider.config import load_settings
 from fiftyops_provider.dag_factory.naming import (
     DISPATCH_TASK_ID,

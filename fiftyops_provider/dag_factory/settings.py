@@ -9,8 +9,7 @@ bounds concurrency, as it does for any Airflow task.
 
 from __future__ import annotations
 
-from airflow.sdk import conf
-
+from fiftyops_provider.airflow_compat import conf
 from fiftyops_provider.execution.reaper import STALE_FACTOR
 
 DISPATCH_MODES = ("direct", "sensor", "asset")

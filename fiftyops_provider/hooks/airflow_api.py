@@ -12,9 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowNotFoundException
-
+from fiftyops_provider.airflow_compat import AirflowNotFoundException, BaseHook
 from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI
 
 

@@ -74,16 +74,14 @@ class AirflowAPI:
         self.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
 
     def create_pool(self, name: str, slots: int, description: str = "") -> None:
+        # The whole pool in both calls: every Airflow 3 minor refuses a PATCH of ``slots`` alone (422).
+        pool = {"name": name, "slots": slots, "description": description, "include_deferred": False}
         try:
-            self.request(
-                "POST",
-                "/pools",
-                json={"name": name, "slots": slots, "description": description, "include_deferred": False},
-            )
+            self.request("POST", "/pools", json=pool)
         except AirflowAPIError as exc:
             if exc.status != 409:
                 raise
-            self.request("PATCH", f"/pools/{name}", json={"slots": slots})
+            self.request("PATCH", f"/pools/{name}", json=pool)
 
     def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}

@@ -68,10 +68,10 @@ async def async_client_uri(conn_id: str) -> tuple[str, str]:
 
     :param conn_id: the FiftyOps connection.
     """
-    from airflow.sdk import BaseHook
+    from fiftyops_provider.airflow_compat import get_async_connection, get_async_extra_dejson
 
-    conn = await BaseHook.aget_connection(conn_id)
-    extras = await conn.aextra_dejson()
+    conn = await get_async_connection(conn_id)
+    extras = await get_async_extra_dejson(conn)
     uri = mongo_client_uri(conn.host, conn.port, conn.login, conn.password, conn.schema, extras)
     return uri, conn.schema or DEFAULT_DATABASE_NAME
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowException
 
+from fiftyops_provider.airflow_compat import AirflowException
 from fiftyops_provider.dag_factory.settings import admission_limit, reaper_timing
 from fiftyops_provider.execution.claims import airflow_identity
 from fiftyops_provider.hooks.airflow_api import AirflowAPIHook

@@ -27,11 +27,17 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from fiftyops_provider.access.permissions import Role
 from fiftyops_provider.access.run_rules import require_rerun
 from fiftyops_provider.access.users import User, UserStore
+from fiftyops_provider.airflow_compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSkipException,
+    task_comms_thread_safe,
+    triggering_user,
+)
 from fiftyops_provider.dag_factory.naming import dispatch_run_id
 from fiftyops_provider.execution import Executor, OutcomeState
 from fiftyops_provider.execution.task_attempts import NothingToRun, TaskAttempt, claimed_by, operation_for_attempt
@@ -127,7 +133,7 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
         hook = FiftyOpsHook(self.fiftyops_conn_id)
         service = hook.get_service()
         attempt = _attempt(context)
-        user = getattr(context["dag_run"], "triggering_user_name", None)
+        user = triggering_user(context["dag_run"])
         uri = self.operator_uri
         try:
             doc = operation_for_attempt(
@@ -151,12 +157,15 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
 
         def publish_run_link(claimed: DelegatedOperationDocument) -> None:
             """Off the claim's path, and only for a run that lasts: each XCom is a write to
-            Airflow's metadata database."""
+            Airflow's metadata database. Where task comms are not thread-safe (Airflow < 3.2), it
+            is pushed at once, from this (the task's main) thread."""
             nonlocal publisher
             self.run_page_url = FiftyOpsRunLink.url_for(str(claimed.id))
-            publisher = threading.Timer(
-                LINK_PUBLISH_DELAY, ti.xcom_push, kwargs={"key": FiftyOpsRunLink().xcom_key, "value": self.run_page_url}
-            )
+            link = {"key": FiftyOpsRunLink().xcom_key, "value": self.run_page_url}
+            if not task_comms_thread_safe():
+                ti.xcom_push(**link)
+                return
+            publisher = threading.Timer(LINK_PUBLISH_DELAY, ti.xcom_push, kwargs=link)
             publisher.daemon = True
             publisher.start()
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 
+from fiftyops_provider.airflow_compat import AirflowException, conf
 from fiftyops_provider.dag_factory.naming import operation_run
 from fiftyops_provider.dag_factory.settings import admission_limit
 from fiftyops_provider.execution.claims import airflow_identity

@@ -97,6 +97,9 @@ class AirflowStandalone:
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": self.base_url,
+            # One worker per api-server, as 3.1+ default to (3.0 starts four; while they import
+            # Airflow on a loaded machine they miss uvicorn's health checks and are restarted forever).
+            "AIRFLOW__API__WORKERS": "1",
             # Tasks, the triggerer and the dag-processor talk to an execution API server of their own
             # (see start_execution_api).
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.execution_api_port}/execution/",

@@ -15,6 +15,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from fiftyops_provider.airflow_compat import UI_TOKEN_IN_LOCAL_STORAGE
 from fiftyops_provider.ui.routes import DOMAIN_ERRORS, current_user, handle_domain_error, router
 from fiftyops_provider.ui.sdk_routes import sdk_router
 
@@ -25,6 +26,7 @@ def page(request: Request, name: str, run_id: str = "") -> HTMLResponse:
     """A page with its mount point filled in, so links work under any ``[api] base_url`` prefix."""
     text = (STATIC / name).read_text()
     text = text.replace("__BASE__", html.escape(request.scope.get("root_path", "").rstrip("/"), quote=True))
+    text = text.replace("__TOKEN_IN_LOCAL_STORAGE__", "1" if UI_TOKEN_IN_LOCAL_STORAGE else "")
     return HTMLResponse(text.replace("__RUN_ID__", html.escape(run_id, quote=True)))
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from fiftyops_provider.airflow_compat import nav_entries
+
 URL_PREFIX = "/fiftyops"
 
 
@@ -32,19 +34,21 @@ class _AppOnFirstRead:
 class FiftyOpsUIPlugin(AirflowPlugin):
     name = "fiftyops"
     fastapi_apps = _AppOnFirstRead()
-    external_views = [
-        {
-            "name": "FiftyOps Runs",
-            "href": f"{URL_PREFIX}/runs",
-            "destination": "nav",
-            "url_route": "fiftyops-runs",
-            "nav_top_level": True,
-        },
-        {
-            "name": "FiftyOps Plugins",
-            "href": f"{URL_PREFIX}/plugins",
-            "destination": "nav",
-            "url_route": "fiftyops-plugins",
-            "category": "admin",
-        },
-    ]
+    external_views = nav_entries(
+        [
+            {
+                "name": "FiftyOps Runs",
+                "href": f"{URL_PREFIX}/runs",
+                "destination": "nav",
+                "url_route": "fiftyops-runs",
+                "nav_top_level": True,
+            },
+            {
+                "name": "FiftyOps Plugins",
+                "href": f"{URL_PREFIX}/plugins",
+                "destination": "nav",
+                "url_route": "fiftyops-plugins",
+                "category": "admin",
+            },
+        ]
+    )

@@ -16,7 +16,6 @@ from typing import Any
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
-from airflow.api_fastapi.core_api.security import get_user
 from airflow.configuration import conf
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -27,6 +26,7 @@ from fiftyops_provider.access import run_rules as access
 from fiftyops_provider.access.org_settings import get_organization_settings, update_organization_settings
 from fiftyops_provider.access.permissions import DatasetPermission, Role
 from fiftyops_provider.access.users import User, UserStore
+from fiftyops_provider.airflow_compat import ui_user_dependency
 from fiftyops_provider.datasets.catalog import list_datasets
 from fiftyops_provider.execution.logcapture import log_is_download_only
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
@@ -79,7 +79,10 @@ def backend() -> Backend:
     return Backend(db, hook.client_uri, hook.get_service(), PluginRegistry(db), users, accounts)
 
 
-def current_user(airflow_user: Any = Depends(get_user)) -> User:
+airflow_user_of_request = ui_user_dependency()
+
+
+def current_user(airflow_user: Any = Depends(airflow_user_of_request)) -> User:
     b = backend()
     return fiftyops_user(b.users, airflow_user, b.accounts)
 

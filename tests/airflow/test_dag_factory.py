@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from airflow.dag_processing.dagbag import DagBag
+
+try:  # Airflow 3.2+
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:  # Airflow 3.0 and 3.1
+    from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
 import fiftyops_provider.management as fom
 from fiftyops_provider.dag_factory.factory import build_operator_dag, load_operator_infos, register_dags

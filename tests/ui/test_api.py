@@ -11,6 +11,7 @@ import pytest
 import requests
 from bson import ObjectId
 
+from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI
 from fiftyops_provider.plugins.delegate import delegate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -300,3 +301,11 @@ def test_plugins_are_managed_by_admins_only(ui_server, seeded):
         "uninstalled": "@fiftyops/io"
     }
     assert [p["name"] for p in ok(call(ui_server, "admin", "GET", "/api/plugins"))["plugins"]] == ["@fiftyops/utils"]
+
+
+def test_an_existing_pool_is_resized_through_the_rest_api(ui_server):
+    """Every Airflow 3 minor refuses a PATCH of ``slots`` alone (422): the client sends the whole pool."""
+    api = AirflowAPI(ui_server.base_url, "admin", ui_server.passwords["admin"])
+    api.create_pool("fiftyops-resize", 2, "resized by the test")
+    api.create_pool("fiftyops-resize", 5, "resized by the test")
+    assert api.request("GET", "/pools/fiftyops-resize")["slots"] == 5

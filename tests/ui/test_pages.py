@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from fiftyops_provider.airflow_compat import AIRFLOW_3_1_PLUS
 from tests.ui.test_api import zip_of
 
 pytestmark = pytest.mark.airflow
@@ -217,6 +218,15 @@ def test_plugins_page_installs_and_governs_plugins(browser, ui_server, seeded, t
 def test_the_runs_page_opens_inside_the_airflow_ui(browser, ui_server, seeded):
     seeded.queue("count_samples")
     page = open_as(browser, ui_server, "admin")
+    if not AIRFLOW_3_1_PLUS:
+        # Airflow 3.0: no nav entry; the page opens at its own URL in a tab where the Airflow UI ran
+        # first (it moves the session from the cookie into localStorage and deletes the cookie).
+        page.goto(f"{ui_server.base_url}/")
+        page.wait_for_function("() => localStorage.getItem('token') !== null", timeout=30_000)
+        page.goto(f"{ui_server.base_url}/fiftyops/runs")
+        expect(page.get_by_test_id("run-row")).to_have_count(1, timeout=30_000)
+        screenshot(page, "airflow-3.0-runs")
+        return
     page.goto(f"{ui_server.base_url}/plugin/fiftyops-runs")
     frame = page.frame_locator("iframe").first
     expect(frame.get_by_test_id("run-row")).to_have_count(1, timeout=30_000)

@@ -4,6 +4,12 @@
 // Where the FiftyOps app is mounted (e.g. /fiftyops), filled in by the server; the API is below it.
 const FIFTYOPS_BASE = document.body.dataset.base;
 
+// Airflow 3.0's UI keeps its session token in localStorage, not in the `_token` cookie: copy it into
+// a cookie scoped to these pages, so API calls and download links carry it (set by the server).
+if (document.body.dataset.tokenInLocalStorage && localStorage.getItem("token")) {
+  document.cookie = `_token=${localStorage.getItem("token")}; path=${FIFTYOPS_BASE || "/"}; SameSite=Strict`;
+}
+
 class ApiError extends Error {
   constructor(status, message) {
     super(message);
