@@ -120,7 +120,7 @@ def test_an_index_of_ours_with_outdated_keys_is_rebuilt(db):
     ]
 
 
-def test_a_store_of_a_newer_release_is_refused_and_left_as_it_is(db, capsys):
+def test_a_store_of_a_newer_release_is_refused_and_left_as_it_is(db, capsys, monkeypatch):
     load_release_store(db)
     open_service(db)
     db[META_COLLECTION].update_one({"_id": SCHEMA_RECORD}, {"$set": {"version": SCHEMA_VERSION + 1}})
@@ -128,6 +128,7 @@ def test_a_store_of_a_newer_release_is_refused_and_left_as_it_is(db, capsys):
     before = snapshot(db)
     with pytest.raises(StoreSchemaTooNew, match=f"schema version {SCHEMA_VERSION + 1}.*Upgrade FiftyOps"):
         open_service(db)
+    monkeypatch.setenv("FIFTYOPS_USER", "olga")
     assert main(["delegated", "list"]) == 1
     error = capsys.readouterr().err
     assert error.startswith("error: The FiftyOps store") and error.count("\n") == 1
