@@ -180,31 +180,6 @@ class AirflowStandalone:
     def owner_file(self) -> Path:
         return self.home / OWNER_FILE
 
-    def _clear_leftovers(self) -> None:
-        """Stop what a crashed earlier start in this home left running, or refuse if it is still
-        in use. The process that started Airflow here owns it while it lives; Airflow processes
-        whose owner has died (``fiftyops up`` or standalone was killed) are leftovers: they hold
-        the ports and the SQLite database, so a new start would talk to them or fail."""
-        try:
-            record = json.loads(self.owner_file.read_text())
-        except (OSError, ValueError):
-            return
-        leftovers = processes_of(self.home, record.get("groups", []))
-        if not leftovers:
-            return
-        owner = _live_owner(record)
-        if owner is not None and owner != os.getpid():
-            raise StandaloneFailed(
-                f"Airflow is already running in {self.home}, started by PID {owner}; "
-                f"stop that one first (Ctrl-C where it runs, or kill {owner})."
-            )
-        for process in leftovers:
-            _signal(process, signal.SIGTERM)
-        _, alive = psutil.wait_procs(leftovers, timeout=15)
-        for process in alive:
-            _signal(process, signal.SIGKILL)
-        psutil.wait_procs(alive, timeout=10)
-
     def _record_owner(self) -> None:
         """Who runs Airflow here: this process, and the process groups of the two servers (each
         starts a session of its own, which all of its descendants share)."""
@@ -219,7 +194,7 @@ class AirflowStandalone:
         :param timeout: seconds to wait; on failure everything this started is stopped.
         """
         self.home.mkdir(parents=True, exist_ok=True)
-        self._clear_leftovers()
+        clear_leftovers(self.home)
         if self.preload:
             write_local_settings(self.home)
         # Airflow writes a missing airflow.cfg (with generated keys) on first import: once, here,
@@ -306,6 +281,37 @@ class AirflowStandalone:
         if self.process is not None or self.execution_api is not None:
             self.owner_file.unlink(missing_ok=True)
         self.process = self.execution_api = None
+
+
+def clear_leftovers(airflow_home: Path) -> None:
+    """Stop what a crashed earlier start in ``airflow_home`` left running, or refuse if it is
+    still in use. The process that started Airflow there owns it while it lives; Airflow processes
+    whose owner has died (``fiftyops up`` or standalone was killed) are leftovers: they hold the
+    ports and the SQLite database, so a new start would talk to them or fail.
+
+    :param airflow_home: the ``AIRFLOW_HOME`` a standalone is about to start in.
+    :raises StandaloneFailed: the owner is alive; nothing was stopped.
+    """
+    owner_file = Path(airflow_home) / OWNER_FILE
+    try:
+        record = json.loads(owner_file.read_text())
+    except (OSError, ValueError):
+        return
+    leftovers = processes_of(Path(airflow_home), record.get("groups", []))
+    if not leftovers:
+        return
+    owner = _live_owner(record)
+    if owner is not None and owner != os.getpid():
+        raise StandaloneFailed(
+            f"Airflow is already running in {airflow_home}, started by PID {owner}; "
+            f"stop that one first (Ctrl-C where it runs, or kill {owner})."
+        )
+    for process in leftovers:
+        _signal(process, signal.SIGTERM)
+    _, alive = psutil.wait_procs(leftovers, timeout=15)
+    for process in alive:
+        _signal(process, signal.SIGKILL)
+    psutil.wait_procs(alive, timeout=10)
 
 
 def _live_owner(record: dict) -> int | None:

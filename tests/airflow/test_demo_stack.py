@@ -122,11 +122,15 @@ def test_demo_then_up_restarts_after_a_stop_a_killed_airflow_and_a_crash(tmp_pat
         assert "airflow standalone exited with -9" in up.output
         assert processes_of(home / "airflow") == [] and mongo.recorded_pid() is None
 
-        # 4. `up` again, then a crash: `up`, standalone and mongod SIGKILLed. Standalone's
+        # 4. `up` again (a second `up` beside it is refused), then a crash: `up`, standalone and
+        # mongod SIGKILLed. Standalone's
         # children live on (holding the ports), mongod leaves its lock and a dead PID on record.
         up = Up(env, port, quota=5)
         up.wait_ready()
         assert pool_slots(home, port) == 5
+        second = Up(env, port, quota=5)  # on a home in use: refused, the running one untouched
+        assert second.wait_exit() == 1, second.output
+        assert f"started by PID {up.process.pid}" in second.output
         orphans = [p.pid for p in processes_of(home / "airflow")]
         mongod = mongo.recorded_pid()
         for pid in (up.process.pid, up.standalone_pid(), mongod):
