@@ -1,7 +1,7 @@
 """The store's schema version: which layout the database holds, recorded in the database itself
 (collection ``fiftyops_meta``, document ``store_schema``), and the upgrade to this release's.
 
-Every component opens the store through ``MongoDelegatedOperationRepo``, which calls
+Every component opens the store through ``DelegatedOperationService``, whose repository calls
 ``ensure_schema``: a store written by an earlier release is upgraded in place the first time the
 new release opens it, and is left as it is afterwards. A store recorded by a newer release than
 this one is refused with an error that says to upgrade, before anything is written.

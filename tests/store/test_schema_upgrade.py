@@ -19,12 +19,7 @@ from pymongo import ASCENDING
 from fiftyops_provider.access.users import UserStore
 from fiftyops_provider.cli.main import main
 from fiftyops_provider.datasets.catalog import load_dataset
-from fiftyops_provider.store import (
-    SCHEMA_VERSION,
-    DelegatedOperationService,
-    MongoDelegatedOperationRepo,
-    StoreSchemaTooNew,
-)
+from fiftyops_provider.store import SCHEMA_VERSION, DelegatedOperationService, StoreSchemaTooNew
 from fiftyops_provider.store import ExecutionRunState as S
 from fiftyops_provider.store.indexes import FIFTYONE_INDEXES, FIFTYOPS_INDEXES
 from fiftyops_provider.store.schema import META_COLLECTION, SCHEMA_RECORD
@@ -50,7 +45,7 @@ def snapshot(db) -> dict:
 
 
 def open_service(db) -> DelegatedOperationService:
-    return DelegatedOperationService(MongoDelegatedOperationRepo(db))
+    return DelegatedOperationService(db)
 
 
 def test_the_previous_release_store_is_upgraded_and_keeps_working(db):
