@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import percentile, print_table
 
+from fiftyops_provider.dag_factory.naming import dispatch_run_id
 from fiftyops_provider.stacks.embedded_mongo import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,8 +54,11 @@ def parse_time(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def floor_runs(api, count: int, concurrent: bool, dag_id: str = FLOOR_DAG) -> tuple[list[float], list[float], float]:
-    """(trigger->start, trigger->done, wall seconds) of ``count`` REST-triggered no-op runs."""
+def floor_runs(
+    api, count: int, concurrent: bool, dag_id: str = FLOOR_DAG, timeline: list | None = None
+) -> tuple[list[float], list[float], float]:
+    """(trigger->start, trigger->done, wall seconds) of ``count`` REST-triggered no-op runs.
+    ``timeline`` gets each run's steps (``run_steps``)."""
     started = time.time()
     runs = []
     for _ in range(count):
@@ -66,10 +71,44 @@ def floor_runs(api, count: int, concurrent: bool, dag_id: str = FLOOR_DAG) -> tu
         ti = api.wait_for_ti(dag_id, run_id, "noop", {"success"}, timeout=600)
         to_start.append(parse_time(ti["start_date"]) - t0)
         to_done.append(parse_time(ti["end_date"]) - t0)
+        if timeline is not None:
+            timeline.append(run_steps(api, dag_id, run_id, "noop", t0, ti))
     return to_start, to_done, time.time() - started
 
 
-def fiftyops_runs(stack, count: int, concurrent: bool) -> tuple[list[float], list[float], float]:
+STEPS = (
+    "queue -> picked up by the dispatcher",
+    "queue/trigger -> DAG run created",
+    "DAG run created -> task scheduled",
+    "task scheduled -> queued to the executor",
+    "queued -> task process started",
+    "task process started -> operation running",
+)
+
+
+def run_steps(api, dag_id: str, run_id: str, task_id: str, t0: float, ti: dict, picked=None, running=None) -> dict:
+    """Where one run's time went, from Airflow's run and task records (and the operation's pick-up
+    and claim times): seconds per step of ``STEPS``, each from the previous known moment."""
+    run = api.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+    moments = [
+        picked,
+        parse_time(run["queued_at"]),
+        parse_time(ti["scheduled_when"]) if ti.get("scheduled_when") else None,
+        parse_time(ti["queued_when"]) if ti.get("queued_when") else None,
+        parse_time(ti["start_date"]),
+        running,
+    ]
+    steps, previous = {}, t0
+    for name, moment in zip(STEPS, moments):
+        if moment is not None:
+            steps[name] = moment - previous
+            previous = moment
+    return steps
+
+
+def fiftyops_runs(
+    stack, count: int, concurrent: bool, timeline: list | None = None
+) -> tuple[list[float], list[float], float]:
     from fiftyops_provider import delegate
     from fiftyops_provider.store import DelegatedOperationService
 
@@ -90,9 +129,28 @@ def fiftyops_runs(stack, count: int, concurrent: bool) -> tuple[list[float], lis
         while not (doc := service.get(doc_id)).is_terminal:
             time.sleep(0.1)
         assert doc.run_state == "completed", doc.result
-        to_running.append(doc.started_at.replace(tzinfo=UTC).timestamp() - t0)
+        running = doc.started_at.replace(tzinfo=UTC).timestamp()
+        to_running.append(running - t0)
         to_done.append(doc.completed_at.replace(tzinfo=UTC).timestamp() - t0)
+        if timeline is not None:
+            run_id = dispatch_run_id(str(doc_id), doc.attempt - 1)
+            ti = stack.api.task_instance(OPERATION_DAG, run_id, "run_operation")
+            picked = doc.dispatch["at"].replace(tzinfo=UTC).timestamp() if doc.dispatch else None
+            timeline.append(run_steps(stack.api, OPERATION_DAG, run_id, "run_operation", t0, ti, picked, running))
     return to_running, to_done, time.time() - started
+
+
+def print_steps(ours: list[dict], floor: list[dict]) -> None:
+    """Median and mean of each step, FiftyOps next to the floor."""
+    rows = []
+    for name in STEPS:
+        cells = [name]
+        for timeline in (ours, floor):
+            values = [steps[name] for steps in timeline if name in steps]
+            cells += [f"{percentile(values, 50):.3f}", f"{statistics.mean(values):.3f}"] if values else ["", ""]
+        rows.append(cells)
+    print("\nWhere the time goes (seconds from the previous step; medians and means of the latency runs)")
+    print_table(["step", "FiftyOps p50", "FiftyOps mean", "floor p50", "floor mean"], rows)
 
 
 @contextlib.contextmanager
@@ -140,10 +198,12 @@ def main() -> None:
             # Interleaved, one of each at a time: both sample the same scheduler and machine state
             # (the floor's p50 drifts by 0.3 s between runs of this benchmark).
             f_start, f_done, o_run, o_done = [], [], [], []
+            floor_steps: list[dict] = []
+            our_steps: list[dict] = []
             for _ in range(args.latency_runs):
                 for samples, measured in (
-                    ((f_start, f_done), floor_runs(stack.api, 1, concurrent=False)),
-                    ((o_run, o_done), fiftyops_runs(stack, 1, concurrent=False)),
+                    ((f_start, f_done), floor_runs(stack.api, 1, concurrent=False, timeline=floor_steps)),
+                    ((o_run, o_done), fiftyops_runs(stack, 1, concurrent=False, timeline=our_steps)),
                 ):
                     samples[0].extend(measured[0])
                     samples[1].extend(measured[1])
@@ -166,6 +226,7 @@ def main() -> None:
             print_table(
                 ["measure", "FiftyOps p50", "FiftyOps p95", "Airflow floor p50", "Airflow floor p95", "p50 ratio"], rows
             )
+            print_steps(our_steps, floor_steps)
         if args.throughput_ops:
             _, _, ours_wall = fiftyops_runs(stack, args.throughput_ops, concurrent=True)
             print(f"\nFiftyOps drained {args.throughput_ops} operations in {ours_wall:.1f}s", flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 
 from fiftyops_provider.datasets.catalog import load_dataset
 from fiftyops_provider.execution import run_launcher
@@ -53,3 +54,31 @@ def test_render_shows_progress_bars_for_running_operations(service):
     service.set_progress(doc.id, 0.5, "half way")
     line = render([service.get(doc.id)])[0]
     assert "Long job" in line and "[##########----------]" in line and "half way" in line
+
+
+def test_off_a_terminal_each_change_is_printed_once(service):
+    """In CI or a log file, an operation's line appears when it changes, not with every redraw."""
+    steady = service.queue_operation("@o/p/op", label="Steady", initial_state="queued")
+    busy = service.queue_operation("@o/p/op", label="Busy", initial_state="queued")
+    out = io.StringIO()
+    watcher = threading.Thread(
+        target=watch, args=(service, [steady.id, busy.id]), kwargs={"timeout": 60, "interval": 0.02, "out": out}
+    )
+    watcher.start()
+    try:
+        for change in (
+            lambda: service.set_running(busy.id),
+            lambda: service.set_progress(busy.id, 0.25, "a quarter"),
+            lambda: service.set_progress(busy.id, 0.5, "half way"),
+            lambda: service.set_completed(busy.id),
+            lambda: service.set_running(steady.id),
+            lambda: service.set_completed(steady.id),
+        ):
+            time.sleep(0.2)  # several reads between changes
+            change()
+    finally:
+        watcher.join(60)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == len(set(lines)), out.getvalue()
+    assert [line.split()[1] for line in lines if line.startswith("Steady")] == ["queued", "running", "completed"]
+    assert len([line for line in lines if line.startswith("Busy")]) == 5

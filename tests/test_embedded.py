@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -44,6 +46,23 @@ def test_restart_after_a_killed_mongod_keeps_the_data(server):
     uri = server.start()
     with MongoClient(uri) as client:
         assert client.fiftyops.probe.find_one({"kept": True}) is not None
+
+
+def test_a_recorded_pid_now_used_by_another_process_is_neither_stopped_nor_trusted(server):
+    """After a crash (or a reboot) the PID in the state file can belong to an unrelated process."""
+    uri = server.start()
+    os.kill(server.recorded_pid(), signal.SIGKILL)
+    time.sleep(0.5)
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        (server.dbpath / embedded.PID_FILE).write_text(json.dumps({"pid": stranger.pid, "port": server.port}))
+        assert server.recorded_pid() is None
+        server.stop()
+        assert stranger.poll() is None  # not killed
+        assert server.start() == uri and server.recorded_pid() not in (None, stranger.pid)
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 def test_stop_ends_the_process(server):

@@ -39,11 +39,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     launch.set_defaults(func=run_launcher_from_args)
 
 
-def wait_for_interrupt() -> None:
+STACK_CHECK_SECONDS = 1.0
+
+
+def wait_for_interrupt(stack: Stack | None = None) -> None:
+    """Until Ctrl-C (or SIGTERM). Given a ``stack``, raises StackFailed if its Airflow exits
+    meanwhile, so the caller stops what is left of it and the next ``up`` starts clean."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    while not stop.wait(STACK_CHECK_SECONDS):
+        exited = stack.airflow.exited() if stack and stack.airflow else None
+        if exited:
+            raise StackFailed(f"{exited}; stopped the rest. Run the command again to restart.")
 
 
 def _start(args: argparse.Namespace) -> Stack:
@@ -64,7 +72,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     stack = _start(args)
     try:
         print("FiftyOps is up. Queue operations with `fiftyops queue`; Ctrl-C stops everything.", flush=True)
-        wait_for_interrupt()
+        wait_for_interrupt(stack)
     finally:
         print("Stopping...", flush=True)
         stack.stop()
@@ -86,7 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
             raise StackFailed("Some demo operations did not finish within 10 minutes; see the Airflow UI.")
         if not args.exit and sys.stdin.isatty():
             print("\nOpen the run links above in the Airflow UI. Ctrl-C stops everything.", flush=True)
-            wait_for_interrupt()
+            wait_for_interrupt(stack)
     finally:
         print("Stopping...", flush=True)
         stack.stop()

@@ -74,14 +74,28 @@ class AirflowAPI:
         self.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
 
     def create_pool(self, name: str, slots: int, description: str = "") -> None:
-        # The whole pool in both calls: every Airflow 3 minor refuses a PATCH of ``slots`` alone (422).
+        """Create the pool ``name``, or set an existing one to ``slots`` and ``description``.
+
+        :param name: the pool's name.
+        :param slots: how many task instances it lets run at once.
+        :param description: shown in the Airflow UI.
+        """
         pool = {"name": name, "slots": slots, "description": description, "include_deferred": False}
         try:
             self.request("POST", "/pools", json=pool)
         except AirflowAPIError as exc:
             if exc.status != 409:
                 raise
+            # Without an update_mask Airflow validates the whole pool: a body of only the slots
+            # is refused (422 "Field required"), so the update sends every field.
             self.request("PATCH", f"/pools/{name}", json=pool)
+
+    def pool(self, name: str) -> dict[str, Any]:
+        """The pool ``name`` as Airflow shows it (``slots``, ``description``, ...).
+
+        :param name: the pool's name.
+        """
+        return self.request("GET", f"/pools/{name}")
 
     def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}

@@ -2,7 +2,7 @@
 
 Used by ``fiftyops demo`` (on Airflow) and testable without Airflow: ``seed_demo`` installs the
 example plugins and queues one operation of each kind (success, progress, failure, a pipeline);
-``watch`` redraws their states with progress bars until each has finished.
+``watch`` shows their states with progress bars until each has finished.
 """
 
 from __future__ import annotations
@@ -91,11 +91,22 @@ def watch(
     out: TextIO = sys.stdout,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[DelegatedOperationDocument]:
-    """Redraw until every operation has finished (or ``timeout``); returns the final documents."""
+    """Show the operations until each has finished (or ``timeout``); returns the final documents.
+
+    On a terminal the table is redrawn in place. Elsewhere (CI, a log file) redrawing would repeat
+    the whole table at every change, so each operation's line is printed once each time it changes.
+
+    :param service: where the operations are read.
+    :param ids: the operations to show, in this order.
+    :param timeout: seconds after which it returns even if some have not finished.
+    :param interval: seconds between reads.
+    :param out: where to write.
+    :param clock: the time source (monotonic seconds).
+    """
     deadline = clock() + timeout
     drawn = 0
     interactive = out.isatty()
-    previous: list[str] = []
+    shown: dict[int, str] = {}
     while True:
         docs = [service.get(i) for i in ids]
         lines = render(docs)
@@ -104,9 +115,11 @@ def watch(
                 out.write(f"\x1b[{drawn}F\x1b[J")
             out.write("\n".join(lines) + "\n")
             drawn = len(lines)
-        elif lines != previous:
-            out.write("\n".join(lines) + "\n\n")
-        previous = lines
+        else:
+            for position, line in enumerate(lines):
+                if shown.get(position) != line:
+                    out.write(line + "\n")
+                    shown[position] = line
         out.flush()
         if all(d.is_terminal for d in docs) or clock() > deadline:
             return docs

@@ -115,9 +115,24 @@ class EmbeddedMongo:
         except (OSError, ValueError):
             return None
         pid = state.get("pid")
-        if isinstance(pid, int) and _pid_alive(pid) and state.get("port") == self.port:
+        if isinstance(pid, int) and state.get("port") == self.port and self._is_our_mongod(pid):
             return pid
         return None
+
+    def _is_our_mongod(self, pid: int) -> bool:
+        """``pid`` is alive and is a mongod on this data directory: after a crash or a reboot the
+        recorded PID may belong to an unrelated process, which must not be stopped or trusted."""
+        if not _pid_alive(pid):
+            return False
+        try:
+            arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return (
+            bool(arguments)
+            and Path(os.fsdecode(arguments[0])).name == "mongod"
+            and (os.fsencode(self.dbpath) in arguments)
+        )
 
     def is_running(self) -> bool:
         return self.recorded_pid() is not None and self._ping(timeout_ms=500)

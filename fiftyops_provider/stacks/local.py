@@ -20,7 +20,7 @@ from fiftyops_provider.database import embedded_server, get_client
 from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI
 from fiftyops_provider.stacks.demo import REPO_ROOT, install_example_plugins
 from fiftyops_provider.stacks.embedded_mongo import EmbeddedMongo
-from fiftyops_provider.stacks.standalone import PASSWORD_FILE, AirflowStandalone
+from fiftyops_provider.stacks.standalone import PASSWORD_FILE, AirflowStandalone, clear_leftovers
 
 DEFAULT_QUOTA = 4
 
@@ -65,6 +65,8 @@ class Stack:
         return get_client(self.uri)[self.settings.database_name]
 
     def start(self, port: int | None = None) -> None:
+        # Before anything is written: a home another live `up` uses is refused as it is.
+        clear_leftovers(self.settings.home / "airflow")
         self.uri = self.settings.database_uri or self._start_embedded()
         install_example_plugins(self.database, acting_user=self.admin)
         env = {

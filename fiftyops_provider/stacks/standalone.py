@@ -22,8 +22,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
+import psutil
 import requests
 
 from fiftyops_provider.stacks.embedded_mongo import free_port
@@ -36,6 +38,29 @@ JWT_SECRET_FILE = "jwt_secret.generated"
 LOCAL_SETTINGS = "import fiftyops_provider.preload  # noqa: F401  (see its docstring)\n"
 # Connect args that make SQLite writers wait for the write lock (Airflow imports them by dotted path).
 SQLITE_CONNECT_MODULE = "fiftyops_provider.stacks.sqlite_connect"
+OWNER_FILE = "fiftyops-standalone.json"
+
+
+def processes_of(airflow_home: Path, groups: Iterable[int] | None = None) -> list[psutil.Process]:
+    """Live processes working in ``airflow_home`` (every Airflow process a standalone there starts
+    runs in it, including children whose parent was killed: they keep running, and keep its
+    ports), only those of the process ``groups`` when given. Found by working directory: Airflow's
+    servers and workers rename themselves (setproctitle), which overwrites their command line and
+    environment."""
+    wanted = os.path.realpath(airflow_home)
+    in_groups = None if groups is None else set(groups)
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if (
+                process.cwd() == wanted
+                and (in_groups is None or os.getpgid(process.pid) in in_groups)
+                and process.status() != psutil.STATUS_ZOMBIE
+            ):
+                found.append(process)
+        except (psutil.Error, ProcessLookupError):  # gone, or another user's
+            continue
+    return found
 
 
 def write_local_settings(airflow_home: Path) -> Path:
@@ -50,7 +75,7 @@ def write_local_settings(airflow_home: Path) -> Path:
 
 
 class StandaloneFailed(RuntimeError):
-    """Airflow did not become healthy; the message points at its log."""
+    """Airflow did not become healthy, or is already running there; the message says what to do."""
 
 
 class AirflowStandalone:
@@ -154,8 +179,25 @@ class AirflowStandalone:
                 cwd=self.home,
             )
 
-    def start(self, timeout: float = 180.0) -> None:
+    @property
+    def owner_file(self) -> Path:
+        return self.home / OWNER_FILE
+
+    def _record_owner(self) -> None:
+        """Who runs Airflow here: this process, and the process groups of the two servers (each
+        starts a session of its own, which all of its descendants share)."""
+        me = psutil.Process()
+        self.owner_file.write_text(
+            json.dumps({"pid": me.pid, "create_time": me.create_time(), "groups": self.root_pids})
+        )
+
+    def start(self, timeout: float = 300.0) -> None:
+        """Start standalone and its execution API server and wait until both answer.
+
+        :param timeout: seconds to wait; on failure everything this started is stopped.
+        """
         self.home.mkdir(parents=True, exist_ok=True)
+        clear_leftovers(self.home)
         if self.preload:
             write_local_settings(self.home)
         # Airflow writes a missing airflow.cfg (with generated keys) on first import: once, here,
@@ -182,16 +224,13 @@ class AirflowStandalone:
             ],
             self.execution_api_log_file,
         )
-        watched = (
-            ("airflow standalone", self.process, self.log_file),
-            ("the execution API server", self.execution_api, self.execution_api_log_file),
-        )
+        self._record_owner()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for name, process, log in watched:
-                if process.poll() is not None:
-                    self.stop()  # the other one too
-                    raise StandaloneFailed(f"{name} exited with {process.returncode}; see {log}")
+            exited = self.exited()
+            if exited:
+                self.stop()  # the other one too
+                raise StandaloneFailed(exited)
             if self.healthy() and (self.home / PASSWORD_FILE).exists():
                 return
             time.sleep(0.5)
@@ -205,6 +244,16 @@ class AirflowStandalone:
         """The PIDs of standalone and of the execution API server: every Airflow process of this
         deployment is one of them or their descendant."""
         return [process.pid for process in (self.process, self.execution_api) if process is not None]
+
+    def exited(self) -> str | None:
+        """Which of the two servers has exited (and where its log is), or None while both run."""
+        for name, process, log in (
+            ("airflow standalone", self.process, self.log_file),
+            ("the execution API server", self.execution_api, self.execution_api_log_file),
+        ):
+            if process is not None and process.poll() is not None:
+                return f"{name} exited with {process.returncode}; see {log}"
+        return None
 
     @property
     def execution_api_log_file(self) -> Path:
@@ -232,7 +281,57 @@ class AirflowStandalone:
         for process in (self.process, self.execution_api):
             if process is not None:
                 _stop_group(process, timeout)
+        if self.process is not None or self.execution_api is not None:
+            self.owner_file.unlink(missing_ok=True)
         self.process = self.execution_api = None
+
+
+def clear_leftovers(airflow_home: Path) -> None:
+    """Stop what a crashed earlier start in ``airflow_home`` left running, or refuse if it is
+    still in use. The process that started Airflow there owns it while it lives; Airflow processes
+    whose owner has died (``fiftyops up`` or standalone was killed) are leftovers: they hold the
+    ports and the SQLite database, so a new start would talk to them or fail.
+
+    :param airflow_home: the ``AIRFLOW_HOME`` a standalone is about to start in.
+    :raises StandaloneFailed: the owner is alive; nothing was stopped.
+    """
+    owner_file = Path(airflow_home) / OWNER_FILE
+    try:
+        record = json.loads(owner_file.read_text())
+    except (OSError, ValueError):
+        return
+    leftovers = processes_of(Path(airflow_home), record.get("groups", []))
+    if not leftovers:
+        return
+    owner = _live_owner(record)
+    if owner is not None and owner != os.getpid():
+        raise StandaloneFailed(
+            f"Airflow is already running in {airflow_home}, started by PID {owner}; "
+            f"stop that one first (Ctrl-C where it runs, or kill {owner})."
+        )
+    for process in leftovers:
+        _signal(process, signal.SIGTERM)
+    _, alive = psutil.wait_procs(leftovers, timeout=15)
+    for process in alive:
+        _signal(process, signal.SIGKILL)
+    psutil.wait_procs(alive, timeout=10)
+
+
+def _live_owner(record: dict) -> int | None:
+    """The PID of the owner ``record`` names if that very process still runs (not a reused PID)."""
+    try:
+        if psutil.Process(record["pid"]).create_time() == record["create_time"]:
+            return record["pid"]
+    except (KeyError, TypeError, ValueError, psutil.Error):
+        pass
+    return None
+
+
+def _signal(process: psutil.Process, sig: signal.Signals) -> None:
+    try:
+        process.send_signal(sig)
+    except psutil.NoSuchProcess:
+        pass
 
 
 def _stop_group(process: subprocess.Popen, timeout: float) -> None:

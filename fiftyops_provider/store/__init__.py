@@ -23,11 +23,13 @@ from fiftyops_provider.store.query import (
     SortByField,
     SortDirection,
 )
+from fiftyops_provider.store.schema import SCHEMA_VERSION, StoreSchemaTooNew
 from fiftyops_provider.store.service import DelegatedOperationService, OperationPage
 from fiftyops_provider.store.states import TERMINAL_STATES, TRANSITIONS, WAITING_STATES, ExecutionRunState
 
 __all__ = [
     "COLLECTION_NAME",
+    "SCHEMA_VERSION",
     "SORT_PRESETS",
     "TERMINAL_STATES",
     "TRANSITIONS",
@@ -48,4 +50,5 @@ __all__ = [
     "SortByField",
     "SortDirection",
     "StoreError",
+    "StoreSchemaTooNew",
 ]

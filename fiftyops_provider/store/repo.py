@@ -1,4 +1,5 @@
-"""MongoDB access for operation documents: queries, atomic transitions, indexes.
+"""MongoDB access for operation documents: queries and atomic transitions. Opening it brings
+the store to this release's schema (``store.schema``).
 
 Every run-state change is one ``find_one_and_update`` whose filter names the states it may come
 from, so concurrent writers can never both win a transition (compare-and-set).
@@ -10,43 +11,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 
 from fiftyops_provider.store.documents import COLLECTION_NAME, DelegatedOperationDocument, utcnow
+from fiftyops_provider.store.schema import ensure_schema
 from fiftyops_provider.store.states import ExecutionRunState
 
 S = ExecutionRunState
-
-# FiftyOne creates these by name; same names and key specs, or FiftyOne fails with error 85.
-FIFTYONE_INDEXES = [
-    IndexModel([("operator", ASCENDING)], name="operator_1"),
-    IndexModel([("updated_at", ASCENDING)], name="updated_at_1"),
-    IndexModel([("run_state", ASCENDING)], name="run_state_1"),
-    IndexModel([("parent_id", ASCENDING)], name="parent_id_1"),
-    IndexModel(
-        [("dataset_id", ASCENDING), ("parent_id", ASCENDING), ("scheduled_at", DESCENDING)],
-        name="dataset_id_1_parent_id_1_scheduled_at_1",
-    ),
-]
-# FiftyOps' own, each with a key pattern FiftyOne does not use.
-FIFTYOPS_INDEXES = [
-    # FIFO pick-up and admission sort by time, then _id: the index must hold _id too, or every
-    # pick-up sorts all queued operations in memory (10x slower with 100k queued, ties included).
-    IndexModel([("run_state", ASCENDING), ("queued_at", ASCENDING), ("_id", ASCENDING)], name="fiftyops_pickup_order"),
-    IndexModel(
-        [("run_state", ASCENDING), ("scheduled_at", ASCENDING), ("_id", ASCENDING)], name="fiftyops_admit_order"
-    ),
-    IndexModel([("run_state", ASCENDING), ("_id", DESCENDING)], name="fiftyops_state_recent"),
-    IndexModel([("queued_by", ASCENDING), ("_id", DESCENDING)], name="fiftyops_user_recent"),
-    IndexModel([("operator", ASCENDING), ("_id", ASCENDING)], name="fiftyops_operator_order"),
-    IndexModel([("updated_at", ASCENDING), ("_id", ASCENDING)], name="fiftyops_updated_order"),
-    IndexModel([("pinned", ASCENDING), ("_id", DESCENDING)], name="fiftyops_pinned_recent"),
-    IndexModel(
-        [("context.request_params.dataset_name", ASCENDING), ("_id", DESCENDING)], name="fiftyops_dataset_recent"
-    ),
-]
 
 # The timestamp each state sets when entered (FiftyOne's update_run_state rules).
 STATE_TIMESTAMP = {
@@ -64,13 +37,7 @@ class MongoDelegatedOperationRepo:
     def __init__(self, db: Database, collection_name: str = COLLECTION_NAME) -> None:
         self.db = db
         self.collection: Collection = db[collection_name]
-        self._create_indexes()
-
-    def _create_indexes(self) -> None:
-        existing = set(self.collection.index_information())
-        missing = [index for index in FIFTYONE_INDEXES + FIFTYOPS_INDEXES if index.document["name"] not in existing]
-        if missing:
-            self.collection.create_indexes(missing)
+        ensure_schema(db, self.collection)
 
     # -- reads ---------------------------------------------------------------------------------
     def get(self, doc_id: ObjectId) -> DelegatedOperationDocument | None:
