@@ -53,7 +53,7 @@ from fiftyops_provider.dag_factory.naming import (
     operator_dag_id,
 )
 from fiftyops_provider.dag_factory.run_params import RUN_PARAMS
-from fiftyops_provider.dag_factory.settings import admission_limit, dispatch_mode
+from fiftyops_provider.dag_factory.settings import admission_limit, delegation_targets, dispatch_mode
 from fiftyops_provider.execution.policy import ResetPolicy
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.operators.execute_operation import ExecuteDelegatedOperationOperator, mark_operation_failed
@@ -217,7 +217,9 @@ def build_event_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) ->
         watchers=[
             AssetWatcher(
                 name=f"{QUEUE_ASSET_NAME}_watcher",
-                trigger=QueuedOperationEventTrigger(conn_id=conn_id, quota=admission_limit()),
+                trigger=QueuedOperationEventTrigger(
+                    conn_id=conn_id, quota=admission_limit(), delegation_targets=delegation_targets()
+                ),
             )
         ],
     )

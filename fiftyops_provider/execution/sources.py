@@ -37,6 +37,15 @@ class OperatorSource(Protocol):
         """The dataset an operation runs on (``ctx.dataset``), by id first, then by name."""
 
 
+@runtime_checkable
+class RunnableCatalog(Protocol):
+    """A source that can say which operators it runs (dispatchers route by it, ``store.routing``);
+    a source without it is taken to run any operator."""
+
+    def runnable_operators(self) -> set[str]:
+        """The operator URIs it can run now: installed, enabled, delegation-capable."""
+
+
 class RegistrySource:
     """The production source: plugins installed in the database's plugin registry."""
 
@@ -59,6 +68,9 @@ class RegistrySource:
         from fiftyops_provider.datasets.catalog import load_dataset
 
         return load_dataset(self.db, dataset_id, dataset_name)
+
+    def runnable_operators(self) -> set[str]:
+        return self.registry.runnable_operators()
 
 
 def registry_source(db: Database) -> RegistrySource:

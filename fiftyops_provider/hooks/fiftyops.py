@@ -195,17 +195,26 @@ class FiftyOpsHook(MongoHook):
     def launch_from_params(
         self, operator_uri: str, params: dict[str, Any], user: str | None
     ) -> DelegatedOperationDocument:
-        """Queue an operation from the DAG's Trigger form (its params), as ``user``.
+        """Queue an operation from the DAG's Trigger form (its params), as ``user``, sent to this
+        deployment's first delegation target.
 
         :param operator_uri: the operator the DAG runs.
         :param params: the DAG run's params: the operator's inputs, the dataset, and the run params
             (``RUN_PARAMS``), which are not inputs and are left out.
         :param user: the Airflow user who triggered the run; the operation runs as them.
         """
+        from fiftyops_provider.dag_factory.settings import delegation_targets
         from fiftyops_provider.plugins.delegate import delegate
 
         inputs = {k: v for k, v in params.items() if k not in RUN_PARAMS and v is not None}
-        return delegate(operator_uri, dataset=params.get("dataset"), params=inputs, user=user, db=self.get_database())
+        return delegate(
+            operator_uri,
+            dataset=params.get("dataset"),
+            params=inputs,
+            user=user,
+            delegation_target=delegation_targets()[0],
+            db=self.get_database(),
+        )
 
 
 def _forget_connection(hook: FiftyOpsHook) -> None:
