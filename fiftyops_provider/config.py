@@ -42,6 +42,9 @@ class Settings:
     # (store.routing); delegate() sends to the first. Airflow reads [fiftyops] delegation_targets
     # and falls back to this.
     delegation_targets: tuple[str, ...] = (DEFAULT_DELEGATION_TARGETS,)
+    # FIFTYOPS_FIFTYONE_PYTHON: the FiftyOne interpreter that runs FiftyOne's own operators
+    # (execution.fiftyone_runtime); None: FiftyOne operators are not run here.
+    fiftyone_python: str | None = None
 
     def __post_init__(self) -> None:
         credential_holders.track(self, _forget_database_uri)
@@ -69,6 +72,7 @@ def load_settings() -> Settings:
             "FIFTYOPS_PLUGIN_VALIDATION_TIMEOUT", DEFAULT_PLUGIN_VALIDATION_TIMEOUT
         ),
         delegation_targets=parse_delegation_targets(os.environ.get("FIFTYOPS_DELEGATION_TARGETS")),
+        fiftyone_python=os.environ.get("FIFTYOPS_FIFTYONE_PYTHON") or None,
     )
 
 
