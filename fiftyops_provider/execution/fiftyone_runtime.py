@@ -121,7 +121,9 @@ class FiftyOneRuntime:
                 check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise FiftyOneRuntimeError(f"The FiftyOne interpreter {self.python!r} could not list operators: {exc}")
+            raise FiftyOneRuntimeError(
+                f"The FiftyOne interpreter {self.python!r} could not list operators: {exc}"
+            ) from None
         if done.returncode != 0:
             tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
             raise FiftyOneRuntimeError(

@@ -4,6 +4,7 @@ the FiftyOps database, run by FiftyOps with FiftyOne's own executor, and read ba
 from __future__ import annotations
 
 import pytest
+from bson import ObjectId
 
 from fiftyops_provider.execution import run_launcher
 
@@ -24,7 +25,9 @@ def queue(uri, params, target=None):
     return str(svc.queue_operation(uri, delegation_target=target, context=ExecutionContext(request_params=rp)).id)
 
 print(json.dumps({
-    "other_target": queue("@voxel51/operators/clone_sample_field", {"field_name": "keep", "new_field_name": "x"}, "elsewhere"),
+    "other_target": queue(
+        "@voxel51/operators/clone_sample_field", {"field_name": "keep", "new_field_name": "x"}, "elsewhere"
+    ),
     "unknown": queue("@acme/missing/op", {}),
     "clear": queue("@voxel51/operators/clear_sample_field", {"field_names": ["score"]}),
 }))
@@ -53,7 +56,7 @@ print(json.dumps({
 
 def test_fiftyops_runs_a_fiftyone_operation_and_leaves_other_peoples_alone(fiftyone, service, db):
     ids = fiftyone(QUEUE)
-    before = {name: db.delegated_ops.find_one({"_id": __import__("bson").ObjectId(ids[name])}) for name in ids}
+    before = {name: db.delegated_ops.find_one({"_id": ObjectId(ids[name])}) for name in ids}
 
     assert run_launcher(service, max_operations=1, poll_interval=0.1, heartbeat_interval=1.0) == 1
 
