@@ -9,6 +9,8 @@ bounds concurrency, as it does for any Airflow task.
 
 from __future__ import annotations
 
+import os
+
 from airflow.sdk import conf
 
 from fiftyops_provider.config import load_settings
@@ -60,3 +62,13 @@ def delegation_targets() -> list[str]:
     first is the one operations queued from the Trigger form are sent to."""
     value = conf.get("fiftyops", "delegation_targets", fallback="")
     return list(parse_delegation_targets(value) if value.strip() else load_settings().delegation_targets)
+
+
+def apply_fiftyone_python() -> None:
+    """Hand ``[fiftyops] fiftyone_python`` (env ``AIRFLOW__FIFTYOPS__FIFTYONE_PYTHON``), the
+    FiftyOne interpreter, to the domain, which reads ``FIFTYOPS_FIFTYONE_PYTHON`` (and must not
+    import Airflow). Called by every Airflow-layer entry point before it builds an operator
+    source; unset leaves ``FIFTYOPS_FIFTYONE_PYTHON`` as the environment has it."""
+    value = conf.get("fiftyops", "fiftyone_python", fallback="").strip()
+    if value:
+        os.environ["FIFTYOPS_FIFTYONE_PYTHON"] = value

@@ -22,7 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fiftyops_provider.access.permissions import DatasetPermission, Role
+from fiftyops_provider.config import Settings
 from fiftyops_provider.plugins.operator import Operator, OperatorConfig
+from fiftyops_provider.plugins.registry import OperatorInfo
 
 CHILD_SCRIPT = Path(__file__).with_name("fiftyone_child.py")
 LIST_TIMEOUT_SECONDS = 180.0
@@ -139,6 +142,37 @@ def _site_packages(python: str) -> str:
     venv = Path(python).parent.parent
     found = sorted(venv.glob("lib/python*/site-packages"))
     return str(found[0] if found else venv)
+
+
+def fiftyone_operator_infos(registered: set[str], settings: Settings) -> list[OperatorInfo]:
+    """FiftyOne's delegable operators as the DAG factory and UIs list them (one DAG each), when a
+    FiftyOne interpreter is configured; an operator the registry also has is the registry's.
+
+    :param registered: the URIs the plugin registry already lists.
+    :param settings: where the interpreter is (``fiftyone_python``) and the listing cache.
+    """
+    runtime = configured_runtime(settings.fiftyone_python)
+    if runtime is None:
+        return []
+    defaults = OperatorConfig(name="defaults")
+    return [
+        OperatorInfo(
+            uri=info["uri"],
+            plugin_name=info["plugin_name"],
+            name=info["name"],
+            label=info.get("label") or info["name"],
+            description=info.get("description"),
+            config={**defaults.to_json(), "name": info["name"], "allow_delegated_execution": True},
+            inputs_schema=None,
+            enabled=True,
+            delegation_capable=True,
+            minimum_role=Role.GUEST.name,
+            minimum_dataset_permission=DatasetPermission.NO_ACCESS.name,
+            plugin_version=None,
+        )
+        for info in runtime.operators(settings.home)
+        if info["uri"] not in registered
+    ]
 
 
 def configured_runtime(python: str | None) -> FiftyOneRuntime | None:

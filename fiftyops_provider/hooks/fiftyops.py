@@ -105,6 +105,9 @@ class FiftyOpsHook(MongoHook):
     hook_name = "FiftyOps"
 
     def __init__(self, fiftyops_conn_id: str = default_conn_name) -> None:
+        from fiftyops_provider.dag_factory.settings import apply_fiftyone_python
+
+        apply_fiftyone_python()  # the operator sources built on this hook's database see it
         self.fiftyops_conn_id = fiftyops_conn_id
         super().__init__(mongo_conn_id=fiftyops_conn_id)
         credential_holders.track(self, _forget_connection)

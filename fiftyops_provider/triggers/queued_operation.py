@@ -33,6 +33,7 @@ from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
+from fiftyops_provider.dag_factory.settings import apply_fiftyone_python
 from fiftyops_provider.execution.dispatch_round import deployment_routing
 from fiftyops_provider.execution.sources import RegistrySource
 from fiftyops_provider.plugins.registry import PLUGINS_COLLECTION
@@ -251,6 +252,7 @@ class QueuedOperationTrigger(BaseTrigger):
         without ``delegation_targets`` every operation is work."""
         if self.delegation_targets is None or self._registry_client is None:
             return
+        apply_fiftyone_python()
         source = RegistrySource(self._registry_client[self.database])
         self._routing = await asyncio.to_thread(deployment_routing, source, self.delegation_targets)
 

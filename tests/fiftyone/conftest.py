@@ -24,7 +24,8 @@ def fiftyone_python() -> str:
 
 @pytest.fixture
 def fiftyone(fiftyone_python, mongod, db, monkeypatch):
-    """``fiftyone(code)``: run ``code`` in the FiftyOne interpreter on the test database; returns
+    """``fiftyone(code, database=None)``: run ``code`` in the FiftyOne interpreter on the test
+    database (or ``database``); returns
     what it printed last, as JSON. FiftyOps (this process) runs FiftyOne operators there too."""
     monkeypatch.setenv("FIFTYOPS_FIFTYONE_PYTHON", fiftyone_python)
     env = {
@@ -35,9 +36,10 @@ def fiftyone(fiftyone_python, mongod, db, monkeypatch):
         "FIFTYONE_DO_NOT_TRACK": "true",
     }
 
-    def run(code: str):
+    def run(code: str, database: str | None = None):
+        run_env = {**env, "FIFTYONE_DATABASE_NAME": database or db.name}
         done = subprocess.run(
-            [fiftyone_python, "-c", code], env=env, capture_output=True, text=True, timeout=300, check=False
+            [fiftyone_python, "-c", code], env=run_env, capture_output=True, text=True, timeout=300, check=False
         )
         assert done.returncode == 0, done.stderr[-3000:]
         return json.loads(done.stdout.strip().splitlines()[-1])
