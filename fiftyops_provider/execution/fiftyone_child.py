@@ -81,6 +81,7 @@ class _Lifeline(threading.Thread):
 
 
 async def _execute(spec: dict[str, Any], messages: IO[bytes], lock: threading.Lock) -> dict[str, Any]:
+    from bson import ObjectId
     from fiftyone.operators.executor import (
         ExecutionResult,
         do_execute_operator,
@@ -98,7 +99,7 @@ async def _execute(spec: dict[str, Any], messages: IO[bytes], lock: threading.Lo
     prepared = await prepare_operator_executor(
         operator_uri=spec["operator"],
         request_params=request_params,
-        delegated_operation_id=spec["operation_id"],
+        delegated_operation_id=ObjectId(spec["operation_id"]),  # as FiftyOne passes it
         set_progress=set_progress,
     )
     if isinstance(prepared, ExecutionResult):

@@ -102,10 +102,14 @@ class FiftyOneRuntime:
         return next((info for info in self.operators(cache_dir) if info["uri"] == uri), None)
 
     def _cache_key(self) -> str:
-        """Changes when the interpreter or its installed packages change."""
+        """Changes when the interpreter, its installed packages or FiftyOne's plugins directory
+        (``FIFTYONE_PLUGINS_DIR``) change."""
         try:
             site = _site_packages(self.python)
             stamp = f"{os.path.realpath(self.python)}:{os.stat(self.python).st_mtime_ns}:{os.stat(site).st_mtime_ns}"
+            plugins = os.environ.get("FIFTYONE_PLUGINS_DIR")
+            if plugins and os.path.isdir(plugins):
+                stamp += f":{os.path.realpath(plugins)}:{os.stat(plugins).st_mtime_ns}"
         except OSError as exc:
             raise FiftyOneRuntimeError(
                 f"The FiftyOne interpreter {self.python!r} does not exist ({exc}): set fiftyone_python to the "

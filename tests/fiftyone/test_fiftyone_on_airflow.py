@@ -13,13 +13,14 @@ from bson import ObjectId
 from fiftyops_provider.dag_factory.naming import DISPATCHER_DAG_ID, operator_dag_id
 from fiftyops_provider.execution.fiftyone_runtime import FiftyOneRuntime
 from fiftyops_provider.store import ExecutionRunState as S
-from tests.airflow.conftest import E2E_DATABASE, running_stack
+from tests.airflow.conftest import E2E_DATABASE, E2E_DATASET, running_stack
 from tests.fiftyone.test_fiftyone_operations import QUEUE, READ
 
 pytestmark = [pytest.mark.fiftyone, pytest.mark.airflow]
 CLEAR = "@voxel51/operators/clear_sample_field"
 
 
+@pytest.mark.timeout(1200)
 def test_a_fiftyone_operation_runs_on_airflow(fiftyone, fiftyone_python, mongod, mongo_client, tmp_path, monkeypatch):
     monkeypatch.delenv("FIFTYOPS_FIFTYONE_PYTHON")  # only the Airflow setting names the interpreter
     # List FiftyOne's operators once before Airflow parses the DAGs (as a deployment's first
@@ -27,7 +28,9 @@ def test_a_fiftyone_operation_runs_on_airflow(fiftyone, fiftyone_python, mongod,
     FiftyOneRuntime(fiftyone_python).operators(tmp_path / "fiftyops")
     wanted = {DISPATCHER_DAG_ID, operator_dag_id(CLEAR)}
     extra = {"AIRFLOW__FIFTYOPS__FIFTYONE_PYTHON": fiftyone_python}
-    with running_stack(mongod, mongo_client, tmp_path, E2E_DATABASE, wanted, extra_env=extra) as stack:
+    with running_stack(
+        mongod, mongo_client, tmp_path, E2E_DATABASE, wanted, extra_env=extra, start_timeout=420
+    ) as stack:
         ids = fiftyone(QUEUE, E2E_DATABASE)
         before = {name: stack.db.delegated_ops.find_one({"_id": ObjectId(ids[name])}) for name in ids}
         deadline = time.monotonic() + 240
@@ -37,6 +40,7 @@ def test_a_fiftyone_operation_runs_on_airflow(fiftyone, fiftyone_python, mongod,
         seen = fiftyone(READ % ids, E2E_DATABASE)
     assert seen["states"] == {"other_target": "queued", "unknown": "queued", "clear": "completed"}, seen["errors"]
     assert seen["scores"] == [None] * 5 and seen["keep"] == [0, 1, 2, 3, 4]
+    assert seen["loadable"] == sorted(["fo-made", E2E_DATASET])  # FiftyOps' dataset too
     assert seen["run_links"]["clear"].startswith(stack.standalone.base_url)
     assert f"/dags/{operator_dag_id(CLEAR)}/runs/" in seen["run_links"]["clear"]
     for name in ("other_target", "unknown"):
