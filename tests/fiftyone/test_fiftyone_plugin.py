@@ -32,7 +32,8 @@ class Slow(foo.Operator):
         for i in range(steps):
             ctx.set_progress(progress=i / steps, label=f"step {i}")
             time.sleep(0.3)
-        return {"token_ok": ctx.secrets["SLOW_TOKEN"] == "s3cret", "steps": steps, "op": str(ctx._delegated_operation_id)}
+        token_ok = ctx.secrets["SLOW_TOKEN"] == "s3cret"
+        return {"token_ok": token_ok, "steps": steps, "op": str(ctx._delegated_operation_id)}
 
 
 def register(p):
