@@ -24,7 +24,6 @@ import asyncio
 import importlib.util
 import json
 import os
-import signal
 import sys
 import threading
 import traceback
@@ -38,8 +37,8 @@ _spec = importlib.util.spec_from_file_location("fiftyops_channel", os.path.join(
 assert _spec is not None and _spec.loader is not None
 channel = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(channel)
-OUTCOME, PROGRESS, SPEC, TERMINATE = channel.OUTCOME, channel.PROGRESS, channel.SPEC, channel.TERMINATE
-read_message, write_message = channel.read_message, channel.write_message
+OUTCOME, PROGRESS, SPEC = channel.OUTCOME, channel.PROGRESS, channel.SPEC
+Lifeline, read_message, write_message = channel.Lifeline, channel.read_message, channel.write_message
 
 
 def list_delegable_operators() -> list[dict[str, Any]]:
@@ -62,22 +61,6 @@ def list_delegable_operators() -> list[dict[str, Any]]:
             }
         )
     return listed
-
-
-class _Lifeline(threading.Thread):
-    """Termination requests from the executor; end of file kills the whole process group."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        super().__init__(name="fiftyops-lifeline", daemon=True)
-        self.stream = stream
-        self.reason: str | None = None
-
-    def run(self) -> None:
-        while (message := read_message(self.stream)) is not None:
-            if message.get("kind") == TERMINATE and self.reason is None:
-                self.reason = str(message.get("reason") or "terminated")
-                print(f"Termination requested: {self.reason}", flush=True)
-        os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 async def _execute(spec: dict[str, Any], messages: IO[bytes], lock: threading.Lock) -> dict[str, Any]:
@@ -118,12 +101,12 @@ async def _execute(spec: dict[str, Any], messages: IO[bytes], lock: threading.Lo
     return {"ok": True, "result": result, "outputs_schema": outputs_schema}
 
 
-def _failure(exc: BaseException, lifeline: _Lifeline) -> dict[str, Any]:
+def _failure(exc: BaseException, terminated: bool) -> dict[str, Any]:
     return {
         "ok": False,
         "error": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
         "error_message": f"{type(exc).__name__}: {exc}",
-        "terminated": lifeline.reason is not None,
+        "terminated": terminated,
     }
 
 
@@ -145,12 +128,12 @@ def main() -> None:
     os.environ["FIFTYONE_DATABASE_NAME"] = spec["database"]["name"]
     messages = os.fdopen(spec["message_fd"], "wb")
     lock = threading.Lock()
-    lifeline = _Lifeline(control)
+    lifeline = Lifeline(control)
     lifeline.start()
     try:
         outcome = asyncio.run(_execute(dict(spec), messages, lock))
     except BaseException as exc:  # SystemExit/KeyboardInterrupt raised by operator code included
-        outcome = _failure(exc, lifeline)
+        outcome = _failure(exc, terminated=lifeline.reason is not None)
         print(outcome["error"], flush=True)
     try:
         with lock:
