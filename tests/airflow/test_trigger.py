@@ -278,7 +278,7 @@ def test_a_plugin_installed_later_makes_its_waiting_operations_work(mongod, db, 
     trigger = make(mongod, db, delegation_targets=["fiftyops"])
     install = lambda: PluginRegistry(db, cache_dir=tmp_path / "cache").install(write_plugin(tmp_path / "demo"))  # noqa: E731
     elapsed = fires_within(trigger, 10, during=install)
-    assert elapsed is not None and elapsed < 2.0
+    assert elapsed is not None and elapsed < 5.0
 
 
 def test_serialize_round_trip_keeps_the_delegation_targets(mongod, db):
