@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fiftyops_provider import credential_holders
+from fiftyops_provider.store.routing import DEFAULT_DELEGATION_TARGETS, parse_delegation_targets
 
 DEFAULT_DATABASE_NAME = "fiftyops"
 DEFAULT_EMBEDDED_PORT = 27217
@@ -37,6 +38,14 @@ class Settings:
     child_env_allowlist: str | None = None  # FIFTYOPS_CHILD_ENV_ALLOWLIST, comma-separated
     plugin_validation_timeout: float = DEFAULT_PLUGIN_VALIDATION_TIMEOUT  # FIFTYOPS_PLUGIN_VALIDATION_TIMEOUT
 
+    # FIFTYOPS_DELEGATION_TARGETS ("a,b"; default "fiftyops"): the targets this deployment serves
+    # (store.routing); delegate() sends to the first. Airflow reads [fiftyops] delegation_targets
+    # and falls back to this.
+    delegation_targets: tuple[str, ...] = (DEFAULT_DELEGATION_TARGETS,)
+    # FIFTYOPS_FIFTYONE_PYTHON: the FiftyOne interpreter that runs FiftyOne's own operators
+    # (execution.fiftyone_runtime); None: FiftyOne operators are not run here.
+    fiftyone_python: str | None = None
+
     def __post_init__(self) -> None:
         credential_holders.track(self, _forget_database_uri)
 
@@ -62,6 +71,8 @@ def load_settings() -> Settings:
         plugin_validation_timeout=_positive_seconds(
             "FIFTYOPS_PLUGIN_VALIDATION_TIMEOUT", DEFAULT_PLUGIN_VALIDATION_TIMEOUT
         ),
+        delegation_targets=parse_delegation_targets(os.environ.get("FIFTYOPS_DELEGATION_TARGETS")),
+        fiftyone_python=os.environ.get("FIFTYOPS_FIFTYONE_PYTHON") or None,
     )
 
 

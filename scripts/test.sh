@@ -9,6 +9,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/bootstrap.sh"
 bash "$ROOT/scripts/ensure_system_packages.sh"
+# The FiftyOne interpreter for the tests marked `fiftyone` (they skip without it).
+export FIFTYOPS_TEST_FIFTYONE_PYTHON="$(bash "$ROOT/scripts/bootstrap_fiftyone.sh")"
 cd "$ROOT"
 
 matrix="${FIFTYOPS_MATRIX:-auto}"

@@ -54,7 +54,8 @@ from fiftyops_provider.dag_factory.naming import (
     operator_dag_id,
 )
 from fiftyops_provider.dag_factory.run_params import RUN_PARAMS
-from fiftyops_provider.dag_factory.settings import admission_limit, dispatch_mode
+from fiftyops_provider.dag_factory.settings import admission_limit, delegation_targets, dispatch_mode
+from fiftyops_provider.execution.fiftyone_runtime import fiftyone_operator_infos
 from fiftyops_provider.execution.policy import ResetPolicy
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.operators.execute_operation import ExecuteDelegatedOperationOperator, mark_operation_failed
@@ -218,7 +219,9 @@ def build_event_dispatcher_dag(conn_id: str = FiftyOpsHook.default_conn_name) ->
         watchers=[
             AssetWatcher(
                 name=f"{QUEUE_ASSET_NAME}_watcher",
-                trigger=QueuedOperationEventTrigger(conn_id=conn_id, quota=admission_limit()),
+                trigger=QueuedOperationEventTrigger(
+                    conn_id=conn_id, quota=admission_limit(), delegation_targets=delegation_targets()
+                ),
             )
         ],
     )
@@ -256,9 +259,9 @@ def load_operator_infos(conn_id: str = FiftyOpsHook.default_conn_name) -> list[O
     """Enabled, delegation-capable operators; the last known list if MongoDB is unreachable."""
     cache = _cache_file()
     try:
-        infos = [
-            i for i in FiftyOpsHook(conn_id).get_registry().list_operators(enabled_only=True) if i.delegation_capable
-        ]
+        hook = FiftyOpsHook(conn_id)
+        infos = [i for i in hook.get_registry().list_operators(enabled_only=True) if i.delegation_capable]
+        infos += fiftyone_operator_infos({i.uri for i in infos}, load_settings())
     except Exception:
         logger.exception("Cannot read the plugin registry; using the operator list cached in %s", cache)
         try:

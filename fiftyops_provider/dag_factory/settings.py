@@ -9,8 +9,12 @@ bounds concurrency, as it does for any Airflow task.
 
 from __future__ import annotations
 
+import os
+
 from fiftyops_provider.airflow_compat import conf
+from fiftyops_provider.config import load_settings
 from fiftyops_provider.execution.reaper import STALE_FACTOR
+from fiftyops_provider.store.routing import parse_delegation_targets
 
 DISPATCH_MODES = ("direct", "sensor", "asset")
 DEFAULT_QUOTA = 4
@@ -49,3 +53,21 @@ def reaper_timing() -> tuple[float, float]:
     A dead worker's operation therefore leaves ``running`` within the sum of the two."""
     heartbeat = conf.getfloat("fiftyops", "heartbeat_interval", fallback=5.0)
     return STALE_FACTOR * heartbeat, conf.getfloat("fiftyops", "reap_interval", fallback=60.0)
+
+
+def delegation_targets() -> list[str]:
+    """The delegation targets this deployment serves (``store.routing``): ``[fiftyops]
+    delegation_targets``, else ``FIFTYOPS_DELEGATION_TARGETS``, else ``fiftyops``, in order: the
+    first is the one operations queued from the Trigger form are sent to."""
+    value = conf.get("fiftyops", "delegation_targets", fallback="")
+    return list(parse_delegation_targets(value) if value.strip() else load_settings().delegation_targets)
+
+
+def apply_fiftyone_python() -> None:
+    """Hand ``[fiftyops] fiftyone_python`` (env ``AIRFLOW__FIFTYOPS__FIFTYONE_PYTHON``), the
+    FiftyOne interpreter, to the domain, which reads ``FIFTYOPS_FIFTYONE_PYTHON`` (and must not
+    import Airflow). Called by every Airflow-layer entry point before it builds an operator
+    source; unset leaves ``FIFTYOPS_FIFTYONE_PYTHON`` as the environment has it."""
+    value = conf.get("fiftyops", "fiftyone_python", fallback="").strip()
+    if value:
+        os.environ["FIFTYOPS_FIFTYONE_PYTHON"] = value

@@ -1,10 +1,11 @@
 """A small real dataset model: enough for operators to do real work on samples.
 
-``datasets`` holds ``{_id, name, slug, persistent, created_at, sample_collection_name}``
-(FiftyOne's field names, so ``cleanup --orphan`` logic recognises our datasets; ``persistent: true``
-so a FiftyOne process sharing the database never treats them as temporary, and a ``slug`` so
-they never collide with FiftyOne's own datasets on a missing value); each dataset's samples live
-in their own collection ``samples.<id>``. Operations find their dataset by id first, so renaming a
+The datasets are FiftyOne's: ``datasets`` holds FiftyOne's dataset documents and each dataset's
+samples live in its collection ``samples.<id>``. A dataset FiftyOps creates is written in
+FiftyOne's shape (``fiftyone_schema``: ``version``, ``sample_fields``, ...), its samples carry
+FiftyOne's bookkeeping fields, and the top-level fields FiftyOps writes are declared, so FiftyOne
+loads every dataset of a shared database; a dataset FiftyOne made is found here by name or id
+like any other. Operations find their dataset by id first, so renaming a
 dataset after queueing does not break them. Reading never writes (no index creation on load), so
 a refused ``delegate()`` leaves the database exactly as it was.
 """
@@ -21,10 +22,12 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
+from fiftyops_provider.datasets.fiftyone_schema import dataset_document, new_field_documents, sample_document
 from fiftyops_provider.plugins.errors import PluginError
 from fiftyops_provider.store.documents import utcnow
 
 DATASETS_COLLECTION = "datasets"
+PRIVATE_FIELDS_HIDDEN = {"_dataset_id": 0, "_media_type": 0, "_rand": 0}
 
 
 class DatasetNotFound(PluginError):
@@ -49,7 +52,8 @@ class Dataset:
         return self.samples.count_documents({})
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.samples.find({}).sort("_id", 1))
+        """The samples, without FiftyOne's private bookkeeping fields (``_rand``, ...)."""
+        return iter(self.samples.find({}, PRIVATE_FIELDS_HIDDEN).sort("_id", 1))
 
     def __len__(self) -> int:
         return self.count()
@@ -57,8 +61,22 @@ class Dataset:
     def add_samples(self, samples: list[Mapping[str, Any]]) -> list[str]:
         if not samples:
             return []
-        docs = [{k: v for k, v in s.items() if k != "_id"} for s in samples]
+        now = utcnow()
+        docs = [sample_document(self._doc["_id"], s, now) for s in samples]
+        for doc in docs:
+            self._declare_fields(doc)
         return [str(i) for i in self.samples.insert_many(docs).inserted_ids]
+
+    def _declare_fields(self, values: Mapping[str, Any]) -> None:
+        """Add the fields of ``values`` the dataset does not declare to its ``sample_fields``
+        (each only if still missing, so concurrent writers never declare one twice)."""
+        coll = self._db[DATASETS_COLLECTION]
+        current = coll.find_one({"_id": self._doc["_id"]}, {"sample_fields.name": 1}) or {}
+        for field in new_field_documents(current.get("sample_fields") or [], values, utcnow()):
+            coll.update_one(
+                {"_id": self._doc["_id"], "sample_fields.name": {"$ne": field["name"]}},
+                {"$push": {"sample_fields": field}},
+            )
 
     def set_field(self, sample_id: str | ObjectId, field: str, value: Any) -> None:
         self.set_values(field, {sample_id: value})
@@ -67,8 +85,13 @@ class Dataset:
         """Set ``field`` on many samples in one round trip: ``{sample id: value}``."""
         if not field or field.startswith("$") or field == "_id":
             raise PluginError(f"Cannot set sample field {field!r}.")
-        ops = [UpdateOne({"_id": ObjectId(str(sid))}, {"$set": {field: value}}) for sid, value in values.items()]
+        now = utcnow()
+        ops = [
+            UpdateOne({"_id": ObjectId(str(sid))}, {"$set": {field: value, "last_modified_at": now}})
+            for sid, value in values.items()
+        ]
         if ops:
+            self._declare_fields({field: next((v for v in values.values() if v is not None), None)})
             self.samples.bulk_write(ops, ordered=False)
 
     def rename(self, new_name: str) -> None:
@@ -128,15 +151,7 @@ def create_dataset(db: Database, name: str) -> Dataset:
     clash = coll.find_one({"slug": slug}, {"name": 1})
     if clash is not None:
         raise PluginError(f"A dataset named {clash['name']!r} already exists (same slug {slug!r}); pick another name.")
-    oid = ObjectId()
-    doc = {
-        "_id": oid,
-        "name": name,
-        "slug": slug,
-        "persistent": True,
-        "created_at": utcnow(),
-        "sample_collection_name": f"samples.{oid}",
-    }
+    doc = dataset_document(ObjectId(), name, slug, utcnow())
     try:
         coll.insert_one(doc)
     except DuplicateKeyError:

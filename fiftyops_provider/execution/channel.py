@@ -11,6 +11,9 @@ child -> parent (an inherited pipe): ``progress`` messages and one ``outcome`` m
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -38,6 +41,23 @@ def read_message(stream: IO[bytes]) -> Mapping[str, Any] | None:
     if body is None:
         return None
     return bson.decode(header + body)
+
+
+class Lifeline(threading.Thread):
+    """In a child: reads the executor's requests; the executor's end of the pipe closing means it
+    is gone, and the child's whole process group is killed. ``reason`` is set by the first
+    termination request."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__(name="fiftyops-lifeline", daemon=True)
+        self.stream = stream
+        self.reason: str | None = None
+
+    def run(self) -> None:
+        while (message := read_message(self.stream)) is not None:
+            if message.get("kind") == TERMINATE and self.reason is None:
+                self.reason = str(message.get("reason") or "terminated")
+        os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 def _read_exact(stream: IO[bytes], size: int) -> bytes | None:

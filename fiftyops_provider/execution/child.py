@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import threading
 import traceback
@@ -27,7 +26,7 @@ import psutil
 from bson.errors import InvalidDocument
 
 from fiftyops_provider.database import get_database, use_process_database
-from fiftyops_provider.execution.channel import OUTCOME, PROGRESS, SPEC, TERMINATE, read_message, write_message
+from fiftyops_provider.execution.channel import OUTCOME, PROGRESS, SPEC, Lifeline, read_message, write_message
 from fiftyops_provider.execution.invoke import as_result_document, call_execute, resolve_outputs_schema, validate_inputs
 from fiftyops_provider.execution.pipeline_runner import PipelineStageError, run_pipeline
 from fiftyops_provider.execution.sources import build_source
@@ -37,21 +36,6 @@ from fiftyops_provider.plugins.pipeline import Pipeline, PipelineExecutionContex
 from fiftyops_provider.store.service import progress_status
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-class _Lifeline(threading.Thread):
-    """Reads the executor's requests; the executor's end of the pipe closing means it is gone."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        super().__init__(name="fiftyops-lifeline", daemon=True)
-        self.stream = stream
-        self.reason: str | None = None
-
-    def run(self) -> None:
-        while (message := read_message(self.stream)) is not None:
-            if message.get("kind") == TERMINATE and self.reason is None:
-                self.reason = str(message.get("reason") or "terminated")
-        os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 class _Reporter:
@@ -80,7 +64,7 @@ class _Reporter:
                 write_message(self.stream, OUTCOME, ok=False, error=message, error_message=message, terminated=False)
 
 
-def _execute(spec: Mapping[str, Any], reporter: _Reporter, lifeline: _Lifeline) -> dict[str, Any]:
+def _execute(spec: Mapping[str, Any], reporter: _Reporter, lifeline: Lifeline) -> dict[str, Any]:
     source = build_source(spec["source"], get_database())
     secret_keys = {uri: keys for uri, keys in spec["secret_keys"]}
 
@@ -164,7 +148,7 @@ def main() -> None:
     use_process_database(spec["database"]["uri"], spec["database"]["name"])
     os.set_inheritable(spec["message_fd"], False)
     reporter = _Reporter(os.fdopen(spec["message_fd"], "wb"))
-    lifeline = _Lifeline(control)
+    lifeline = Lifeline(control)
     lifeline.start()
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stdout, force=True)
     try:

@@ -38,7 +38,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import IO, Any, NoReturn, Protocol, cast
 
@@ -87,15 +87,19 @@ def start_method(configured: str | None) -> str:
     return method
 
 
-def start_child(method: str, env: Mapping[str, str], message_fd: int) -> ChildProcess:
-    """Start ``child.main()`` in a new session with ``env``, keeping ``message_fd`` open in it."""
-    if method == FORK:
+def start_child(
+    method: str, env: Mapping[str, str], message_fd: int, command: Sequence[str] | None = None
+) -> ChildProcess:
+    """Start ``child.main()`` in a new session with ``env``, keeping ``message_fd`` open in it.
+    ``command``: run that instead (always spawned), e.g. the FiftyOne interpreter's child, which
+    speaks the same wire format (``execution.fiftyone_runtime``)."""
+    if command is None and method == FORK:
         return ForkedChild(env, message_fd)
     # cast: with stdin and stdout as PIPE, Popen's (Optional) pipes are never None.
     return cast(
         ChildProcess,
         subprocess.Popen(
-            [sys.executable, "-m", child.__name__],
+            list(command or [sys.executable, "-m", child.__name__]),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

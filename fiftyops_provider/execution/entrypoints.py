@@ -11,12 +11,14 @@ from typing import Any
 
 from bson import ObjectId
 
+from fiftyops_provider.execution.dispatch_round import deployment_routing
 from fiftyops_provider.execution.executor import (
     DEFAULT_HEARTBEAT_INTERVAL,
     Executor,
     OutcomeState,
     echo_to_stdout,
 )
+from fiftyops_provider.execution.launcher import served_targets
 from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, ExecutionResult
 
 
@@ -67,12 +69,19 @@ def execute_queued_operations(
 ) -> list[ExecutionResult]:
     """Run queued operations one after the other, oldest first, until none is left or ``limit``
     have run. Each is picked up (``dispatch``) before it is claimed, so concurrent callers and
-    dispatchers never hand the same operation to two runs."""
+    dispatchers never hand the same operation to two runs. Only this deployment's operations
+    (``FIFTYOPS_DELEGATION_TARGETS``, ``store.routing``) are taken."""
     executor = make_executor(service, log, monitor, check_interval_seconds, **executor_options)
+    routing = deployment_routing(executor.source, served_targets(delegation_target))
     results: list[ExecutionResult] = []
     while limit is None or len(results) < limit:
         picked = service.pick_up_queued_operations(
-            executor.executor_id, 1, operator=operator, delegation_target=delegation_target, dataset_name=dataset_name
+            executor.executor_id,
+            1,
+            operator=operator,
+            delegation_target=delegation_target,
+            dataset_name=dataset_name,
+            routing=routing,
         )
         if not picked:
             break

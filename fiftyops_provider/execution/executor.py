@@ -59,6 +59,7 @@ from fiftyops_provider.execution import claims
 from fiftyops_provider.execution.channel import OUTCOME, PROGRESS, SPEC, TERMINATE, read_message, write_message
 from fiftyops_provider.execution.child_env import child_environment, parse_allowlist
 from fiftyops_provider.execution.child_process import ChildProcess, start_child, start_method
+from fiftyops_provider.execution.fiftyone_runtime import FiftyOneOperator
 from fiftyops_provider.execution.logcapture import LogCapture, default_log_path
 from fiftyops_provider.execution.policy import ResetPolicy, apply_reset_policy
 from fiftyops_provider.execution.secrets import Masker, SecretsSource, resolve_secrets
@@ -152,6 +153,10 @@ class _Plan:
     secret_keys: list[tuple[str, list[str]]]
     stages: list[dict[str, Any]] | None
     pipeline_ctx: dict[str, Any] | None
+    # A FiftyOne operator: the FiftyOne interpreter's child command and the environment that
+    # points FiftyOne at this database (None: the operator runs in FiftyOps' own child).
+    child_command: list[str] | None = None
+    child_env: dict[str, str] | None = None
 
 
 @dataclass
@@ -486,7 +491,10 @@ class Executor:
             uris += [stage.operator_uri for stage in pipeline.stages]
             stages = pipeline.to_json()["stages"]
         secret_keys = [(uri, list(source.declared_secrets(uri))) for uri in dict.fromkeys(uris)]
+        child_command, child_env = self._fiftyone_child(operator, stages)
         return _Plan(
+            child_command=child_command,
+            child_env=child_env,
             policy=ResetPolicy.of(operator),
             timeout=float(doc.execution_timeout or operator.config.execution_timeout),
             secrets=resolve_secrets({key for _, keys in secret_keys for key in keys}, self.secrets),
@@ -494,6 +502,17 @@ class Executor:
             stages=stages,
             pipeline_ctx=self._pipeline_context(doc) if doc.parent_id is not None else None,
         )
+
+    def _fiftyone_child(
+        self, operator: Any, stages: list[dict[str, Any]] | None
+    ) -> tuple[list[str] | None, dict[str, str] | None]:
+        """For a FiftyOne operator: the FiftyOne interpreter's child and its environment."""
+        if not isinstance(operator, FiftyOneOperator):
+            return None, None
+        runtime = getattr(self.source, "fiftyone", None)
+        if runtime is None or stages is not None:
+            raise ValueError(f"{operator.uri} is a FiftyOne operator, which runs only alone, with fiftyone_python set.")
+        return runtime.child_command(), runtime.child_environment()
 
     def _pipeline_context(self, doc: DelegatedOperationDocument) -> dict[str, Any]:
         """``ctx.pipeline`` of a child operation, from its parent's pipeline and run info."""
@@ -513,7 +532,9 @@ class Executor:
         request_params["run_doc"] = str(doc.id)
         if doc.dataset_id is not None:
             request_params.setdefault("dataset_id", str(doc.dataset_id))
-        env = child_environment(os.environ, plan.secrets, self.child_env_allowlist)
+        # A FiftyOne operator's child also gets FiftyOne's own settings (FIFTYONE_PLUGINS_DIR, ...).
+        allowed = (*self.child_env_allowlist, "FIFTYONE_*") if plan.child_command else self.child_env_allowlist
+        env = {**child_environment(os.environ, plan.secrets, allowed), **(plan.child_env or {})}
         database = {"uri": self.database_uri or resolve_uri(), "name": self.service.database.name}
         read_fd, write_fd = os.pipe()
         with run.lock:
@@ -522,7 +543,7 @@ class Executor:
                 os.close(write_fd)
                 return None
             try:
-                process = run.process = start_child(self.child_start, env, write_fd)
+                process = run.process = start_child(self.child_start, env, write_fd, plan.child_command)
             finally:
                 os.close(write_fd)
             messages = os.fdopen(read_fd, "rb")

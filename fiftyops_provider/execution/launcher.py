@@ -3,7 +3,10 @@
     python -m fiftyops_provider.execution [--delegation-target T] [--max-operations N] ...
 
 Each round it reaps stale runs (every ``reap_interval``), admits scheduled operations within the
-quota, then picks up the oldest queued operation (FIFO) and runs it. Several launchers may share
+quota, then picks up the oldest queued operation (FIFO) of this deployment and runs it: one sent
+to one of its delegation targets (``--delegation-targets``, else ``FIFTYOPS_DELEGATION_TARGETS``,
+else ``fiftyops``), or sent nowhere in particular with an operator it can run. Anyone else's
+operation stays queued, untouched (``store.routing``). Several launchers may share
 a database: pick-up and claim are atomic, so each operation runs once. SIGTERM/SIGINT shut the
 executor down: the current operation is terminated (checkpoint, then kill after the grace
 period) and recorded, nothing new is claimed, and the launcher exits.
@@ -16,12 +19,13 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pymongo.errors import PyMongoError
 
-from fiftyops_provider.execution.dispatch_round import dispatch_round
+from fiftyops_provider.config import load_settings
+from fiftyops_provider.execution.dispatch_round import deployment_routing, dispatch_round
 from fiftyops_provider.execution.executor import (
     DEFAULT_HEARTBEAT_INTERVAL,
     DEFAULT_TERMINATION_GRACE,
@@ -35,6 +39,18 @@ from fiftyops_provider.store import DelegatedOperationService, StoreError
 logger = logging.getLogger(__name__)
 
 
+def served_targets(
+    delegation_target: str | None = None, delegation_targets: str | Iterable[str] | None = None
+) -> str | Iterable[str]:
+    """The delegation targets a local run serves: those given, else the one it is narrowed to
+    (``--delegation-target X`` serves X), else ``FIFTYOPS_DELEGATION_TARGETS`` (``store.routing``)."""
+    if delegation_targets:
+        return delegation_targets
+    if delegation_target:
+        return [delegation_target]
+    return load_settings().delegation_targets
+
+
 def run_launcher(
     service: DelegatedOperationService | None = None,
     *,
@@ -42,6 +58,7 @@ def run_launcher(
     operator: str | None = None,
     delegation_target: str | None = None,
     dataset_name: str | None = None,
+    delegation_targets: str | Iterable[str] | None = None,
     admission_quota: int | None = None,
     poll_interval: float = 0.5,
     reap_interval: float = 30.0,
@@ -50,9 +67,11 @@ def run_launcher(
     **executor_options: Any,
 ) -> int:
     """Loop until ``stop_event`` is set or ``max_operations`` runs are done; returns the number
-    of runs. ``executor_options`` build the ``Executor`` when none is given."""
+    of runs. ``executor_options`` build the ``Executor`` when none is given. ``delegation_targets``:
+    the targets this launcher serves (default: ``FIFTYOPS_DELEGATION_TARGETS``)."""
     service = service or DelegatedOperationService()
     executor = executor or Executor(service, **executor_options)
+    targets = served_targets(delegation_target, delegation_targets)
     stop = stop_event or threading.Event()
     stale_after = STALE_FACTOR * executor.heartbeat_interval
     runs = 0
@@ -65,6 +84,7 @@ def run_launcher(
                 executor.executor_id,
                 limit=1,
                 quota=admission_quota,
+                routing=deployment_routing(executor.source, targets),
                 source=executor.source,
                 stale_after=stale_after,
                 reap=reap,
@@ -97,6 +117,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The launcher's options (``fiftyops launch`` and ``python -m fiftyops_provider.execution``)."""
     parser.add_argument("--operator", help="only operations of this operator URI")
     parser.add_argument("--delegation-target", help="only operations targeted at this orchestrator name")
+    parser.add_argument(
+        "--delegation-targets",
+        help="the targets this launcher serves, comma-separated (default: --delegation-target if given, "
+        "else FIFTYOPS_DELEGATION_TARGETS, else fiftyops)",
+    )
     parser.add_argument("--dataset", dest="dataset_name", help="only operations on this dataset")
     parser.add_argument("--quota", type=int, dest="admission_quota", help="max queued + running operations")
     parser.add_argument("--max-operations", type=int, help="stop after this many runs")
@@ -134,6 +159,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         operator=args.operator,
         delegation_target=args.delegation_target,
         dataset_name=args.dataset_name,
+        delegation_targets=args.delegation_targets,
         admission_quota=args.admission_quota,
         poll_interval=args.poll_interval,
         reap_interval=args.reap_interval,

@@ -37,28 +37,70 @@ class OperatorSource(Protocol):
         """The dataset an operation runs on (``ctx.dataset``), by id first, then by name."""
 
 
+@runtime_checkable
+class RunnableCatalog(Protocol):
+    """A source that can say which operators it runs (dispatchers route by it, ``store.routing``);
+    a source without it is taken to run any operator."""
+
+    def runnable_operators(self) -> set[str]:
+        """The operator URIs it can run now: installed, enabled, delegation-capable."""
+
+
 class RegistrySource:
     """The production source: plugins installed in the database's plugin registry."""
 
     def __init__(self, db: Database) -> None:
+        from fiftyops_provider.config import load_settings
+        from fiftyops_provider.execution.fiftyone_runtime import configured_runtime
         from fiftyops_provider.plugins.registry import PluginRegistry
 
+        settings = load_settings()
         self.db = db
         self.registry = PluginRegistry(db)
+        # FiftyOne's own operators, when a FiftyOne interpreter is configured; the registry's
+        # plugins take precedence over them.
+        self.fiftyone = configured_runtime(settings.fiftyone_python)
+        self.cache_dir = settings.home
+
+    def fiftyone_operator(self, uri: str) -> Operator | None:
+        """The FiftyOne operator ``uri`` when the registry has no such operator and the FiftyOne
+        runtime has it (and allows delegating it); None otherwise."""
+        from fiftyops_provider.execution.fiftyone_runtime import FiftyOneOperator
+        from fiftyops_provider.plugins.errors import OperatorNotFound, PluginNotFound
+
+        if self.fiftyone is None:
+            return None
+        try:
+            self.registry.declared_secrets(uri)
+            return None
+        except (OperatorNotFound, PluginNotFound):
+            info = self.fiftyone.find(uri, self.cache_dir)
+        return FiftyOneOperator(info) if info is not None else None
 
     def load_operator(self, uri: str) -> Operator:
-        return self.registry.load_operator(uri)
+        return self.fiftyone_operator(uri) or self.registry.load_operator(uri)
 
     def check_runnable(self, uri: str, user: str | None, dataset_id: Any, dataset_name: str | None) -> None:
-        self.registry.check_runnable(uri, user, dataset_id, dataset_name)
+        """FiftyOne operators are run for whoever FiftyOne queued them for: FiftyOne checked."""
+        if self.fiftyone_operator(uri) is None:
+            self.registry.check_runnable(uri, user, dataset_id, dataset_name)
 
     def declared_secrets(self, uri: str) -> list[str]:
+        fiftyone = self.fiftyone_operator(uri)
+        if fiftyone is not None:
+            return list(getattr(fiftyone, "info", {}).get("secrets", []))
         return list(self.registry.declared_secrets(uri))
 
     def load_dataset(self, dataset_id: Any, dataset_name: str | None) -> Any:
         from fiftyops_provider.datasets.catalog import load_dataset
 
         return load_dataset(self.db, dataset_id, dataset_name)
+
+    def runnable_operators(self) -> set[str]:
+        runnable = self.registry.runnable_operators()
+        if self.fiftyone is not None:
+            runnable |= self.fiftyone.operator_uris(self.cache_dir)
+        return runnable
 
 
 def registry_source(db: Database) -> RegistrySource:

@@ -105,6 +105,9 @@ class FiftyOpsHook(MongoHook):
     hook_name = "FiftyOps"
 
     def __init__(self, fiftyops_conn_id: str = default_conn_name) -> None:
+        from fiftyops_provider.dag_factory.settings import apply_fiftyone_python
+
+        apply_fiftyone_python()  # the operator sources built on this hook's database see it
         self.fiftyops_conn_id = fiftyops_conn_id
         super().__init__(mongo_conn_id=fiftyops_conn_id)
         credential_holders.track(self, _forget_connection)
@@ -178,8 +181,7 @@ class FiftyOpsHook(MongoHook):
         :param service: the store to use, if the caller has one (one client, one service per task).
         :param options: ``Executor`` options (heartbeat and termination intervals, executor id, ...).
         """
-        from airflow.sdk import conf
-
+        from fiftyops_provider.airflow_compat import conf
         from fiftyops_provider.execution import Executor
         from fiftyops_provider.execution.child_env import parse_allowlist
 
@@ -195,17 +197,26 @@ class FiftyOpsHook(MongoHook):
     def launch_from_params(
         self, operator_uri: str, params: dict[str, Any], user: str | None
     ) -> DelegatedOperationDocument:
-        """Queue an operation from the DAG's Trigger form (its params), as ``user``.
+        """Queue an operation from the DAG's Trigger form (its params), as ``user``, sent to this
+        deployment's first delegation target.
 
         :param operator_uri: the operator the DAG runs.
         :param params: the DAG run's params: the operator's inputs, the dataset, and the run params
             (``RUN_PARAMS``), which are not inputs and are left out.
         :param user: the Airflow user who triggered the run; the operation runs as them.
         """
+        from fiftyops_provider.dag_factory.settings import delegation_targets
         from fiftyops_provider.plugins.delegate import delegate
 
         inputs = {k: v for k, v in params.items() if k not in RUN_PARAMS and v is not None}
-        return delegate(operator_uri, dataset=params.get("dataset"), params=inputs, user=user, db=self.get_database())
+        return delegate(
+            operator_uri,
+            dataset=params.get("dataset"),
+            params=inputs,
+            user=user,
+            delegation_target=delegation_targets()[0],
+            db=self.get_database(),
+        )
 
 
 def _forget_connection(hook: FiftyOpsHook) -> None:

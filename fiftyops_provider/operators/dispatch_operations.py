@@ -15,7 +15,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 
 from fiftyops_provider.airflow_compat import AirflowException
-from fiftyops_provider.dag_factory.settings import admission_limit, reaper_timing
+from fiftyops_provider.dag_factory.settings import admission_limit, delegation_targets, reaper_timing
 from fiftyops_provider.execution.claims import airflow_identity
 from fiftyops_provider.hooks.airflow_api import AirflowAPIHook
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
@@ -67,6 +67,7 @@ class DispatchOperationsOperator(BaseOperator):
                 run_for=self.run_for,
                 stale_after=stale_after,
                 reap_interval=reap_interval,
+                delegation_targets=delegation_targets(),
             ),
             method_name="execute_complete",
         )

@@ -40,6 +40,9 @@ def delegate(
 ) -> DelegatedOperationDocument:
     """Queue ``operator_uri`` on ``dataset`` (a Dataset, its name, or its ObjectId) with ``params``
     as ``user`` (default ``FIFTYOPS_USER``). Returns the queued operation (state ``scheduled``).
+    It is sent to ``delegation_target`` (default: the first of ``FIFTYOPS_DELEGATION_TARGETS``),
+    so a FiftyOps deployment serving that target runs it, or fails it with a clear message if it
+    cannot (``store.routing``).
 
     Raises ``OperatorNotFound``, ``OperatorDisabled``, ``PermissionDenied``, ``InvalidParams``,
     ``DatasetNotFound`` or ``InvalidPlugin`` (a pipeline that does not resolve to valid stages).
@@ -58,7 +61,8 @@ def delegate(
             name = dataset.name if isinstance(dataset, Dataset) else None if dataset is None else str(dataset)
             return RemoteRuns(login).queue(operator_uri, name, params, label, delegation_target)
         db = get_database()
-    user = user or load_settings().user
+    settings = load_settings()
+    user = user or settings.user
     registry = PluginRegistry(db)
     ds = _resolve_dataset(db, dataset)
     dataset_id, dataset_name = (ds.id, ds.name) if ds is not None else (None, None)
@@ -86,7 +90,7 @@ def delegate(
     return service.queue_operation(
         operator_uri,
         label=label or operator.resolve_run_name(context()),
-        delegation_target=delegation_target,
+        delegation_target=delegation_target or settings.delegation_targets[0],
         context={"request_params": request_params},
         metadata={"inputs_schema": inputs.to_json() if inputs is not None else None},
         pipeline=pipeline,

@@ -362,6 +362,10 @@ class PluginRegistry:
                 )
         return infos
 
+    def runnable_operators(self) -> set[str]:
+        """The operator URIs a dispatcher may hand to runs: enabled and delegation-capable."""
+        return {info.uri for info in self.list_operators(enabled_only=True) if info.delegation_capable}
+
     def _operator_spec(self, uri: str) -> tuple[dict[str, Any], dict[str, Any]]:
         plugin_name, operator = split_uri(uri)
         doc = self.collection.find_one({"_id": plugin_name})

@@ -17,9 +17,10 @@ from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 
 from fiftyops_provider.airflow_compat import AirflowException, conf
 from fiftyops_provider.dag_factory.naming import operation_run
-from fiftyops_provider.dag_factory.settings import admission_limit
+from fiftyops_provider.dag_factory.settings import admission_limit, delegation_targets
 from fiftyops_provider.execution.claims import airflow_identity
-from fiftyops_provider.execution.dispatch_round import dispatch_round, runnable_operators
+from fiftyops_provider.execution.dispatch_round import deployment_routing, dispatch_round
+from fiftyops_provider.execution.sources import RegistrySource
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.triggers.queued_operation import QueuedOperationTrigger
 
@@ -59,14 +60,14 @@ class QueuedOperationSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         hook = FiftyOpsHook(self.fiftyops_conn_id)
-        runnable = runnable_operators(hook.get_registry())
+        routing = deployment_routing(RegistrySource(hook.get_database()), delegation_targets())
         ti = context["ti"]
         picked = dispatch_round(
             hook.get_service(),
             airflow_identity(ti.dag_id, ti.run_id),
             limit=self.max_operations,
             quota=self.quota,
-            runnable=runnable,
+            routing=routing,
             operator=self.operator,
             delegation_target=self.delegation_target,
             dataset_name=self.dataset_name,
@@ -99,6 +100,7 @@ class QueuedOperationSensor(BaseSensorOperator):
                 dataset_name=self.dataset_name,
                 quota=self.quota,
                 poll_interval=self.poke_interval,
+                delegation_targets=delegation_targets(),
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),

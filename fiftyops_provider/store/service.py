@@ -42,6 +42,7 @@ from fiftyops_provider.store.query import (
     to_object_id,
 )
 from fiftyops_provider.store.repo import MongoDelegatedOperationRepo
+from fiftyops_provider.store.routing import Routing
 from fiftyops_provider.store.states import (
     TERMINAL_STATES,
     WAITING_STATES,
@@ -701,23 +702,25 @@ class DelegatedOperationService:
         return failed
 
     def admit_scheduled_operations(
-        self, quota: int | None = None, delegation_target: str | None = None
+        self, quota: int | None = None, delegation_target: str | None = None, routing: Routing | None = None
     ) -> list[DelegatedOperationDocument]:
-        """Move the oldest scheduled ops to queued while queued + running stays under ``quota``.
-        One admitter at a time per target, so concurrent admitters never overshoot; a caller that
-        finds the lease taken admits nothing (the holder does the work).
+        """Move the oldest scheduled ops to queued while queued + running stays under ``quota``
+        (None: no limit). One admitter at a time per target, so concurrent admitters never
+        overshoot; a caller that finds the lease taken admits nothing (the holder does the work).
 
         :param quota: most queued + running operations (None: no limit).
-        :param delegation_target: admit only this target's operations, against its own quota.
+        :param delegation_target: admit only operations for this target.
+        :param routing: admit (and count against the quota) only this deployment's operations;
+            another orchestrator's scheduled operations are left alone (None: every operation).
         """
         if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int) or quota < 0):
             raise InvalidQuery("quota must be a non-negative integer or None.")
-        scope = {"delegation_target": delegation_target} if delegation_target else {}
+        scope = scope_filter(delegation_target=delegation_target, routing=routing)
         admitted: list[DelegatedOperationDocument] = []
         with Lease(self._repo.db, f"admission:{delegation_target or '*'}", uuid.uuid4().hex) as held:
             if not held:
                 return admitted
-            active = self._repo.count(active_filter(delegation_target))
+            active = self._repo.count(active_filter(delegation_target, routing))
             while quota is None or active < quota:
                 doc = self._repo.transition(
                     scope, S.QUEUED, {S.SCHEDULED}, {"dispatch": None}, sort=[("scheduled_at", 1), ("_id", 1)]
@@ -735,10 +738,18 @@ class DelegatedOperationService:
         operator: str | None = None,
         delegation_target: str | None = None,
         dataset_name: str | None = None,
+        routing: Routing | None = None,
     ) -> list[DelegatedOperationDocument]:
         """Mark up to ``limit`` queued operations (oldest first) as dispatched by ``picker``, so a
         dispatcher hands each to exactly one run. A pick-up that was never claimed expires after
         ``PICKUP_EXPIRY`` and the operation becomes pickable again.
+
+        :param picker: the name the pick-up is recorded under.
+        :param limit: most operations picked up.
+        :param operator, delegation_target, dataset_name: narrow the pick-up to these.
+        :param routing: pick up only this deployment's operations (``store.routing``): another
+            target's, or an untargeted one whose operator it cannot run, is never touched
+            (None: any operation).
 
         One write picks up the whole batch (read the oldest ``limit``, mark those still pickable
         with a token of this round, read back what carries it): a busy dispatcher's cost per
@@ -754,7 +765,7 @@ class DelegatedOperationService:
         if limit < 1:
             return []
         now = utcnow()
-        pickable = pickable_filter(scope_filter(operator, delegation_target, dataset_name), now)
+        pickable = pickable_filter(scope_filter(operator, delegation_target, dataset_name, routing), now)
         order = [("queued_at", 1), ("_id", 1)]
         if limit == 1:
             doc = self._repo.update(pickable, {"dispatch": {"by": picker, "at": now}}, sort=order)
@@ -764,7 +775,8 @@ class DelegatedOperationService:
             return []
         round_token = uuid.uuid4().hex
         self._repo.update_many(
-            {**pickable, "_id": {"$in": candidates}}, {"dispatch": {"by": picker, "at": now, "round": round_token}}
+            combine(pickable, {"_id": {"$in": candidates}}),
+            {"dispatch": {"by": picker, "at": now, "round": round_token}},
         )
         return self._repo.find({"_id": {"$in": candidates}, "dispatch.round": round_token}, order)
 

@@ -16,6 +16,7 @@ from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.database import AsyncDatabase
 
 from fiftyops_provider.store.documents import COLLECTION_NAME, utcnow
+from fiftyops_provider.store.routing import Routing
 from fiftyops_provider.store.states import ExecutionRunState as S
 from fiftyops_provider.store.work import (
     active_filter,
@@ -33,6 +34,7 @@ class OperationWorkWatch:
     """
 
     def __init__(self, db: AsyncDatabase) -> None:
+        self._db = db
         self._collection = db[COLLECTION_NAME]
 
     async def has_work(
@@ -42,6 +44,7 @@ class OperationWorkWatch:
         dataset_name: str | None,
         quota: int | None,
         stale_before: datetime,
+        routing: Routing | None = None,
     ) -> bool:
         """Whether a dispatcher of this scope has something to do: a pickable queued operation, a
         scheduled one it may admit under ``quota``, or a running one to reap.
@@ -49,13 +52,14 @@ class OperationWorkWatch:
         :param operator, delegation_target, dataset_name: the dispatcher's scope (None: any).
         :param quota: most queued + running operations (None: no quota).
         :param stale_before: a running operation whose heartbeat is older than this is work.
+        :param routing: only this deployment's operations are work (``store.routing``; None: any).
         """
-        scope = scope_filter(operator, delegation_target, dataset_name)
+        scope = scope_filter(operator, delegation_target, dataset_name, routing)
         if await self._collection.find_one(pickable_filter(scope, utcnow()), {"_id": 1}):
             return True
         if await self._collection.find_one(scheduled_filter(scope), {"_id": 1}) and (
             quota is None
-            or await self._collection.count_documents(active_filter(delegation_target), limit=quota) < quota
+            or await self._collection.count_documents(active_filter(delegation_target, routing), limit=quota) < quota
         ):
             return True
         return bool(await self._collection.find_one(stale_running_filter(stale_before), {"_id": 1}))
@@ -66,9 +70,10 @@ class OperationWorkWatch:
         return bool(await self._collection.find_one({"run_state": S.RUNNING.value}, {"_id": 1}))
 
     async def watch(self, pipeline: list[dict[str, Any]], max_await_time_ms: int) -> AsyncChangeStream:
-        """A change stream of the operations.
+        """A database-wide change stream (the operations and the plugin registry beside them).
 
-        :param pipeline: the change-stream filter (which changes may create work).
+        :param pipeline: the change-stream filter (which changes may create work; it names the
+            collections it wants by ``ns.coll``).
         :param max_await_time_ms: longest wait of one ``try_next`` on the server.
         """
-        return await self._collection.watch(pipeline, max_await_time_ms=max_await_time_ms)
+        return await self._db.watch(pipeline, max_await_time_ms=max_await_time_ms)

@@ -34,11 +34,11 @@ from pymongo.errors import PyMongoError
 from requests import RequestException
 
 from fiftyops_provider.dag_factory.naming import operation_run
-from fiftyops_provider.execution.dispatch_round import dispatch_round, runnable_operators
+from fiftyops_provider.execution.dispatch_round import dispatch_round
 from fiftyops_provider.hooks.airflow_api import AirflowAPIHook, APICredentials, async_api_credentials
 from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI, AirflowAPIError
-from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.store import DelegatedOperationService
+from fiftyops_provider.store.routing import Routing, parse_delegation_targets
 from fiftyops_provider.triggers.queued_operation import APP_NAME, Backoff, QueuedOperationTrigger
 
 logger = logging.getLogger(__name__)
@@ -52,26 +52,30 @@ class RunStarter:
     """One dispatch round and the runs it starts (blocking; the trigger calls it in a thread)."""
 
     def __init__(
-        self, uri: str, database: str, api: APICredentials, picker: str, quota: int | None, limit: int
+        self,
+        uri: str,
+        database: str,
+        api: APICredentials,
+        picker: str,
+        quota: int | None,
+        limit: int,
     ) -> None:
         self.client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=10_000, appname=f"{APP_NAME}-dispatch")
         db = self.client[database]
         self.service = DelegatedOperationService(db)
-        self.registry = PluginRegistry(db)
         self.credentials = api
         self._api: AirflowAPI | None = None
         self.picker = picker
         self.quota = quota
         self.limit = limit
 
-    def round(self) -> int:
-        """Runs started this round. If one cannot be started, the pick-ups not yet handed over
-        are released and the error is raised (the caller backs off and tries again)."""
+    def round(self, routing: Routing | None) -> int:
+        """Runs started this round, of the operations ``routing`` takes (the trigger's, so what
+        woke it and what is taken agree). If one cannot be started, the pick-ups not yet handed
+        over are released and the error is raised (the caller backs off and tries again)."""
         if self._api is None:  # logged in on first use, so an API server still starting is retried
             self._api = self.credentials.client()
-        picked = dispatch_round(
-            self.service, self.picker, limit=self.limit, quota=self.quota, runnable=runnable_operators(self.registry)
-        )
+        picked = dispatch_round(self.service, self.picker, limit=self.limit, quota=self.quota, routing=routing)
         for index, doc in enumerate(picked):
             run = operation_run(str(doc.id), doc.operator, doc.attempt)
             try:
@@ -101,6 +105,8 @@ class OperationDispatchTrigger(QueuedOperationTrigger):
     :param picker: the name pick-ups are recorded under (the dispatcher task).
     :param max_operations: most operations picked up per round.
     :param run_for: seconds before the trigger ends (the dispatcher DAG then runs again).
+    :param delegation_targets: the targets served (None: the default, ``store.routing``); this
+        trigger always routes, so it never takes or fails anyone else's operation.
     Other parameters: as ``QueuedOperationTrigger`` (``quota`` is the admission limit).
     """
 
@@ -117,6 +123,8 @@ class OperationDispatchTrigger(QueuedOperationTrigger):
         run_for: float = RUN_FOR_SECONDS,
         **kwargs: Any,
     ) -> None:
+        if kwargs.get("delegation_targets") is None:
+            kwargs["delegation_targets"] = list(parse_delegation_targets(None))
         super().__init__(**kwargs)
         self.airflow_api_conn_id = airflow_api_conn_id
         self.picker = picker
@@ -150,7 +158,7 @@ class OperationDispatchTrigger(QueuedOperationTrigger):
                 backoff = Backoff()
                 async for _ in self._work_events(once=False, settle=False):
                     try:
-                        started += await asyncio.to_thread(starter.round)
+                        started += await asyncio.to_thread(starter.round, self._routing)
                         backoff.reset()
                     except DISPATCH_FAILURES as exc:
                         await backoff.wait("FiftyOps dispatcher: cannot start runs", exc)

@@ -5,7 +5,10 @@ room; or a running one whose heartbeat went stale (the sensor's dispatch round r
 trigger opens a MongoDB change stream on ``delegated_ops`` first, then checks, then re-checks on
 every change that can create work, so nothing that happens in between is missed. The stream is
 filtered on the server (``change_pipeline``): heartbeats, progress and log updates, which are most
-writes while operations run, never wake it. While nothing is running it issues no queries except
+writes while operations run, never wake it, and neither does an operation that is not this
+deployment's (``store.routing``: another delegation target, or no target and an operator it has
+no runner for). A change of the plugin registry (a plugin installed, enabled, disabled) reopens
+the stream with the new set of runnable operators. While nothing is running it issues no queries except
 the change stream's own long-poll (one ``getMore`` a minute), so an idle deployment costs the
 database almost nothing; while operations run it also wakes every ``reap_interval`` to notice a
 dead worker. A stream that ends (the collection was dropped or renamed) is reopened. Without
@@ -27,12 +30,17 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
-from fiftyops_provider.store.documents import utcnow
+from fiftyops_provider.dag_factory.settings import apply_fiftyone_python
+from fiftyops_provider.execution.dispatch_round import deployment_routing
+from fiftyops_provider.execution.sources import RegistrySource
+from fiftyops_provider.plugins.registry import PLUGINS_COLLECTION
+from fiftyops_provider.store.documents import COLLECTION_NAME, utcnow
+from fiftyops_provider.store.query import build_filter
+from fiftyops_provider.store.routing import Routing
 from fiftyops_provider.store.states import ExecutionRunState as S
-from fiftyops_provider.store.work import scope_filter
 from fiftyops_provider.store.work_watch import OperationWorkWatch
 
 logger = logging.getLogger(__name__)
@@ -82,13 +90,16 @@ def _touches_work_fields(paths: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def change_pipeline(scope: dict[str, Any]) -> list[dict[str, Any]]:
-    """The change-stream filter: the changes after which ``has_work`` may have become true.
+def change_pipeline(narrowed: dict[str, Any], routing: Routing | None = None) -> list[dict[str, Any]]:
+    """The change-stream filter (of a database-wide stream): the changes after which ``has_work``
+    may have become true.
 
-    Inserts of queued or scheduled operations in ``scope``; updates touching ``WORK_FIELDS``
-    (the update event does not carry the document, so these are re-checked whatever their scope);
-    replaces and deletes (a deleted run frees quota); and the events that end the stream (drop,
-    rename, invalidate), so it is reopened.
+    In ``delegated_ops``: inserts of queued or scheduled operations that are the deployment's
+    (``routing``, None: any) and match ``narrowed`` (exact-match fields); updates touching
+    ``WORK_FIELDS`` (the update event does not carry the document, so these are re-checked
+    whatever their scope); replaces and deletes (a deleted run frees quota); and the events that
+    end the stream (drop, rename, invalidate), so it is reopened. With ``routing``, any change of
+    the plugin registry too (the set of runnable operators may have changed).
     """
     updated = {
         "$map": {
@@ -98,24 +109,27 @@ def change_pipeline(scope: dict[str, Any]) -> list[dict[str, Any]]:
         }
     }
     removed = {"$ifNull": ["$updateDescription.removedFields", []]}
-    return [
-        {
-            "$match": {
-                "$or": [
-                    {
-                        "operationType": "insert",
-                        "fullDocument.run_state": {"$in": [S.QUEUED.value, S.SCHEDULED.value]},
-                        **{f"fullDocument.{path}": value for path, value in scope.items()},
-                    },
-                    {
-                        "operationType": "update",
-                        "$expr": {"$or": [_touches_work_fields(updated), _touches_work_fields(removed)]},
-                    },
-                    {"operationType": {"$nin": ["insert", "update"]}},
-                ]
-            }
-        }
-    ]
+    insert: dict[str, Any] = {
+        "operationType": "insert",
+        "fullDocument.run_state": {"$in": [S.QUEUED.value, S.SCHEDULED.value]},
+        **{f"fullDocument.{path}": value for path, value in narrowed.items()},
+    }
+    if routing is not None:
+        insert["$and"] = [routing.query(prefix="fullDocument.")]
+    operations = {
+        "ns.coll": COLLECTION_NAME,
+        "$or": [
+            insert,
+            {
+                "operationType": "update",
+                "$expr": {"$or": [_touches_work_fields(updated), _touches_work_fields(removed)]},
+            },
+            {"operationType": {"$nin": ["insert", "update"]}},
+        ],
+    }
+    ends = {"operationType": {"$in": ["invalidate", "dropDatabase"]}}
+    watched = [operations, ends] + ([{"ns.coll": PLUGINS_COLLECTION}] if routing is not None else [])
+    return [{"$match": {"$or": watched}}]
 
 
 class QueuedOperationTrigger(BaseTrigger):
@@ -132,6 +146,8 @@ class QueuedOperationTrigger(BaseTrigger):
     :param reap_interval: longest wait while an operation runs, to notice a stale heartbeat.
     :param stale_after: seconds without a heartbeat after which a running operation is work.
     :param use_change_stream: False polls even on a replica set.
+    :param delegation_targets: the targets this deployment serves: only its operations are work
+        (``store.routing``; None: every operation, whoever it is for).
     """
 
     # After a change, wait this long before re-checking, so a burst of writes gives one event.
@@ -148,6 +164,7 @@ class QueuedOperationTrigger(BaseTrigger):
         reap_interval: float = 60.0,
         stale_after: float = 15.0,
         use_change_stream: bool = True,
+        delegation_targets: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
@@ -160,6 +177,9 @@ class QueuedOperationTrigger(BaseTrigger):
         self.reap_interval = reap_interval
         self.stale_after = stale_after
         self.use_change_stream = use_change_stream
+        self.delegation_targets = delegation_targets
+        self._routing: Routing | None = None
+        self._registry_client: MongoClient | None = None  # sync, for the registry (in a thread)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -174,6 +194,7 @@ class QueuedOperationTrigger(BaseTrigger):
                 "reap_interval": self.reap_interval,
                 "stale_after": self.stale_after,
                 "use_change_stream": self.use_change_stream,
+                "delegation_targets": self.delegation_targets,
             },
         )
 
@@ -181,7 +202,7 @@ class QueuedOperationTrigger(BaseTrigger):
         """The same conditions the sensor's dispatch round acts on (``store.work`` filters)."""
         stale_before = utcnow() - timedelta(seconds=self.stale_after)
         return await operations.has_work(
-            self.operator, self.delegation_target, self.dataset_name, self.quota, stale_before
+            self.operator, self.delegation_target, self.dataset_name, self.quota, stale_before, self._routing
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -198,6 +219,8 @@ class QueuedOperationTrigger(BaseTrigger):
         while True:
             uri, self.database = await self._connection()
             client: AsyncMongoClient = AsyncMongoClient(uri, serverSelectionTimeoutMS=10_000, appname=APP_NAME)
+            if self.delegation_targets is not None:
+                self._registry_client = MongoClient(uri, serverSelectionTimeoutMS=10_000, appname=APP_NAME)
             try:
                 operations = OperationWorkWatch(client[self.database])
                 while True:
@@ -215,6 +238,8 @@ class QueuedOperationTrigger(BaseTrigger):
                 await backoff.wait("FiftyOps trigger", exc)
             finally:
                 await client.close()
+                if self._registry_client is not None:
+                    self._registry_client.close()
 
     async def _connection(self) -> tuple[str, str]:
         """(URI, database) of ``conn_id``, looked up now, in the triggerer."""
@@ -222,12 +247,24 @@ class QueuedOperationTrigger(BaseTrigger):
 
         return await async_client_uri(self.conn_id)
 
+    async def _refresh_routing(self) -> None:
+        """Read the deployment's routing now (the registry's runnable operators may have changed);
+        without ``delegation_targets`` every operation is work."""
+        if self.delegation_targets is None or self._registry_client is None:
+            return
+        apply_fiftyone_python()
+        source = RegistrySource(self._registry_client[self.database])
+        self._routing = await asyncio.to_thread(deployment_routing, source, self.delegation_targets)
+
     def _stream_await_ms(self) -> int:
         return int(min(CHANGE_STREAM_AWAIT_MS, self.reap_interval * 1000))
 
     async def _open_stream(self, operations: OperationWorkWatch) -> Any:
-        scope = scope_filter(self.operator, self.delegation_target, self.dataset_name)
-        return await operations.watch(change_pipeline(scope), self._stream_await_ms())
+        """A database-wide stream (it also sees the plugin registry), filtered on the server."""
+        narrowed = build_filter(
+            {"operator": self.operator, "delegation_target": self.delegation_target, "dataset_name": self.dataset_name}
+        )
+        return await operations.watch(change_pipeline(narrowed, self._routing), self._stream_await_ms())
 
     async def _wait_for_change(self, operations: OperationWorkWatch) -> None:
         """After work was announced: wait for the next relevant write (the dispatcher picking it
@@ -244,6 +281,7 @@ class QueuedOperationTrigger(BaseTrigger):
         (an invalidate event: the collection was dropped or renamed) is reopened: a dead stream's
         ``try_next`` returns None at once, and waiting on it would spin and block the loop."""
         while True:
+            await self._refresh_routing()
             try:
                 stream = await self._open_stream(operations)
             except OperationFailure as exc:
@@ -259,21 +297,29 @@ class QueuedOperationTrigger(BaseTrigger):
                 while stream.alive:
                     if await self.has_work(operations):
                         return
-                    await self._next_change(operations, stream)
+                    change = await self._next_change(operations, stream)
                     await asyncio.sleep(self.debounce_seconds)
+                    if change is not None and change.get("ns", {}).get("coll") == PLUGINS_COLLECTION:
+                        break  # reopen with the registry's new runnable operators
 
-    async def _next_change(self, operations: OperationWorkWatch, stream: Any) -> None:
-        """Wait for a relevant change or the end of the stream; while an operation runs, for at
-        most ``reap_interval`` (its heartbeat may go stale without any write)."""
+    async def _next_change(self, operations: OperationWorkWatch, stream: Any) -> dict[str, Any] | None:
+        """The next relevant change, or None at the end of the stream; while an operation runs,
+        wait for at most ``reap_interval`` (its heartbeat may go stale without any write)."""
         loop = asyncio.get_running_loop()
         wake_at = loop.time() + self.reap_interval if await operations.any_running() else None
-        while stream.alive and await stream.try_next() is None:
+        while stream.alive:
+            change = await stream.try_next()
+            if change is not None:
+                return change
             if wake_at is not None and loop.time() >= wake_at:
-                return
+                return None
+        return None
 
     async def _poll(self, operations: OperationWorkWatch) -> None:
+        await self._refresh_routing()
         while not await self.has_work(operations):
             await asyncio.sleep(self.poll_interval)
+            await self._refresh_routing()
 
 
 class QueuedOperationEventTrigger(QueuedOperationTrigger, BaseEventTrigger):

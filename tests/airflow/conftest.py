@@ -43,7 +43,13 @@ class AirflowStack:
 
 @contextmanager
 def running_stack(
-    mongod, mongo_client, home: Path, database: str, wanted_dags: set[str], extra_env: dict[str, str] | None = None
+    mongod,
+    mongo_client,
+    home: Path,
+    database: str,
+    wanted_dags: set[str],
+    extra_env: dict[str, str] | None = None,
+    start_timeout: float = 180.0,
 ) -> Iterator[AirflowStack]:
     """Example plugins and a dataset in ``database``, then airflow standalone on them."""
     db = mongo_client[database]
@@ -70,7 +76,7 @@ def running_stack(
     create_dataset(db, E2E_DATASET).add_samples([{"filepath": f"/data/{i:03d}.jpg"} for i in range(E2E_SAMPLES)])
     standalone = AirflowStandalone(home / "airflow", ROOT / "dags", env=fiftyops_env)
     started = time.monotonic()
-    standalone.start()
+    standalone.start(start_timeout)
     try:
         api = AirflowAPI(standalone.base_url, "admin", standalone.password)
         api.create_pool(POOL_NAME, 4, "FiftyOps execution quota")

@@ -247,3 +247,40 @@ def test_event_trigger_announces_each_burst_of_work_once(mongod, db, service, mo
             await events.aclose()
 
     assert asyncio.run(scenario()) is True
+
+
+def test_other_peoples_operations_cost_no_wake_up(store_conn_id, db, service):
+    """With routing, an operation for another target, or an untargeted one whose operator has no
+    runner here, is filtered out by the change stream itself: the trigger never even checks."""
+    trigger = CountingTrigger(conn_id=store_conn_id, reap_interval=60, delegation_targets=["fiftyops"])
+
+    def foreign_work():
+        service.queue_operation("@o/p/op", delegation_target="someone-else", initial_state="queued")
+        service.queue_operation("@voxel51/operators/clear_sample_field", initial_state="scheduled")
+
+    assert fires_within(trigger, 2, during=foreign_work) is None
+    assert trigger.checks == 1  # the check before watching; neither insert woke it
+    sent_here = make(store_conn_id, delegation_targets=["fiftyops"])
+    assert (
+        fires_within(sent_here, 5, during=lambda: service.queue_operation("@o/p/op", delegation_target="fiftyops"))
+        is not None
+    )
+
+
+def test_a_plugin_installed_later_makes_its_waiting_operations_work(store_conn_id, db, service, tmp_path, monkeypatch):
+    """An untargeted operation nobody here could run becomes work once its plugin is installed:
+    the registry change reopens the stream with the new runnable operators."""
+    from fiftyops_provider.plugins.registry import PluginRegistry
+    from tests.plugins.conftest import write_plugin
+
+    monkeypatch.setenv("FIFTYOPS_USER", "root")
+    service.queue_operation("@test/demo/double", initial_state="queued")
+    trigger = make(store_conn_id, delegation_targets=["fiftyops"])
+    install = lambda: PluginRegistry(db, cache_dir=tmp_path / "cache").install(write_plugin(tmp_path / "demo"))  # noqa: E731
+    elapsed = fires_within(trigger, 10, during=install)
+    assert elapsed is not None and elapsed < 5.0
+
+
+def test_serialize_round_trip_keeps_the_delegation_targets(store_conn_id):
+    trigger = make(store_conn_id, delegation_targets=["a", "b"])
+    assert QueuedOperationTrigger(**trigger.serialize()[1]).delegation_targets == ["a", "b"]

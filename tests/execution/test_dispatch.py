@@ -5,6 +5,7 @@ from __future__ import annotations
 from fiftyops_provider.execution.dispatch_round import dispatch_round
 from fiftyops_provider.execution.policy import ResetPolicy, apply_reset_policy
 from fiftyops_provider.store import ExecutionRunState as S
+from fiftyops_provider.store.routing import Routing
 
 
 def test_round_admits_within_quota_and_picks_oldest_first(service):
@@ -15,10 +16,11 @@ def test_round_admits_within_quota_and_picks_oldest_first(service):
     assert dispatch_round(service, "d2", limit=10, quota=2, reap=False) == []  # already picked up
 
 
-def test_operations_without_a_runner_are_failed_with_a_clear_message(service):
-    known = service.queue_operation("@o/p/known", initial_state="queued")
-    unknown = service.queue_operation("@o/p/removed", initial_state="queued")
-    picked = dispatch_round(service, "d1", limit=10, quota=None, runnable={"@o/p/known"}, reap=False)
+def test_operations_sent_here_without_a_runner_are_failed_with_a_clear_message(service):
+    known = service.queue_operation("@o/p/known", delegation_target="fiftyops", initial_state="queued")
+    unknown = service.queue_operation("@o/p/removed", delegation_target="fiftyops", initial_state="queued")
+    routing = Routing.of("fiftyops", {"@o/p/known"})
+    picked = dispatch_round(service, "d1", limit=10, quota=None, routing=routing, reap=False)
     assert [d.id for d in picked] == [known.id]
     failed = service.get(unknown.id)
     assert failed.run_state is S.FAILED and "No runner for operator @o/p/removed" in failed.result.error_message

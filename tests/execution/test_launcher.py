@@ -111,3 +111,26 @@ def test_execute_queued_operations_is_fifo_and_honors_limit(service, queue, tmp_
     assert [r.result for r in results] == [{"sum": 2}, {"sum": 3}]
     assert _order(tmp_path / "quick") == ["0", "1"]
     assert service.get(docs[2].id).run_state is S.QUEUED
+
+
+def test_launcher_serves_only_its_delegation_targets(service, db, tmp_path, monkeypatch):
+    """FIFTYOPS_DELEGATION_TARGETS routes the local launcher like [fiftyops] delegation_targets
+    routes Airflow: another target's operation stays queued, byte for byte untouched."""
+    monkeypatch.setenv("FIFTYOPS_DELEGATION_TARGETS", "here")
+    context = {"request_params": {"params": {"a": 1, "dir": str(tmp_path)}}}
+    other = service.queue_operation(
+        uri("quick"), delegation_target="elsewhere", context=context, initial_state="queued"
+    )
+    before = db.delegated_ops.find_one({"_id": other.id})
+    mine = service.queue_operation(uri("quick"), delegation_target="here", context=context, initial_state="queued")
+
+    assert run_launcher(service, max_operations=1, poll_interval=0.05, **FAST) == 1
+    assert service.get(mine.id).run_state is S.COMPLETED
+    assert run_launcher(service, max_operations=1, poll_interval=0.05, stop_event=_stop_after(1.0), **FAST) == 0
+    assert db.delegated_ops.find_one({"_id": other.id}) == before
+
+
+def _stop_after(seconds: float) -> threading.Event:
+    stop = threading.Event()
+    threading.Timer(seconds, stop.set).start()
+    return stop

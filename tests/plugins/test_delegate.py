@@ -107,7 +107,7 @@ REFUSALS = [
     (
         dict(operator_uri="@test/pipe/dyn", params={"field": "color"}),
         InvalidParams,
-        r"must be one of \['filepath', 'kind'\]",
+        r"must be one of \['created_at', 'filepath', 'kind', 'last_modified_at', 'tags'\]",
     ),
     (
         dict(operator_uri="@test/pipe/pipe", params={"stages": [["@test/demo/gone", {"n": 1}]]}),
@@ -189,7 +189,13 @@ def test_pipeline_is_stored_with_stage_rerunnable_resolved(setup):
 def test_inputs_and_run_name_may_use_the_dataset(setup):
     doc = delegate("@test/pipe/dyn", dataset="quickstart", params={"field": "kind"}, user="root")
     assert doc.label == "dyn on quickstart"
-    assert doc.metadata["inputs_schema"]["properties"]["field"]["enum"] == ["filepath", "kind"]
+    assert doc.metadata["inputs_schema"]["properties"]["field"]["enum"] == [
+        "created_at",
+        "filepath",
+        "kind",
+        "last_modified_at",
+        "tags",
+    ]  # a sample's fields, FiftyOne's public ones included
 
 
 def test_dataset_may_be_given_by_object_or_id(setup):

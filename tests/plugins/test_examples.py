@@ -103,5 +103,5 @@ def test_import_from_a_directory_and_a_json_file_then_export_csv(service, db, tm
     done = run(service, "@fiftyops/io/export_samples", path=str(out), format="csv")
     assert done.label == "Export to CSV" and done.result.result["exported"] == 3
     rows = out.read_text().splitlines()
-    assert rows[0] == "_id,filepath,tags" and len(rows) == 4
-    assert {row.split(",")[1] for row in rows[1:]} == {str(images / "a.jpg"), str(images / "sub/b.jpg"), "/x/c.jpg"}
+    assert rows[0] == "_id,created_at,filepath,last_modified_at,tags" and len(rows) == 4
+    assert {row.split(",")[2] for row in rows[1:]} == {str(images / "a.jpg"), str(images / "sub/b.jpg"), "/x/c.jpg"}

@@ -1,0 +1,184 @@
+"""The FiftyOne runtime: FiftyOne's own operators, run in FiftyOne's own interpreter.
+
+``fiftyone`` pins packages that conflict with Airflow's (pymongo, starlette), so it lives in a
+venv of its own (``scripts/bootstrap_fiftyone.sh``), named by ``FIFTYOPS_FIFTYONE_PYTHON`` (Airflow:
+``[fiftyops] fiftyone_python``), the way Airflow's ``ExternalPythonOperator`` runs a task in another
+venv. An operation of a FiftyOne operator runs in a child started with that interpreter
+(``fiftyone_child.py``) while the executor keeps everything around it, as for any operation.
+
+Which operators FiftyOne has is asked of that interpreter once (a child with a time limit) and
+kept in a file keyed by the interpreter and its installed packages, so every task and dispatcher
+process after the first knows at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fiftyops_provider.access.permissions import DatasetPermission, Role
+from fiftyops_provider.config import Settings
+from fiftyops_provider.plugins.operator import Operator, OperatorConfig
+from fiftyops_provider.plugins.registry import OperatorInfo
+
+CHILD_SCRIPT = Path(__file__).with_name("fiftyone_child.py")
+LIST_TIMEOUT_SECONDS = 180.0
+_listed: dict[str, list[dict[str, Any]]] = {}
+_lock = threading.Lock()
+
+
+class FiftyOneRuntimeError(RuntimeError):
+    """The FiftyOne interpreter is missing or broken; the message says how to fix it."""
+
+
+class FiftyOneOperator(Operator):
+    """What the executor needs to know of a FiftyOne operator (its code runs only in the FiftyOne
+    interpreter): its name and that it allows delegation. The execution policy is FiftyOps'
+    default (a FiftyOne operator has no ``execution_timeout`` or ``on_reset``)."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.info = info
+        self.plugin_name = info["plugin_name"]
+
+    @property
+    def config(self) -> OperatorConfig:
+        return OperatorConfig(
+            name=self.info["name"],
+            label=self.info.get("label") or self.info["name"],
+            description=self.info.get("description"),
+            allow_delegated_execution=True,
+        )
+
+    def execute(self, ctx: Any) -> Any:
+        raise RuntimeError(f"{self.info['uri']} is a FiftyOne operator: it runs in the FiftyOne interpreter.")
+
+
+@dataclass(frozen=True)
+class FiftyOneRuntime:
+    """The FiftyOne interpreter at ``python``."""
+
+    python: str
+
+    def child_command(self) -> list[str]:
+        """The command of an operation's child process."""
+        return [self.python, str(CHILD_SCRIPT)]
+
+    @staticmethod
+    def child_environment() -> dict[str, str]:
+        """FiftyOne's settings for the child. The database (FiftyOps', so FiftyOne's bundled
+        mongod never starts) comes with the spec, like any child's, never through the
+        environment: the child sets ``FIFTYONE_DATABASE_URI``/``NAME`` itself."""
+        return {"FIFTYONE_DATABASE_ADMIN": "true", "FIFTYONE_DO_NOT_TRACK": "true"}
+
+    def operators(self, cache_dir: Path) -> list[dict[str, Any]]:
+        """The FiftyOne operators that allow delegated execution: ``{uri, plugin_name, name,
+        label, description, secrets}`` each. Raises ``FiftyOneRuntimeError``."""
+        key = self._cache_key()
+        with _lock:
+            if key in _listed:
+                return _listed[key]
+            cache = cache_dir / f"fiftyone-operators-{key}.json"
+            try:
+                listed = json.loads(cache.read_text())
+            except (OSError, ValueError):
+                listed = self._ask()
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                partial = cache.with_suffix(f".{os.getpid()}.tmp")
+                partial.write_text(json.dumps(listed))
+                partial.replace(cache)
+            _listed[key] = listed
+            return listed
+
+    def operator_uris(self, cache_dir: Path) -> set[str]:
+        return {info["uri"] for info in self.operators(cache_dir)}
+
+    def find(self, uri: str, cache_dir: Path) -> dict[str, Any] | None:
+        return next((info for info in self.operators(cache_dir) if info["uri"] == uri), None)
+
+    def _cache_key(self) -> str:
+        """Changes when the interpreter, its installed packages or FiftyOne's plugins directory
+        (``FIFTYONE_PLUGINS_DIR``) change."""
+        try:
+            site = _site_packages(self.python)
+            stamp = f"{os.path.realpath(self.python)}:{os.stat(self.python).st_mtime_ns}:{os.stat(site).st_mtime_ns}"
+            plugins = os.environ.get("FIFTYONE_PLUGINS_DIR")
+            if plugins and os.path.isdir(plugins):
+                stamp += f":{os.path.realpath(plugins)}:{os.stat(plugins).st_mtime_ns}"
+        except OSError as exc:
+            raise FiftyOneRuntimeError(
+                f"The FiftyOne interpreter {self.python!r} does not exist ({exc}): set fiftyone_python to the "
+                "python of a venv with fiftyone installed (scripts/bootstrap_fiftyone.sh builds one)."
+            ) from None
+        return hashlib.sha256(stamp.encode()).hexdigest()[:16]
+
+    def _ask(self) -> list[dict[str, Any]]:
+        try:
+            done = subprocess.run(
+                [*self.child_command(), "--list"],
+                capture_output=True,
+                text=True,
+                timeout=LIST_TIMEOUT_SECONDS,
+                env={**os.environ, "FIFTYONE_DO_NOT_TRACK": "true"},
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise FiftyOneRuntimeError(
+                f"The FiftyOne interpreter {self.python!r} could not list operators: {exc}"
+            ) from None
+        if done.returncode != 0:
+            tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
+            raise FiftyOneRuntimeError(
+                f"The FiftyOne interpreter {self.python!r} could not list operators: {tail[0]}. "
+                "Is fiftyone installed there (scripts/bootstrap_fiftyone.sh)?"
+            )
+        return json.loads(done.stdout)
+
+
+def _site_packages(python: str) -> str:
+    """The venv's ``lib/pythonX.Y/site-packages`` next to ``python`` (found without starting the
+    interpreter); the venv directory itself when the layout is not a venv's."""
+    venv = Path(python).parent.parent
+    found = sorted(venv.glob("lib/python*/site-packages"))
+    return str(found[0] if found else venv)
+
+
+def fiftyone_operator_infos(registered: set[str], settings: Settings) -> list[OperatorInfo]:
+    """FiftyOne's delegable operators as the DAG factory and UIs list them (one DAG each), when a
+    FiftyOne interpreter is configured; an operator the registry also has is the registry's.
+
+    :param registered: the URIs the plugin registry already lists.
+    :param settings: where the interpreter is (``fiftyone_python``) and the listing cache.
+    """
+    runtime = configured_runtime(settings.fiftyone_python)
+    if runtime is None:
+        return []
+    defaults = OperatorConfig(name="defaults")
+    return [
+        OperatorInfo(
+            uri=info["uri"],
+            plugin_name=info["plugin_name"],
+            name=info["name"],
+            label=info.get("label") or info["name"],
+            description=info.get("description"),
+            config={**defaults.to_json(), "name": info["name"], "allow_delegated_execution": True},
+            inputs_schema=None,
+            enabled=True,
+            delegation_capable=True,
+            minimum_role=Role.GUEST.name,
+            minimum_dataset_permission=DatasetPermission.NO_ACCESS.name,
+            plugin_version=None,
+        )
+        for info in runtime.operators(settings.home)
+        if info["uri"] not in registered
+    ]
+
+
+def configured_runtime(python: str | None) -> FiftyOneRuntime | None:
+    """The runtime for ``python`` (``FIFTYOPS_FIFTYONE_PYTHON``); None when not configured."""
+    return FiftyOneRuntime(python) if python else None
