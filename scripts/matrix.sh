@@ -4,8 +4,9 @@
 # end-to-end subset (tests/matrix/subset.txt) against it. The newest minor is the project venv
 # (.venv, constraints.txt), where scripts/test.sh runs the whole suite.
 #
-# Venvs live in .matrix/airflow-<minor> and are rebuilt one at a time, only when pyproject.toml or
-# their constraints file changed (a content-hash stamp, as scripts/bootstrap.sh does); the wheel
+# Venvs live in $FIFTYOPS_MATRIX_HOME/airflow-<minor> (default ~/.cache/fiftyops/matrix, outside the
+# checkout, so a fresh clone on the same machine, as CI is, reuses them) and are rebuilt one at a
+# time, only when the package's requirements or their constraints file changed (a content-hash stamp, as scripts/bootstrap.sh does); the wheel
 # built from this checkout is reinstalled on every run, without dependencies, so the tests run the
 # code as it is now. Prints how long each version took.
 #
@@ -15,6 +16,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 cd "$ROOT"
+MATRIX_HOME="${FIFTYOPS_MATRIX_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/fiftyops/matrix}"
 
 if [ "$#" -gt 0 ]; then
   minors=("$@")
@@ -31,15 +33,17 @@ wheel_dir="$(mktemp -d)"
 trap 'rm -rf "$wheel_dir"' EXIT
 "$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$wheel_dir" "$ROOT"
 wheel="$(ls "$wheel_dir"/*.whl)"
+# What a venv depends on: the wheel's declared requirements (not the rest of pyproject.toml).
+requirements="$("$PYTHON" -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print("".join(l for n in z.namelist() if n.endswith(".dist-info/METADATA") for l in z.read(n).decode().splitlines(True) if l.startswith("Requires-")))' "$wheel")"
 
 report=()
 status=0
 for minor in "${minors[@]}"; do
   constraints="$ROOT/constraints/airflow-$minor.txt"
-  venv="$ROOT/.matrix/airflow-$minor"
+  venv="$MATRIX_HOME/airflow-$minor"
   version="$(sed -n 's/^apache-airflow==//p' "$constraints")"
   started=$SECONDS
-  stamp="$(cat "$ROOT/pyproject.toml" "$constraints" | sha256sum | cut -d' ' -f1)"
+  stamp="$( (echo "$requirements"; cat "$constraints") | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$venv/.matrix-stamp" 2>/dev/null)" != "$stamp" ]; then
     echo "== Airflow $version: building $venv"
     rm -rf "$venv"

@@ -10,6 +10,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/bootstrap.sh"
 bash "$ROOT/scripts/ensure_system_packages.sh"
 # The FiftyOne interpreter for the tests marked `fiftyone` (they skip without it).
+# The FiftyOne venv holds no FiftyOps code: the tests share one outside the checkout (a fresh clone
+# on the same machine, as CI is, reuses it).
+export FIFTYONE_VENV="${FIFTYONE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/fiftyops/venv-fiftyone}"
 export FIFTYOPS_TEST_FIFTYONE_PYTHON="$(bash "$ROOT/scripts/bootstrap_fiftyone.sh")"
 cd "$ROOT"
 
