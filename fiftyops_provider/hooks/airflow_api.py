@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fiftyops_provider.airflow_compat import AirflowNotFoundException, BaseHook
+from fiftyops_provider.airflow_compat import AirflowNotFoundException, BaseHook, get_async_connection
 from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI
 
 
@@ -70,9 +70,10 @@ class AirflowAPIHook(BaseHook):
 
 
 async def async_api_credentials(conn_id: str) -> APICredentials:
-    """``AirflowAPIHook(conn_id).get_credentials()`` without blocking the event loop (triggers)."""
+    """``AirflowAPIHook(conn_id).get_credentials()`` without blocking the event loop (triggers).
+    Through ``airflow_compat``: ``BaseHook.aget_connection`` does not exist on Airflow 3.0."""
     try:
-        conn = await BaseHook.aget_connection(conn_id)
+        conn = await get_async_connection(conn_id)
     except AirflowNotFoundException as exc:
         raise _missing(conn_id) from exc
     return credentials_of(conn_id, conn)
