@@ -14,6 +14,8 @@ themselves. Names that are the same in every 3.x (``airflow.sdk``'s ``DAG``, ``B
 - Task comms: from 3.2 a task may talk to its supervisor from any thread (calls are serialized);
   before, only from the task's main thread.
 - The DAG run's ``triggering_user_name`` came in 3.1.
+- The simple auth manager's ``get_users`` returns ``{"username", "role"}`` dicts on 3.0 and 3.1,
+  ``SimpleAuthManagerUser`` objects from 3.2.
 
 The same in every 3.x, so not here: the REST API calls FiftyOps makes (``hooks/airflow_rest_client``;
 a pool is resized with the whole pool as body, as every minor requires), the separate execution API
@@ -52,6 +54,7 @@ __all__ = [
     "get_async_connection",
     "get_async_extra_dejson",
     "nav_entries",
+    "simple_auth_manager_names",
     "task_comms_thread_safe",
     "triggering_user",
     "ui_user_dependency",
@@ -78,6 +81,15 @@ def triggering_user(dag_run: Any) -> str | None:
     """The user who triggered a DAG run (``triggering_user_name``, Airflow 3.1+); None on 3.0, which
     does not record it, and for runs nobody triggered by hand."""
     return getattr(dag_run, "triggering_user_name", None)
+
+
+def simple_auth_manager_names(auth_manager: Any) -> set[str]:
+    """The account names configured in the simple auth manager (``[core] simple_auth_manager_users``):
+    its ``get_users`` returns user objects from 3.2, and ``{"username", "role"}`` dicts before."""
+    users = auth_manager.get_users()
+    if AIRFLOW_3_2_PLUS:
+        return {user.username for user in users}
+    return {user["username"] for user in users}
 
 
 def nav_entries(views: list[dict[str, Any]]) -> list[dict[str, Any]]:

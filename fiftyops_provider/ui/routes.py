@@ -26,7 +26,7 @@ from fiftyops_provider.access import run_rules as access
 from fiftyops_provider.access.org_settings import get_organization_settings, update_organization_settings
 from fiftyops_provider.access.permissions import DatasetPermission, Role
 from fiftyops_provider.access.users import User, UserStore
-from fiftyops_provider.airflow_compat import ui_user_dependency
+from fiftyops_provider.airflow_compat import simple_auth_manager_names, ui_user_dependency
 from fiftyops_provider.datasets.catalog import list_datasets
 from fiftyops_provider.execution.logcapture import log_is_download_only
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
@@ -64,7 +64,7 @@ def airflow_account_names() -> set[str] | None:
         "core", "simple_auth_manager_all_admins", fallback=False
     ):
         return None
-    return {user.username for user in auth_manager.get_users()}
+    return simple_auth_manager_names(auth_manager)
 
 
 @lru_cache(maxsize=1)
