@@ -38,7 +38,8 @@ class Cluster:
         self.api = stack.api
 
     def queue(self, uri: str = PROBE, **params):
-        return delegate(uri, dataset=DATASET, params=params, user=ADMIN, db=self.db)
+        records = {"records_uri": self.stack.mongo.uri, "records_db": self.db.name}
+        return delegate(uri, dataset=DATASET, params={**records, **params}, user=ADMIN, db=self.db)
 
     def wait(self, doc_id, states, timeout: float = 120.0):
         deadline = time.monotonic() + timeout
@@ -69,6 +70,8 @@ def cluster() -> Iterator[Cluster]:
     started = time.monotonic()
     patch = pytest.MonkeyPatch()
     patch.setenv("FIFTYOPS_HOME", str(base / "admin"))  # the tests' own plugin cache
+    # The probe records which worker ran it: an admin lets that variable into operators' processes.
+    patch.setenv("FIFTYOPS_CHILD_ENV_ALLOWLIST", "FIFTYOPS_CLUSTER_HOSTNAME")
     try:
         stack.start()
         create_dataset(stack.db, DATASET).add_samples([{"filepath": f"/data/{i:03d}.jpg"} for i in range(10)])

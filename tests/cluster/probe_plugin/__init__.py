@@ -15,7 +15,9 @@ RUNS = "cluster_probe_runs"
 
 
 def _record(ctx):
-    client = MongoClient(os.environ["FIFTYOPS_DATABASE_URI"])
+    # The store's URI is never in an operator's environment: the test hands the probe its records'
+    # database as parameters.
+    client = MongoClient(ctx.params["records_uri"])
     try:
         run = {
             "operation_id": ctx.operation_id,
@@ -25,7 +27,7 @@ def _record(ctx):
             "pid": os.getpid(),
             "started": time.time(),
         }
-        client[os.environ.get("FIFTYOPS_DATABASE_NAME") or "fiftyops"][RUNS].insert_one(dict(run))
+        client[ctx.params["records_db"]][RUNS].insert_one(dict(run))
         return run
     finally:
         client.close()
@@ -45,7 +47,12 @@ class Probe(Operator):
         )
 
     def resolve_input(self, ctx):
-        return Inputs().int("seconds", default=0, minimum=0, maximum=600)
+        return (
+            Inputs()
+            .int("seconds", default=0, minimum=0, maximum=600)
+            .str("records_uri", required=True)
+            .str("records_db", required=True)
+        )
 
     def execute(self, ctx):
         run = _record(ctx)
