@@ -71,7 +71,10 @@ class AirflowAPIHook(BaseHook):
 
 async def async_api_credentials(conn_id: str) -> APICredentials:
     """``AirflowAPIHook(conn_id).get_credentials()`` without blocking the event loop (triggers).
-    Through ``airflow_compat``: ``BaseHook.aget_connection`` does not exist on Airflow 3.0."""
+    Through ``airflow_compat``: ``BaseHook.aget_connection`` does not exist on Airflow 3.0.
+
+    :param conn_id: the Airflow connection of the API server and its user.
+    """
     try:
         conn = await get_async_connection(conn_id)
     except AirflowNotFoundException as exc:
@@ -81,7 +84,11 @@ async def async_api_credentials(conn_id: str) -> APICredentials:
 
 def credentials_of(conn_id: str, conn: Any) -> APICredentials:
     """The API's base URL and user from a connection: ``http``/``https`` set the scheme, the host
-    may be a whole URL, the schema is a path prefix."""
+    may be a whole URL, the schema is a path prefix.
+
+    :param conn_id: the connection's id, named in errors.
+    :param conn: the Airflow connection (sync or async lookup).
+    """
     if not conn.host or not conn.login:
         raise ValueError(f"Connection {conn_id!r} needs a host (the API server) and a login.")
     scheme = conn.conn_type if conn.conn_type in ("http", "https") else "http"

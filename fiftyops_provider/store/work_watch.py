@@ -26,6 +26,10 @@ from fiftyops_provider.store.work import (
     stale_running_filter,
 )
 
+OPERATIONS_EVENTS = {"ns.coll": COLLECTION_NAME}
+"""Matches the change events of the operations collection, for a watch over the whole database
+(which also sees plugin installs): the store names its collection, no one else does."""
+
 
 class OperationWorkWatch:
     """Read-only async questions about the operations in ``db``.

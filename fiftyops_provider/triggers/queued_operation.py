@@ -37,11 +37,11 @@ from fiftyops_provider.dag_factory.settings import apply_fiftyone_python
 from fiftyops_provider.execution.dispatch_round import deployment_routing
 from fiftyops_provider.execution.sources import RegistrySource
 from fiftyops_provider.plugins.registry import PLUGINS_COLLECTION
-from fiftyops_provider.store.documents import COLLECTION_NAME, utcnow
+from fiftyops_provider.store.documents import utcnow
 from fiftyops_provider.store.query import build_filter
 from fiftyops_provider.store.routing import Routing
 from fiftyops_provider.store.states import ExecutionRunState as S
-from fiftyops_provider.store.work_watch import OperationWorkWatch
+from fiftyops_provider.store.work_watch import OPERATIONS_EVENTS, OperationWorkWatch
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def change_pipeline(narrowed: dict[str, Any], routing: Routing | None = None) ->
     if routing is not None:
         insert["$and"] = [routing.query(prefix="fullDocument.")]
     operations = {
-        "ns.coll": COLLECTION_NAME,
+        **OPERATIONS_EVENTS,
         "$or": [
             insert,
             {
