@@ -33,6 +33,21 @@ from fiftyops_provider.store import (
 from fiftyops_provider.store.query import LiteralSearch
 
 
+def visible_queue_position(
+    service: DelegatedOperationService, user: User, doc: DelegatedOperationDocument
+) -> int | None:
+    """Where a waiting run stands in line (1 = next) among the runs ``user`` may see, so that no
+    page or client learns how many runs other people have waiting; None once it is not waiting.
+
+    :param service: the store.
+    :param user: who asks.
+    :param doc: the run, already read and checked visible by the caller.
+    """
+    if doc.run_state not in WAITING_STATES:
+        return None
+    return service.get_queue_position(doc.id, **rules.queue_scope(user))
+
+
 def read_log(doc: DelegatedOperationDocument, stored_log: Callable[[], str | None]) -> tuple[str, bool]:
     """(text, complete): the log file when this machine can read it; else the log the executor
     stored in the database at the end of its attempt (the run was on another machine), unless
@@ -154,10 +169,7 @@ class RunActions:
         see (others' waiting runs are not revealed), else None.
 
         :param run_id: the run's id."""
-        doc = self.get(run_id)
-        if doc.run_state not in WAITING_STATES:
-            return None
-        return self.service.get_queue_position(doc.id, **rules.queue_scope(self.user))
+        return visible_queue_position(self.service, self.user, self.get(run_id))
 
     def log(self, run_id: object) -> tuple[str, bool]:
         """(text, complete): the run's log file when this machine can read it, else the log

@@ -32,8 +32,8 @@ from fiftyops_provider.execution.logcapture import log_is_download_only
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.plugins.errors import OperatorNotFound, PermissionDenied, PluginError, PluginNotFound
 from fiftyops_provider.plugins.registry import PluginRegistry
-from fiftyops_provider.run_actions import RunActions, read_log
-from fiftyops_provider.store import WAITING_STATES, DelegatedOperationService, OperationNotFound, SortByField
+from fiftyops_provider.run_actions import RunActions, read_log, visible_queue_position
+from fiftyops_provider.store import DelegatedOperationService, OperationNotFound, SortByField
 from fiftyops_provider.store.errors import StoreError
 from fiftyops_provider.store.query import SORT_PRESETS, LiteralSearch
 from fiftyops_provider.ui.identity import AccountDirectory, AccountRemoved, fiftyops_user, retire_removed_accounts
@@ -139,13 +139,6 @@ def _search(text: str | None, with_label: bool) -> Any:
     return LiteralSearch(text, ("operator", "label") if with_label else ("operator",))
 
 
-def _position(service: DelegatedOperationService, doc: Any, user: User) -> int | None:
-    """The run's place among the waiting runs ``user`` may see (others' are not counted)."""
-    if doc.run_state not in WAITING_STATES:
-        return None
-    return service.get_queue_position(doc.id, **access.queue_scope(user))
-
-
 def _listing_filters(user: User, mine: bool, dataset_id: str | None, state: list[str] | None) -> dict[str, Any]:
     filters = access.run_filters(user, mine, dataset_id)
     if state:
@@ -154,7 +147,7 @@ def _listing_filters(user: User, mine: bool, dataset_id: str | None, state: list
 
 
 def _row(service: DelegatedOperationService, doc: Any, user: User) -> dict[str, Any]:
-    return run_row(doc, user, _position(service, doc, user))
+    return run_row(doc, user, visible_queue_position(service, user, doc))
 
 
 @router.get("/runs")
@@ -217,7 +210,7 @@ def get_run(doc_id: str, user: User = Depends(current_user)) -> dict[str, Any]:
         if doc.pipeline
         else []
     )
-    return run_detail(doc, user, children, _position(service, doc, user))
+    return run_detail(doc, user, children, visible_queue_position(service, user, doc))
 
 
 @router.get("/runs/{doc_id}/logs")
