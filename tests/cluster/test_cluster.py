@@ -8,7 +8,6 @@ counted by the operator, not inferred from states.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -24,13 +23,7 @@ from fiftyops_provider.stacks.cluster import ADMIN, HEARTBEAT_INTERVAL, REAP_INT
 from tests.cluster.conftest import PROBE, PROBE_GPU, PROBE_PLUGIN
 
 # The first test also waits for the session's stack to start (2-3 min on a busy 2-core machine).
-pytestmark = [
-    pytest.mark.cluster,
-    pytest.mark.timeout(900),
-    # Opt-in until the distributed suite has passed on main after this session's merges (it needs
-    # about 8 minutes and a whole distributed stack): FIFTYOPS_CLUSTER=1 bash scripts/test.sh tests/cluster
-    pytest.mark.skipif(os.environ.get("FIFTYOPS_CLUSTER") != "1", reason="cluster tests: set FIFTYOPS_CLUSTER=1"),
-]
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
 COMPLETED = ("completed",)
 PROBE_PLUGIN_NAME = "@fiftyops-tests/probe"
