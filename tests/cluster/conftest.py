@@ -47,7 +47,8 @@ class Cluster:
             doc = self.service.get(doc_id)
             if doc.run_state.value in states:
                 return doc
-            assert time.monotonic() < deadline, f"operation {doc_id} is {doc.run_state.value}, not {states}"
+            error = doc.result.error if doc.result else None
+            assert time.monotonic() < deadline, f"operation {doc_id} is {doc.run_state.value}, not {states}: {error}"
             time.sleep(0.25)
 
     def runs_of(self, doc_id) -> list[dict]:
