@@ -9,7 +9,6 @@ role/dataset permission, it is not runnable."""
 from __future__ import annotations
 
 import json
-import textwrap
 import threading
 import time
 
@@ -25,55 +24,11 @@ from fiftyops_provider.execution.sources import RegistrySource
 from fiftyops_provider.plugins.errors import InvalidPlugin, OperatorDisabled, PermissionDenied
 from fiftyops_provider.plugins.storage import BUCKET
 from fiftyops_provider.store import ExecutionRunState as S
+from tests.fiftyone.conftest import write_fiftyone_plugin as write_plugin
 from tests.plugins.conftest import REPO_PLUGINS
 
 pytestmark = pytest.mark.fiftyone
 SLOW = "@test/slow/slow"
-
-PLUGIN = """
-import time
-import fiftyone.operators as foo
-import fiftyone.operators.types as types
-
-
-class Slow(foo.Operator):
-    @property
-    def config(self):
-        return foo.OperatorConfig(name="slow", label="Slow", allow_delegated_execution=True)
-
-    def resolve_input(self, ctx):
-        inputs = types.Object()
-        inputs.int("steps", required=True, label="Steps", min=1)
-        inputs.str("partial", default="")
-        return types.Property(inputs)
-
-    def execute(self, ctx):
-        steps = ctx.params["steps"]
-        for i in range(steps):
-            ctx.set_progress(progress=i / steps, label=f"step {i}")
-            try:
-                ctx.check_for_termination()  # FiftyOps' kill checkpoint on FiftyOne's context
-            except Exception:
-                with open(ctx.params["partial"], "w") as out:
-                    out.write(f"saved at step {i}")
-                raise
-            time.sleep(0.3)
-        token_ok = ctx.secrets["SLOW_TOKEN"] == "s3cret"
-        return {"version": "%s", "token_ok": token_ok, "steps": steps, "op": str(ctx._delegated_operation_id)}
-
-
-def register(p):
-    p.register(Slow)
-"""
-
-
-def write_plugin(root, version="registry", code=None):
-    root.mkdir(parents=True)
-    (root / "fiftyone.yml").write_text(
-        'name: "@test/slow"\ntype: plugin\noperators:\n  - slow\nsecrets:\n  - SLOW_TOKEN\n'
-    )
-    (root / "__init__.py").write_text(textwrap.dedent(code if code is not None else PLUGIN % version))
-    return root
 
 
 @pytest.fixture
