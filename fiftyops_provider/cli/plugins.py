@@ -129,8 +129,11 @@ def cmd_list(args: argparse.Namespace) -> None:
         print_json(plugins)
         return
     print_table(
-        ["name", "version", "enabled", "operators", "description"],
-        [[p["name"], p.get("version"), p["enabled"], len(p["operators"]), p.get("description")] for p in plugins],
+        ["name", "version", "runtime", "enabled", "operators", "description"],
+        [
+            [p["name"], p.get("version"), p["runtime"], p["enabled"], len(p["operators"]), p.get("description")]
+            for p in plugins
+        ],
     )
 
 
