@@ -83,7 +83,7 @@ METADATA_FILENAMES = ("fiftyone.yml", "fiftyone.yaml")  # as plugins.definition 
 _PLAIN_TYPES = {"String": "string", "Boolean": "boolean", "List": "array", "Object": "object"}
 
 
-def _input_schema(fiftyone_type: dict[str, Any]) -> dict[str, Any] | None:
+def _input_schema(fiftyone_type: dict[str, Any]) -> dict[str, Any]:
     """FiftyOps' schema (``plugins.inputs``) of FiftyOne's ``types.Object`` JSON: the properties of
     plain types (strings, numbers, booleans, enums, lists, objects); the others are left out."""
     properties, required = {}, []

@@ -17,11 +17,15 @@ import pytest
 import fiftyops_provider.management as fom
 from fiftyops_provider import delegate
 from fiftyops_provider.cli.main import main as cli
+from fiftyops_provider.config import load_settings
+from fiftyops_provider.dag_factory.factory import build_operator_dag
+from fiftyops_provider.dag_factory.naming import OPERATOR_TASK_ID
 from fiftyops_provider.datasets.catalog import create_dataset
 from fiftyops_provider.execution import Executor
 from fiftyops_provider.execution.executor import OutcomeState
 from fiftyops_provider.execution.sources import RegistrySource
 from fiftyops_provider.plugins.errors import InvalidPlugin, OperatorDisabled, PermissionDenied
+from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.plugins.storage import BUCKET
 from fiftyops_provider.store import ExecutionRunState as S
 from tests.fiftyone.conftest import write_fiftyone_plugin as write_plugin
@@ -54,7 +58,13 @@ def queued(service, **params):
 
 
 def nothing_stored(db) -> bool:
-    return db.fiftyops_plugins.count_documents({}) == 0 and db[f"{BUCKET}.files"].count_documents({}) == 0
+    """No registry document, no archive in GridFS, nothing left in the plugin cache."""
+    cache = load_settings().plugin_cache_dir
+    return (
+        db.fiftyops_plugins.count_documents({}) == 0
+        and db[f"{BUCKET}.files"].count_documents({}) == 0
+        and not any(cache.glob("*") if cache.exists() else [])
+    )
 
 
 def test_a_fiftyone_plugin_installs_runs_reports_progress_is_terminated_and_times_out(
@@ -94,6 +104,8 @@ def test_a_fiftyone_plugin_installs_runs_reports_progress_is_terminated_and_time
     assert partial.read_text().startswith("saved at step ")
 
     fom.set_plugin_operator_policy("@test/slow", "slow", execution_timeout=2, on_reset="rerun", max_attempts=2)
+    task = build_operator_dag(PluginRegistry(db).list_operators()[0]).get_task(OPERATOR_TASK_ID)
+    assert task.retries == 1 and task.execution_timeout.total_seconds() == 2 + 10 + 60  # the DAG follows it
     slow = queued(service, steps=1000)
     assert executor.run(slow).state is OutcomeState.REQUEUED  # attempt 1 of 2 timed out: on_reset rerun
     assert executor.run(service.get(slow.id)).state is OutcomeState.FAILED
