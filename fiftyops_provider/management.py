@@ -90,11 +90,18 @@ def get_plugin_info(name: str) -> dict[str, Any]:
 
 
 def list_operators(enabled_only: bool = False) -> list[OperatorInfo]:
-    """The installed operators (the DAG factory makes one DAG per enabled, delegation-capable one).
+    """The installed operators, then FiftyOne's own delegable ones (``runtime`` "fiftyone") when a
+    FiftyOne interpreter is configured: the operators the DAG factory makes one DAG each of (the
+    enabled, delegation-capable ones).
 
     :param enabled_only: only operators that can be queued now.
     """
-    return _registry().list_operators(enabled_only=enabled_only)
+    from fiftyops_provider.config import load_settings
+    from fiftyops_provider.execution.fiftyone_runtime import fiftyone_operator_infos
+
+    installed = _registry().list_operators(enabled_only=False)
+    shown = [info for info in installed if info.enabled or not enabled_only]
+    return shown + fiftyone_operator_infos({info.uri for info in installed}, load_settings())
 
 
 def set_plugin_enabled(name: str, enabled: bool, acting_user: str | None = None) -> dict[str, Any]:
@@ -158,6 +165,35 @@ def set_plugin_operator_placement(
     :param acting_user: who does it (default: ``FIFTYOPS_USER``); must be an admin.
     """
     return _registry().set_operator_placement(name, operator, placement, acting_user)
+
+
+def set_plugin_operator_policy(
+    name: str,
+    operator: str,
+    execution_timeout: float | None = None,
+    on_reset: str | None = None,
+    max_attempts: int | None = None,
+    acting_user: str | None = None,
+) -> dict[str, Any]:
+    """The execution policy of an operator of a FiftyOne plugin: FiftyOne's ``OperatorConfig``
+    declares none, so the admin sets what a FiftyOps operator declares in its config. Kept across
+    upgrades; the operator's DAG follows it (timeout, retries) on the next parse.
+
+    :param name: the plugin, e.g. ``@org/plugin``.
+    :param operator: the operator's name within the plugin.
+    :param execution_timeout: seconds before a run is stopped (None: unchanged; default 3600).
+    :param on_reset: "failed" or "rerun": what a run that timed out or whose worker died becomes.
+    :param max_attempts: how many runs "rerun" allows in all.
+    :param acting_user: who does it (default: ``FIFTYOPS_USER``); must be an admin.
+    """
+    return _registry().set_operator(
+        name,
+        operator,
+        acting_user=acting_user,
+        execution_timeout=execution_timeout,
+        on_reset=on_reset,
+        max_attempts=max_attempts,
+    )
 
 
 def set_organization_settings(

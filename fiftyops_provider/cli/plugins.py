@@ -7,7 +7,8 @@ from dataclasses import asdict
 
 import fiftyops_provider.management as fom
 from fiftyops_provider.cli.output import print_json, print_table
-from fiftyops_provider.plugins import PluginAlreadyInstalled, PluginError
+from fiftyops_provider.plugins import OperatorConfig, PluginAlreadyInstalled, PluginError
+from fiftyops_provider.plugins.fiftyone_plugins import effective_config
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +25,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     uninstall.add_argument("name")
     uninstall.set_defaults(func=cmd_uninstall)
     sub.add_parser("list", help="installed plugins").set_defaults(func=cmd_list)
+    sub.add_parser(
+        "operators", help="every operator: installed ones, then FiftyOne's own (with fiftyone_python set)"
+    ).set_defaults(func=cmd_operators)
     info = sub.add_parser("info", help="one plugin and its operators")
     info.add_argument("name")
     info.set_defaults(func=cmd_info)
@@ -38,6 +42,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     perms.add_argument("--role", help="GUEST, COLLABORATOR, MEMBER or ADMIN")
     perms.add_argument("--dataset-permission", help="NO_ACCESS, VIEW, TAG, EDIT or MANAGE")
     perms.set_defaults(func=cmd_perms)
+    policy = sub.add_parser("policy", help="set a FiftyOne plugin operator's timeout and on_reset")
+    policy.add_argument("name")
+    policy.add_argument("operator")
+    policy.add_argument("--execution-timeout", type=float, help="seconds before a run is stopped")
+    policy.add_argument("--on-reset", choices=["failed", "rerun"], help="a timed-out or orphaned run fails or reruns")
+    policy.add_argument("--max-attempts", type=int, help="runs 'rerun' allows in all")
+    policy.set_defaults(func=cmd_policy)
     org = sub.add_parser("org-settings", help="show or set the defaults new operators get")
     org.add_argument("--role")
     org.add_argument("--dataset-permission")
@@ -65,16 +76,32 @@ def _show_plugin(info: dict, as_json: bool) -> None:
     if as_json:
         print_json(info)
         return
-    print(f"{info['name']} {info.get('version') or ''} ({'enabled' if info['enabled'] else 'disabled'})")
+    state = "enabled" if info["enabled"] else "disabled"
+    print(f"{info['name']} {info.get('version') or ''} ({state}, {info['runtime']} plugin)")
     if info.get("description"):
         print(info["description"])
     print_table(
-        ["operator", "enabled", "delegated", "minimum role", "minimum dataset permission"],
+        ["operator", "enabled", "delegated", "minimum role", "minimum dataset permission", "execution policy"],
         [
-            [op, spec["enabled"], spec["delegation_capable"], spec["minimum_role"], spec["minimum_dataset_permission"]]
+            [
+                op,
+                spec["enabled"],
+                spec["delegation_capable"],
+                spec["minimum_role"],
+                spec["minimum_dataset_permission"],
+                _policy(effective_config(spec)),
+            ]
             for op, spec in sorted(info["operators"].items())
         ],
     )
+
+
+def _policy(config: dict) -> str:
+    """Timeout, on_reset and attempts as the executor applies them (OperatorConfig's defaults)."""
+    defaults = OperatorConfig(name="defaults")
+    timeout = config.get("execution_timeout") or defaults.execution_timeout
+    on_reset = config.get("on_reset") or defaults.on_reset
+    return f"{timeout:g}s, on_reset {on_reset}, max {config.get('max_attempts') or defaults.max_attempts} attempt(s)"
 
 
 class AlreadyInstalled(PluginError):
@@ -102,8 +129,34 @@ def cmd_list(args: argparse.Namespace) -> None:
         print_json(plugins)
         return
     print_table(
-        ["name", "version", "enabled", "operators", "description"],
-        [[p["name"], p.get("version"), p["enabled"], len(p["operators"]), p.get("description")] for p in plugins],
+        ["name", "version", "runtime", "enabled", "operators", "description"],
+        [
+            [p["name"], p.get("version"), p["runtime"], p["enabled"], len(p["operators"]), p.get("description")]
+            for p in plugins
+        ],
+    )
+
+
+def cmd_operators(args: argparse.Namespace) -> None:
+    operators = fom.list_operators()
+    if args.json:
+        print_json([asdict(info) for info in operators])
+        return
+    print_table(
+        ["operator", "runtime", "enabled", "delegated", "minimum role", "minimum dataset permission"],
+        [
+            [i.uri, i.runtime, i.enabled, i.delegation_capable, i.minimum_role, i.minimum_dataset_permission]
+            for i in operators
+        ],
+    )
+
+
+def cmd_policy(args: argparse.Namespace) -> None:
+    _show_plugin(
+        fom.set_plugin_operator_policy(
+            args.name, args.operator, args.execution_timeout, args.on_reset, args.max_attempts
+        ),
+        args.json,
     )
 
 

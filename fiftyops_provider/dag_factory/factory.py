@@ -260,8 +260,9 @@ def load_operator_infos(conn_id: str = FiftyOpsHook.default_conn_name) -> list[O
     cache = _cache_file()
     try:
         hook = FiftyOpsHook(conn_id)
-        infos = [i for i in hook.get_registry().list_operators(enabled_only=True) if i.delegation_capable]
-        infos += fiftyone_operator_infos({i.uri for i in infos}, load_settings())
+        installed = hook.get_registry().list_operators(enabled_only=False)
+        infos = [i for i in installed if i.enabled and i.delegation_capable]
+        infos += fiftyone_operator_infos({i.uri for i in installed}, load_settings())  # the registry's win
     except Exception:
         logger.exception("Cannot read the plugin registry; using the operator list cached in %s", cache)
         try:

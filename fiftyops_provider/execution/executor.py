@@ -59,12 +59,12 @@ from fiftyops_provider.execution import claims
 from fiftyops_provider.execution.channel import OUTCOME, PROGRESS, SPEC, TERMINATE, read_message, write_message
 from fiftyops_provider.execution.child_env import child_environment, parse_allowlist
 from fiftyops_provider.execution.child_process import ChildProcess, start_child, start_method
-from fiftyops_provider.execution.fiftyone_runtime import FiftyOneOperator
 from fiftyops_provider.execution.logcapture import LogCapture, default_log_path
 from fiftyops_provider.execution.policy import ResetPolicy, apply_reset_policy
 from fiftyops_provider.execution.secrets import Masker, SecretsSource, resolve_secrets
 from fiftyops_provider.execution.sources import DEFAULT_OPERATOR_SOURCE, OperatorSource, build_source
 from fiftyops_provider.plugins.context import ExecutionContext
+from fiftyops_provider.plugins.fiftyone_plugins import FiftyOneOperator
 from fiftyops_provider.plugins.operator import PipelineOperator
 from fiftyops_provider.plugins.pipeline import Pipeline
 from fiftyops_provider.store import (
@@ -506,13 +506,14 @@ class Executor:
     def _fiftyone_child(
         self, operator: Any, stages: list[dict[str, Any]] | None
     ) -> tuple[list[str] | None, dict[str, str] | None]:
-        """For a FiftyOne operator: the FiftyOne interpreter's child and its environment."""
+        """For a FiftyOne operator: the FiftyOne interpreter's child (on the registry version the
+        operator names, for a FiftyOne plugin's) and its environment."""
         if not isinstance(operator, FiftyOneOperator):
             return None, None
         runtime = getattr(self.source, "fiftyone", None)
         if runtime is None or stages is not None:
             raise ValueError(f"{operator.uri} is a FiftyOne operator, which runs only alone, with fiftyone_python set.")
-        return runtime.child_command(), runtime.child_environment()
+        return runtime.child_command(operator.plugin_root), runtime.child_environment()
 
     def _pipeline_context(self, doc: DelegatedOperationDocument) -> dict[str, Any]:
         """``ctx.pipeline`` of a child operation, from its parent's pipeline and run info."""

@@ -14,8 +14,19 @@ The run follows FiftyOne's ``DelegatedOperationService._execute_operator``:
 plugin secrets, input validation), then ``do_execute_operator(..., exhaust=True)``, then the
 outputs schema with ``resolve_type_with_context``.
 
+``fiftyone_child.py --plugin DIR`` runs an operator of the FiftyOne plugin installed in the
+FiftyOps registry, from DIR, the materialized copy of the version the executor planned with
+(FiftyOne's plugins directory is set to DIR, so neither ``FIFTYONE_PLUGINS_DIR`` nor another
+version is used). FiftyOne's context gets FiftyOps' kill checkpoint,
+``ctx.check_for_termination()``: it raises ``OperationTerminated`` once the operation was asked
+to stop (an operator may catch it to save partial work, then re-raise); without one, the executor
+kills the child after the grace period.
+
 ``python fiftyone_child.py --list`` prints (JSON) the FiftyOne operators that allow delegated
 execution, for the dispatcher's routing and the DAG factory.
+
+``python fiftyone_child.py --validate`` is the FiftyOne side of ``plugins.validation``: the same
+request on stdin and result file, with the plugin imported by FiftyOne's own ``PluginContext``.
 """
 
 from __future__ import annotations
@@ -63,7 +74,106 @@ def list_delegable_operators() -> list[dict[str, Any]]:
     return listed
 
 
-async def _execute(spec: dict[str, Any], messages: IO[bytes], lock: threading.Lock) -> dict[str, Any]:
+class OperationTerminated(Exception):
+    """Raised by ``ctx.check_for_termination()`` when the operation was asked to stop."""
+
+
+METADATA_FILENAMES = ("fiftyone.yml", "fiftyone.yaml")  # as plugins.definition (checked before this runs)
+# FiftyOne input types the Trigger form and delegate() take, as FiftyOps' JSON-schema types.
+_PLAIN_TYPES = {"String": "string", "Boolean": "boolean", "List": "array", "Object": "object"}
+
+
+def _input_schema(fiftyone_type: dict[str, Any]) -> dict[str, Any]:
+    """FiftyOps' schema (``plugins.inputs``) of FiftyOne's ``types.Object`` JSON: the properties of
+    plain types (strings, numbers, booleans, enums, lists, objects); the others are left out."""
+    properties, required = {}, []
+    for name, prop in (fiftyone_type.get("properties") or {}).items():
+        kind = prop.get("type") or {}
+        view = prop.get("view") or {}
+        schema: dict[str, Any] = {"title": view.get("label") or name}
+        if kind.get("name") == "Number":
+            schema["type"] = "integer" if kind.get("int") else "number"
+            bounds = (("minimum", "min"), ("maximum", "max"))
+            schema.update({key: kind[src] for key, src in bounds if kind.get(src) is not None})
+        elif kind.get("name") == "Enum":
+            values = list(kind.get("values") or [])
+            plain_ints = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+            schema.update(type="integer" if plain_ints else "string", enum=values)
+        elif kind.get("name") in _PLAIN_TYPES:
+            schema["type"] = _PLAIN_TYPES[kind["name"]]
+        else:
+            continue
+        if view.get("description"):
+            schema["description"] = view["description"]
+        if prop.get("default") is not None:
+            schema["default"] = prop["default"]
+        properties[name] = schema
+        if prop.get("required"):
+            required.append(name)
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def _describe(operator: Any) -> dict[str, Any]:
+    """What the registry stores of a FiftyOne operator (``validation.describe_operator``'s shape)."""
+    from fiftyone.operators.executor import ExecutionContext
+
+    config = operator.config
+    try:
+        declared = operator.resolve_input(ExecutionContext(request_params={}))
+        declared = getattr(declared, "type", declared)  # a types.Property around the types.Object
+        inputs_schema = _input_schema(declared.to_json()) if declared is not None else None
+    except Exception:  # dynamic inputs may need a dataset: then no form
+        inputs_schema = None
+    return {
+        "label": config.label or config.name,
+        "description": config.description,
+        "config": config.to_json(),
+        "inputs_schema": inputs_schema,
+        "delegation_capable": bool(config.allow_delegated_execution),
+    }
+
+
+def validate_plugin(root: str) -> dict[str, Any]:
+    """Import the plugin at ``root`` with FiftyOne's ``PluginContext`` and describe its operators;
+    ``{"ok": False, "error": ...}`` when it cannot be imported or misses a declared operator."""
+    from fiftyone.plugins.context import PluginContext
+    from fiftyone.plugins.definitions import PluginDefinition
+
+    metadata = next(path for name in METADATA_FILENAMES if os.path.isfile(path := os.path.join(root, name)))
+    definition = PluginDefinition.from_disk(metadata)
+    context = PluginContext(definition)
+    context.register_all()  # FiftyOne logs import errors and keeps them here instead of raising
+    if context.errors:
+        return {
+            "ok": False,
+            "error": f"{definition.name}: importing {definition.py_entry} in the FiftyOne interpreter failed; "
+            "fix the plugin and upload it again.\n" + context.errors[-1],
+        }
+    operators = {operator.name: operator for operator in context.instances}
+    unregistered = [name for name in definition.operators if name not in operators]
+    if unregistered:
+        return {
+            "ok": False,
+            "error": f"{definition.name}: fiftyone.yml declares {unregistered} but register(p) never registers "
+            "them; register each declared operator or remove it from `operators`.",
+        }
+    try:
+        described = {name: _describe(operator) for name, operator in operators.items()}
+        json.dumps(described)
+    except (TypeError, ValueError) as exc:
+        return {"ok": False, "error": f"{definition.name}: an operator's config or inputs cannot be stored: {exc}"}
+    return {"ok": True, "operators": described}
+
+
+def _validate_main() -> None:
+    request = json.loads(sys.stdin.read())
+    result = validate_plugin(request["root"])
+    with open(request["result"], "w") as out:
+        json.dump(result, out)
+    os._exit(0)  # no interpreter shutdown: plugin threads or atexit handlers must not hold the install
+
+
+async def _execute(spec: dict[str, Any], messages: IO[bytes], lock: threading.Lock, lifeline: Any) -> dict[str, Any]:
     from bson import ObjectId
     from fiftyone.operators.executor import (
         ExecutionResult,
@@ -88,6 +198,12 @@ async def _execute(spec: dict[str, Any], messages: IO[bytes], lock: threading.Lo
     if isinstance(prepared, ExecutionResult):
         raise prepared.to_exception()
     operator, _executor, ctx, _inputs = prepared
+
+    def check_for_termination() -> None:
+        if lifeline.reason is not None:
+            raise OperationTerminated(f"The operation was terminated: {lifeline.reason}")
+
+    ctx.check_for_termination = check_for_termination
     result = await do_execute_operator(operator, ctx, exhaust=True)
     outputs_schema = None
     try:
@@ -114,6 +230,10 @@ def main() -> None:
     if sys.argv[1:] == ["--list"]:
         json.dump(list_delegable_operators(), sys.stdout)
         return
+    if sys.argv[1:] == ["--validate"]:
+        _validate_main()
+    if sys.argv[1:2] == ["--plugin"]:
+        os.environ["FIFTYONE_PLUGINS_DIR"] = sys.argv[2]  # before fiftyone is imported: it reads it then
     control = os.fdopen(os.dup(0), "rb")  # moved off fd 0, so operator code never reads it
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -131,7 +251,7 @@ def main() -> None:
     lifeline = Lifeline(control)
     lifeline.start()
     try:
-        outcome = asyncio.run(_execute(dict(spec), messages, lock))
+        outcome = asyncio.run(_execute(dict(spec), messages, lock, lifeline))
     except BaseException as exc:  # SystemExit/KeyboardInterrupt raised by operator code included
         outcome = _failure(exc, terminated=lifeline.reason is not None)
         print(outcome["error"], flush=True)

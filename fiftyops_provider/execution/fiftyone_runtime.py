@@ -5,6 +5,8 @@ venv of its own (``scripts/bootstrap_fiftyone.sh``), named by ``FIFTYOPS_FIFTYON
 ``[fiftyops] fiftyone_python``), the way Airflow's ``ExternalPythonOperator`` runs a task in another
 venv. An operation of a FiftyOne operator runs in a child started with that interpreter
 (``fiftyone_child.py``) while the executor keeps everything around it, as for any operation.
+FiftyOne plugins installed in the FiftyOps registry (``plugins.fiftyone_plugins``) are validated
+and run by the same interpreter, from the registry's copy of the version to run.
 
 Which operators FiftyOne has is asked of that interpreter once (a child with a time limit) and
 kept in a file keyed by the interpreter and its installed packages, so every task and dispatcher
@@ -24,7 +26,8 @@ from typing import Any
 
 from fiftyops_provider.access.permissions import DatasetPermission, Role
 from fiftyops_provider.config import Settings
-from fiftyops_provider.plugins.operator import Operator, OperatorConfig
+from fiftyops_provider.plugins.fiftyone_plugins import FIFTYONE_RUNTIME
+from fiftyops_provider.plugins.operator import OperatorConfig
 from fiftyops_provider.plugins.registry import OperatorInfo
 
 CHILD_SCRIPT = Path(__file__).with_name("fiftyone_child.py")
@@ -37,37 +40,23 @@ class FiftyOneRuntimeError(RuntimeError):
     """The FiftyOne interpreter is missing or broken; the message says how to fix it."""
 
 
-class FiftyOneOperator(Operator):
-    """What the executor needs to know of a FiftyOne operator (its code runs only in the FiftyOne
-    interpreter): its name and that it allows delegation. The execution policy is FiftyOps'
-    default (a FiftyOne operator has no ``execution_timeout`` or ``on_reset``)."""
-
-    def __init__(self, info: dict[str, Any]) -> None:
-        self.info = info
-        self.plugin_name = info["plugin_name"]
-
-    @property
-    def config(self) -> OperatorConfig:
-        return OperatorConfig(
-            name=self.info["name"],
-            label=self.info.get("label") or self.info["name"],
-            description=self.info.get("description"),
-            allow_delegated_execution=True,
-        )
-
-    def execute(self, ctx: Any) -> Any:
-        raise RuntimeError(f"{self.info['uri']} is a FiftyOne operator: it runs in the FiftyOne interpreter.")
-
-
 @dataclass(frozen=True)
 class FiftyOneRuntime:
     """The FiftyOne interpreter at ``python``."""
 
     python: str
 
-    def child_command(self) -> list[str]:
-        """The command of an operation's child process."""
-        return [self.python, str(CHILD_SCRIPT)]
+    def child_command(self, plugin_root: Path | None = None) -> list[str]:
+        """The command of an operation's child process.
+
+        :param plugin_root: the materialized registry copy of the FiftyOne plugin to run it from;
+            None for FiftyOne's own operators.
+        """
+        return [self.python, str(CHILD_SCRIPT), *(["--plugin", str(plugin_root)] if plugin_root else [])]
+
+    def validation_command(self) -> list[str]:
+        """The command of the child that validates a FiftyOne plugin (``plugins.validation``)."""
+        return [self.python, str(CHILD_SCRIPT), "--validate"]
 
     @staticmethod
     def child_environment() -> dict[str, str]:
@@ -173,6 +162,7 @@ def fiftyone_operator_infos(registered: set[str], settings: Settings) -> list[Op
             minimum_role=Role.GUEST.name,
             minimum_dataset_permission=DatasetPermission.NO_ACCESS.name,
             plugin_version=None,
+            runtime=FIFTYONE_RUNTIME,
         )
         for info in runtime.operators(settings.home)
         if info["uri"] not in registered

@@ -63,10 +63,11 @@ class RegistrySource:
         self.cache_dir = settings.home
 
     def fiftyone_operator(self, uri: str) -> Operator | None:
-        """The FiftyOne operator ``uri`` when the registry has no such operator and the FiftyOne
-        runtime has it (and allows delegating it); None otherwise."""
-        from fiftyops_provider.execution.fiftyone_runtime import FiftyOneOperator
+        """FiftyOne's own operator ``uri`` (a builtin, or from ``FIFTYONE_PLUGINS_DIR``) when the
+        registry has no such operator and the FiftyOne runtime has it (and allows delegating it);
+        None otherwise. The registry's FiftyOne plugins are the registry's."""
         from fiftyops_provider.plugins.errors import OperatorNotFound, PluginNotFound
+        from fiftyops_provider.plugins.fiftyone_plugins import FiftyOneOperator
 
         if self.fiftyone is None:
             return None
@@ -97,9 +98,21 @@ class RegistrySource:
         return load_dataset(self.db, dataset_id, dataset_name)
 
     def runnable_operators(self) -> set[str]:
-        runnable = self.registry.runnable_operators()
+        """The registry's enabled, delegation-capable operators (those of FiftyOne plugins only
+        with a FiftyOne interpreter here), and FiftyOne's own delegable operators the registry
+        does not have (a disabled registry operator stays unrunnable whatever FiftyOne has)."""
+        from fiftyops_provider.plugins.fiftyone_plugins import FIFTYONE_RUNTIME
+
+        installed = self.registry.list_operators(enabled_only=False)
+        runnable = {
+            info.uri
+            for info in installed
+            if info.enabled
+            and info.delegation_capable
+            and (self.fiftyone is not None or info.runtime != FIFTYONE_RUNTIME)
+        }
         if self.fiftyone is not None:
-            runnable |= self.fiftyone.operator_uris(self.cache_dir)
+            runnable |= self.fiftyone.operator_uris(self.cache_dir) - {info.uri for info in installed}
         return runnable
 
 

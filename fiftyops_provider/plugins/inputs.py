@@ -139,6 +139,25 @@ class Inputs:
             raise InvalidParams(problems)
         return resolved
 
+    @classmethod
+    def from_json(cls, schema: Mapping[builtins.str, Any]) -> Inputs:
+        """The inputs ``to_json`` described (a FiftyOne operator's are stored that way)."""
+        required = set(schema.get("required") or [])
+        inputs = cls()
+        for name, spec in (schema.get("properties") or {}).items():
+            inputs.add(
+                name,
+                spec["type"],
+                required=name in required,
+                default=spec.get("default"),
+                label=spec.get("title"),
+                description=spec.get("description"),
+                choices=spec.get("enum"),
+                minimum=spec.get("minimum"),
+                maximum=spec.get("maximum"),
+            )
+        return inputs
+
     def to_json(self) -> dict[builtins.str, Any]:
         """A JSON schema of the inputs (stored as ``metadata.inputs_schema``)."""
         return {

@@ -9,12 +9,15 @@ change), so two concurrent first installs cannot both "succeed", and an enable/p
 made while an upgrade was validating is carried over instead of being overwritten.
 
 The plugin's code is imported for that check in a child process with a time limit
-(``validation``), never in the caller. Names that cannot become a unique Airflow DAG id are
+(``validation``), never in the caller: FiftyOps' interpreter for a FiftyOps plugin, the FiftyOne
+interpreter (``fiftyone_python``) for a FiftyOne plugin (``fiftyone_plugins``), which is refused
+when none is configured. Names that cannot become a unique Airflow DAG id are
 refused before any code runs (``dag_factory.naming.dag_id_conflicts``).
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -40,8 +43,15 @@ from fiftyops_provider.plugins.errors import (
     PluginError,
     PluginNotFound,
 )
+from fiftyops_provider.plugins.fiftyone_plugins import (
+    FIFTYONE_RUNTIME,
+    FIFTYOPS_RUNTIME,
+    FiftyOneOperator,
+    effective_config,
+    plugin_runtime,
+)
 from fiftyops_provider.plugins.loader import LoadedPlugin, load_plugin
-from fiftyops_provider.plugins.operator import PLACEMENT_FIELDS, Operator, validate_placement
+from fiftyops_provider.plugins.operator import PLACEMENT_FIELDS, Operator, OperatorConfig, validate_placement
 from fiftyops_provider.plugins.storage import PluginFiles, PluginFilesMissing, materialize
 from fiftyops_provider.plugins.validation import validate_plugin
 from fiftyops_provider.store.documents import utcnow
@@ -68,6 +78,8 @@ class OperatorInfo:
     plugin_version: str | None
     # Where Airflow runs it: the config's placement with the admin's override on top.
     placement: dict[str, Any] = field(default_factory=dict)
+    # Which interpreter runs it: FiftyOps' own, or FiftyOne's (``fiftyone_plugins``).
+    runtime: str = FIFTYOPS_RUNTIME
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -99,10 +111,8 @@ class PluginRegistry:
         try:
             definition = parse_definition(root)
             self._check_dag_ids(definition)
-            settings = load_settings()
-            operators = validate_plugin(
-                root, definition, digest, settings.plugin_validation_timeout, settings.child_env_allowlist
-            )
+            runtime = plugin_runtime(root)
+            operators = _validate(root, definition, digest, runtime)
         except InvalidPlugin:
             shutil.rmtree(root, ignore_errors=True)
             raise
@@ -112,7 +122,7 @@ class PluginRegistry:
         self.files.put(digest, data, name)
         try:
             for _ in range(WRITE_ATTEMPTS):
-                doc = self._plugin_document(definition, digest, operators, existing, admin)
+                doc = self._plugin_document(definition, digest, operators, existing, admin, runtime)
                 if existing is None:
                     try:
                         self.collection.insert_one(doc)
@@ -179,6 +189,7 @@ class PluginRegistry:
         described: dict[str, dict[str, Any]],
         existing: dict | None,
         admin: str,
+        runtime: str,
     ) -> dict[str, Any]:
         """The plugin's registry document, from its definition and its operators as the
         validating child described them (``validation.describe_operator``)."""
@@ -195,6 +206,7 @@ class PluginRegistry:
                     "minimum_dataset_permission", int(defaults.default_operator_minimum_dataset_permission)
                 ),
                 "placement_override": kept.get("placement_override", {}),
+                "policy_override": kept.get("policy_override", {}) if runtime == FIFTYONE_RUNTIME else {},
             }
         now = utcnow()
         return {
@@ -207,6 +219,7 @@ class PluginRegistry:
             "tags": definition.tags,
             "secrets": definition.secrets,
             "py_entry": definition.py_entry,
+            "runtime": runtime,
             "declared_operators": definition.operators,
             "content_hash": digest,
             "enabled": (existing or {}).get("enabled", True),
@@ -250,10 +263,19 @@ class PluginRegistry:
         minimum_role: Role | str | None = None,
         minimum_dataset_permission: DatasetPermission | str | None = None,
         acting_user: str | None = None,
+        execution_timeout: float | None = None,
+        on_reset: str | None = None,
+        max_attempts: int | None = None,
     ) -> dict[str, Any]:
-        """Enable/disable one operator and/or set its minimum role and dataset permission."""
+        """Enable/disable one operator and/or set its minimum role and dataset permission.
+
+        ``execution_timeout`` (seconds), ``on_reset`` ("failed" or "rerun") and ``max_attempts``
+        are the execution policy of an operator of a FiftyOne plugin (whose config declares
+        none), as a FiftyOps operator declares it in its ``OperatorConfig``; kept across upgrades.
+        """
+        policy = {"execution_timeout": execution_timeout, "on_reset": on_reset, "max_attempts": max_attempts}
         with self.users.admin_action(acting_user):
-            return self._set_operator(name, operator, enabled, minimum_role, minimum_dataset_permission)
+            return self._set_operator(name, operator, enabled, minimum_role, minimum_dataset_permission, policy)
 
     def _set_operator(
         self,
@@ -262,11 +284,15 @@ class PluginRegistry:
         enabled: bool | None,
         minimum_role: Role | str | None,
         minimum_dataset_permission: DatasetPermission | str | None,
+        policy: dict[str, Any],
     ) -> dict[str, Any]:
         doc = self._plugin(name)
         if operator not in doc["operators"]:
             raise OperatorNotFound(f"Plugin {name} has no operator {operator!r}; it has {sorted(doc['operators'])}.")
         changes: dict[str, Any] = {"updated_at": utcnow()}
+        policy = {key: value for key, value in policy.items() if value is not None}
+        if policy:
+            changes[f"operators.{operator}.policy_override"] = _checked_policy(doc, operator, policy)
         if enabled is not None:
             changes[f"operators.{operator}.enabled"] = bool(enabled)
         if minimum_role is not None:
@@ -320,6 +346,7 @@ class PluginRegistry:
         doc = self._plugin(name)
         info = {k: v for k, v in doc.items() if k != "_id"}
         info["name"] = doc["_id"]
+        info["runtime"] = doc.get("runtime", FIFTYOPS_RUNTIME)
         info["operators"] = {
             op: {
                 **spec,
@@ -340,6 +367,7 @@ class PluginRegistry:
                 enabled = bool(doc.get("enabled", True) and spec.get("enabled", True))
                 if enabled_only and not enabled:
                     continue
+                config = effective_config(spec)
                 infos.append(
                     OperatorInfo(
                         uri=f"{doc['_id']}/{name}",
@@ -347,7 +375,7 @@ class PluginRegistry:
                         name=name,
                         label=spec["label"] or name,
                         description=spec.get("description"),
-                        config=spec["config"],
+                        config=config,
                         inputs_schema=spec.get("inputs_schema"),
                         enabled=enabled,
                         delegation_capable=spec["delegation_capable"],
@@ -355,16 +383,13 @@ class PluginRegistry:
                         minimum_dataset_permission=DatasetPermission(spec["minimum_dataset_permission"]).name,
                         plugin_version=doc.get("version"),
                         placement={
-                            **{k: v for k, v in spec["config"].items() if k in PLACEMENT_FIELDS and v is not None},
+                            **{k: v for k, v in config.items() if k in PLACEMENT_FIELDS and v is not None},
                             **spec.get("placement_override", {}),
                         },
+                        runtime=doc.get("runtime", FIFTYOPS_RUNTIME),
                     )
                 )
         return infos
-
-    def runnable_operators(self) -> set[str]:
-        """The operator URIs a dispatcher may hand to runs: enabled and delegation-capable."""
-        return {info.uri for info in self.list_operators(enabled_only=True) if info.delegation_capable}
 
     def _operator_spec(self, uri: str) -> tuple[dict[str, Any], dict[str, Any]]:
         plugin_name, operator = split_uri(uri)
@@ -383,11 +408,16 @@ class PluginRegistry:
     # -- what the executor and delegate() need -------------------------------------------------
     def load_operator(self, uri: str) -> Operator:
         """The operator instance from the exact installed version (fetched from GridFS if this
-        machine does not have it yet)."""
+        machine does not have it yet). An operator of a FiftyOne plugin is not imported here: it
+        is a ``FiftyOneOperator`` naming that version's materialized copy, which the FiftyOne
+        child runs."""
         for attempt in range(WRITE_ATTEMPTS):
-            doc, _ = self._operator_spec(uri)
+            doc, spec = self._operator_spec(uri)
             digest = doc["content_hash"]
             try:
+                if doc.get("runtime") == FIFTYONE_RUNTIME:
+                    root = materialize(self.cache_dir, digest, lambda digest=digest: self.files.get(digest))
+                    return FiftyOneOperator(_fiftyone_info(uri, doc, spec), root)
                 loaded = self._load_version(digest, lambda digest=digest: self.files.get(digest))
             except PluginFilesMissing:
                 # An upgrade or uninstall removed this version between our read and the fetch:
@@ -438,6 +468,68 @@ class PluginRegistry:
     def declared_secrets(self, uri: str) -> list[str]:
         doc, _ = self._operator_spec(uri)
         return list(doc.get("secrets") or [])
+
+
+def _validate(root: Path, definition: PluginDefinition, digest: str, runtime: str) -> dict[str, dict[str, Any]]:
+    """The plugin's operators, described by a child of the interpreter its code needs."""
+    settings = load_settings()
+    if runtime != FIFTYONE_RUNTIME:
+        return validate_plugin(
+            root, definition, digest, settings.plugin_validation_timeout, settings.child_env_allowlist
+        )
+    from fiftyops_provider.execution.fiftyone_runtime import configured_runtime
+
+    fiftyone = configured_runtime(settings.fiftyone_python)
+    if fiftyone is None:
+        raise InvalidPlugin(
+            f"{definition.name} is a FiftyOne plugin (its code imports fiftyone) and no FiftyOne interpreter is "
+            "configured: set [fiftyops] fiftyone_python (AIRFLOW__FIFTYOPS__FIFTYONE_PYTHON) or "
+            "FIFTYOPS_FIFTYONE_PYTHON to the python of a venv with fiftyone (scripts/bootstrap_fiftyone.sh), "
+            "then install it again."
+        )
+    return validate_plugin(
+        root,
+        definition,
+        digest,
+        settings.plugin_validation_timeout,
+        settings.child_env_allowlist,
+        command=fiftyone.validation_command(),
+        extra_env=fiftyone.child_environment(),
+    )
+
+
+def _checked_policy(doc: dict[str, Any], operator: str, policy: dict[str, Any]) -> dict[str, Any]:
+    """The operator's execution policy with ``policy`` on top, refused (``InvalidPlugin``) unless
+    it is a FiftyOne plugin's and the values are what an ``OperatorConfig`` accepts."""
+    if doc.get("runtime") != FIFTYONE_RUNTIME:
+        raise InvalidPlugin(
+            f"{doc['_id']}/{operator} declares its execution policy in its OperatorConfig; change it there and "
+            "upgrade the plugin (the admin sets it only for FiftyOne plugins' operators, which declare none)."
+        )
+    merged = {**doc["operators"][operator].get("policy_override", {}), **policy}
+    timeout = merged.get("execution_timeout")
+    try:
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout)
+        ):
+            raise ValueError(f"execution_timeout must be a finite number of seconds, not {timeout!r}.")
+        OperatorConfig(name=operator, **merged)
+    except (TypeError, ValueError) as exc:
+        raise InvalidPlugin(f"Execution policy of {doc['_id']}/{operator}: {exc}") from None
+    return merged
+
+
+def _fiftyone_info(uri: str, doc: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """What a ``FiftyOneOperator`` of the registry knows of itself."""
+    return {
+        "uri": uri,
+        "plugin_name": doc["_id"],
+        "name": split_uri(uri)[1],
+        "label": spec.get("label"),
+        "description": spec.get("description"),
+        "config": effective_config(spec),
+        "inputs_schema": spec.get("inputs_schema"),
+    }
 
 
 def _same_revision(doc: dict[str, Any]) -> dict[str, Any]:

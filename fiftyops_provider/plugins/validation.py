@@ -14,7 +14,8 @@ installed. So the import runs in a fresh interpreter:
   exits without one (whatever its exit code) crashed, and the install is refused.
 
 The child sends back what the registry stores of each operator (label, config, inputs schema),
-so the caller never holds an operator object.
+so the caller never holds an operator object. A FiftyOne plugin goes through the same steps with
+the FiftyOne interpreter's child (``execution.fiftyone_child``) in place of this module's.
 """
 
 from __future__ import annotations
@@ -39,21 +40,33 @@ STDERR_LINES = 20  # of a crashed child's output, in the error
 
 
 def validate_plugin(
-    root: Path, definition: PluginDefinition, content_hash: str, timeout: float, env_allowlist: str | None = None
+    root: Path,
+    definition: PluginDefinition,
+    content_hash: str,
+    timeout: float,
+    env_allowlist: str | None = None,
+    command: list[str] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """``{operator name: what the registry stores of it}`` for the plugin unpacked at ``root``,
     learned by importing it in a child process; ``InvalidPlugin`` with a one-line reason (plus
-    the plugin's traceback, if it raised) when it cannot be imported, crashes or hangs."""
+    the plugin's traceback, if it raised) when it cannot be imported, crashes or hangs.
+
+    :param command: the child's command; default: this interpreter running ``main()``. A FiftyOne
+        plugin is validated by the FiftyOne interpreter's child (``fiftyone_child.py --validate``),
+        which reads the same request and writes the same result file.
+    :param extra_env: what that interpreter needs in its environment besides the allow-list.
+    """
     with tempfile.TemporaryDirectory(prefix="fiftyops-validate-") as scratch:
         result_path = Path(scratch) / "result.json"
         request = {"root": str(root), "content_hash": content_hash, "sys_path": sys.path, "result": str(result_path)}
         process = subprocess.Popen(
-            [sys.executable, "-m", __name__],
+            command or [sys.executable, "-m", __name__],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             cwd=scratch,
-            env=child_environment(os.environ, {}, parse_allowlist(env_allowlist)),
+            env={**child_environment(os.environ, {}, parse_allowlist(env_allowlist)), **(extra_env or {})},
             start_new_session=True,
         )
         try:

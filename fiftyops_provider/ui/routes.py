@@ -27,7 +27,9 @@ from fiftyops_provider.access.org_settings import get_organization_settings, upd
 from fiftyops_provider.access.permissions import DatasetPermission, Role
 from fiftyops_provider.access.users import User, UserStore
 from fiftyops_provider.airflow_compat import simple_auth_manager_names, ui_user_dependency
+from fiftyops_provider.config import load_settings
 from fiftyops_provider.datasets.catalog import list_datasets
+from fiftyops_provider.execution.fiftyone_runtime import FiftyOneRuntimeError, fiftyone_operator_infos
 from fiftyops_provider.execution.logcapture import log_is_download_only
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.plugins.errors import OperatorNotFound, PermissionDenied, PluginError, PluginNotFound
@@ -304,6 +306,9 @@ class OperatorSettingsBody(BaseModel):
     enabled: bool | None = None
     minimum_role: str | None = None
     minimum_dataset_permission: str | None = None
+    execution_timeout: float | None = None  # these three: a FiftyOne plugin's operators only
+    on_reset: str | None = None
+    max_attempts: int | None = None
 
 
 class PluginNameBody(BaseModel):
@@ -317,9 +322,19 @@ class OrganizationSettingsBody(BaseModel):
 
 @router.get("/plugins")
 def plugins(user: User = Depends(current_user)) -> dict[str, Any]:
-    """Installed plugins for everyone; ``can_manage`` tells the page whether to offer changes."""
+    """Installed plugins for everyone; ``can_manage`` tells the page whether to offer changes.
+    ``fiftyone_operators``: FiftyOne's own delegable operators (builtins), when a FiftyOne
+    interpreter is configured (``fiftyone_error`` says why they cannot be listed)."""
+    plugins = backend().registry.list_plugins()
+    installed = {f"{plugin['name']}/{name}" for plugin in plugins for name in plugin["operators"]}
+    try:
+        fiftyone, fiftyone_error = fiftyone_operator_infos(installed, load_settings()), None
+    except FiftyOneRuntimeError as exc:
+        fiftyone, fiftyone_error = [], str(exc)
     return {
-        "plugins": backend().registry.list_plugins(),
+        "plugins": plugins,
+        "fiftyone_operators": [asdict(info) for info in fiftyone],
+        "fiftyone_error": fiftyone_error,
         "can_manage": access.is_admin(user),
         "roles": list(Role.__members__),
         "dataset_permissions": list(DatasetPermission.__members__),
@@ -371,6 +386,9 @@ def set_operator(body: OperatorSettingsBody, user: User = Depends(current_user))
         body.minimum_role,
         body.minimum_dataset_permission,
         acting_user=user.name,
+        execution_timeout=body.execution_timeout,
+        on_reset=body.on_reset,
+        max_attempts=body.max_attempts,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +50,10 @@ def running_stack(
     wanted_dags: set[str],
     extra_env: dict[str, str] | None = None,
     start_timeout: float = 180.0,
+    prepare: Callable[[Database], None] | None = None,
 ) -> Iterator[AirflowStack]:
-    """Example plugins and a dataset in ``database``, then airflow standalone on them."""
+    """Example plugins and a dataset in ``database`` (and what ``prepare(db)`` adds, with the
+    stack's FiftyOps settings in the environment), then airflow standalone on them."""
     db = mongo_client[database]
     mongo_client.drop_database(database)
     fiftyops_env = {
@@ -73,6 +75,8 @@ def running_stack(
         for key, value in fiftyops_env.items():
             patch.setenv(key, value)
         install_example_plugins(db, acting_user=E2E_ADMIN)
+        if prepare is not None:
+            prepare(db)
     create_dataset(db, E2E_DATASET).add_samples([{"filepath": f"/data/{i:03d}.jpg"} for i in range(E2E_SAMPLES)])
     standalone = AirflowStandalone(home / "airflow", ROOT / "dags", env=fiftyops_env)
     started = time.monotonic()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,50 @@ def fiftyone(fiftyone_python, mongod, db, monkeypatch):
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     return run
+
+
+FIFTYONE_PLUGIN = """
+import time
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+
+
+class Slow(foo.Operator):
+    @property
+    def config(self):
+        return foo.OperatorConfig(name="slow", label="Slow", allow_delegated_execution=True)
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        inputs.int("steps", required=True, label="Steps", min=1)
+        inputs.str("partial", default="")
+        return types.Property(inputs)
+
+    def execute(self, ctx):
+        steps = ctx.params["steps"]
+        for i in range(steps):
+            ctx.set_progress(progress=i / steps, label=f"step {i}")
+            try:
+                ctx.check_for_termination()  # FiftyOps' kill checkpoint on FiftyOne's context
+            except Exception:
+                with open(ctx.params["partial"], "w") as out:
+                    out.write(f"saved at step {i}")
+                raise
+            time.sleep(0.3)
+        token_ok = ctx.secrets["SLOW_TOKEN"] == "s3cret"
+        return {"version": "%s", "token_ok": token_ok, "steps": steps, "op": str(ctx._delegated_operation_id)}
+
+
+def register(p):
+    p.register(Slow)
+"""
+
+
+def write_fiftyone_plugin(root: Path, version: str = "registry", code: str | None = None) -> Path:
+    """``@test/slow``: a FiftyOne plugin (``FIFTYONE_PLUGIN`` returning ``version``, or ``code``)."""
+    root.mkdir(parents=True)
+    (root / "fiftyone.yml").write_text(
+        'name: "@test/slow"\ntype: plugin\noperators:\n  - slow\nsecrets:\n  - SLOW_TOKEN\n'
+    )
+    (root / "__init__.py").write_text(textwrap.dedent(code if code is not None else FIFTYONE_PLUGIN % version))
+    return root

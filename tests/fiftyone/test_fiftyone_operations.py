@@ -49,6 +49,7 @@ print(json.dumps({
     "errors": {name: (doc.result.error if doc.result else None) for name, doc in docs.items()},
     "scores": ds.values("score"),
     "keep": ds.values("keep"),
+    "kept": ds.values("kept") if ds.has_sample_field("kept") else None,
     "loadable": sorted(fo.load_dataset(name).name for name in fo.list_datasets()),
 }))
 """

@@ -9,6 +9,7 @@ Each test starts from empty FiftyOps collections and seeds what it needs through
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -88,6 +89,8 @@ def ui_server(mongod, mongo_client, tmp_path_factory: pytest.TempPathFactory) ->
         "AIRFLOW_CONN_FIFTYOPS_DEFAULT": airflow_connection(mongod.uri, UI_DATABASE),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in AIRFLOW_USERS.items()),
         "FIFTYOPS_HOME": str(home / "fiftyops"),
+        # The FiftyOne runtime when the tests have one (tests marked `fiftyone` need it).
+        "AIRFLOW__FIFTYOPS__FIFTYONE_PYTHON": os.environ.get("FIFTYOPS_TEST_FIFTYONE_PYTHON", ""),
     }
     server = AirflowAPIServer(home, ROOT / "dags", env=env)
     server.start()

@@ -4,6 +4,7 @@ and that every refusal is a clear error that changes nothing."""
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from bson import ObjectId
 
 from fiftyops_provider.hooks.airflow_rest_client import AirflowAPI
 from fiftyops_provider.plugins.delegate import delegate
+from tests.fiftyone.conftest import write_fiftyone_plugin
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.airflow
@@ -301,6 +303,31 @@ def test_plugins_are_managed_by_admins_only(ui_server, seeded):
         "uninstalled": "@fiftyops/io"
     }
     assert [p["name"] for p in ok(call(ui_server, "admin", "GET", "/api/plugins"))["plugins"]] == ["@fiftyops/utils"]
+
+
+@pytest.mark.fiftyone
+def test_a_fiftyone_plugin_is_installed_and_governed_from_the_plugins_page(ui_server, seeded, tmp_path):
+    if not os.environ.get("FIFTYOPS_TEST_FIFTYONE_PYTHON"):
+        pytest.skip("needs the FiftyOne venv: run `bash scripts/bootstrap_fiftyone.sh` (scripts/test.sh does)")
+    archive = zip_of(write_fiftyone_plugin(tmp_path / "slow"))
+    # validated by the FiftyOne interpreter, from the api-server's install child
+    installed = ok(call(ui_server, "admin", "POST", "/api/plugins", data=archive, headers=ZIP))
+    assert installed["runtime"] == "fiftyone" and installed["operators"]["slow"]["delegation_capable"] is True
+    listing = ok(call(ui_server, "uma", "GET", "/api/plugins"))
+    runtimes = {p["name"]: p["runtime"] for p in listing["plugins"]}
+    assert runtimes == {"@test/slow": "fiftyone", "@fiftyops/utils": "fiftyops"}
+    builtins = {op["uri"]: op for op in listing["fiftyone_operators"]}
+    assert builtins["@voxel51/operators/clear_sample_field"]["runtime"] == "fiftyone"
+    assert listing["fiftyone_error"] is None
+
+    settings = {"execution_timeout": 120, "on_reset": "rerun", "max_attempts": 3}
+    policy = {"name": "@test/slow", "operator": "slow", **settings}
+    refused(call(ui_server, "uma", "POST", "/api/plugins/operator", json=policy), 403, "not an admin")
+    refused(
+        call(ui_server, "admin", "POST", "/api/plugins/operator", json={**policy, "on_reset": "retry"}), 400, "on_reset"
+    )
+    changed = ok(call(ui_server, "admin", "POST", "/api/plugins/operator", json=policy))
+    assert changed["operators"]["slow"]["policy_override"] == settings
 
 
 def test_an_existing_pool_is_resized_through_the_rest_api(ui_server):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import os
 import shutil
 import threading
 import time
@@ -205,6 +206,9 @@ def test_plugins_page_installs_and_governs_plugins(browser, ui_server, seeded, t
     expect(page.locator("#message")).to_contain_text("sleep now needs ADMIN")
     spec = seeded.db.fiftyops_plugins.find_one({"_id": "@fiftyops/utils"})["operators"]["sleep"]
     assert spec["enabled"] is False and spec["minimum_role"] == 3
+    expect(utils.locator('[data-operator="sleep"]').get_by_test_id("execution-policy")).to_contain_text("on_reset")
+    if os.environ.get("FIFTYOPS_TEST_FIFTYONE_PYTHON"):  # the api-server has the FiftyOne runtime: its builtins
+        expect(page.get_by_test_id("fiftyone-operators")).to_contain_text("@voxel51/operators/clear_sample_field")
     screenshot(page, "plugins-admin")
 
     viewer = open_as(browser, ui_server, "uma")

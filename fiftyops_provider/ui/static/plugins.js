@@ -14,6 +14,20 @@ async function change(path, json, done) {
   await loadPlugins();
 }
 
+// Timeout, on_reset and attempts as the executor applies them. A FiftyOne plugin's operator declares
+// none: an admin sets them here (a FiftyOps operator declares them in its code).
+function policyCell(plugin, name, spec, set) {
+  const config = { ...spec.config, ...(spec.policy_override || {}) };
+  const timeout = config.execution_timeout || 3600, onReset = config.on_reset || "failed", attempts = config.max_attempts || 1;
+  if (plugin.runtime !== "fiftyone" || !pluginsPage.canManage)
+    return el("td", { "data-testid": "execution-policy" }, `${timeout}s, on_reset ${onReset}, max ${attempts}`);
+  const number = (value, field, testid) => el("input", { type: "number", min: 1, value, "data-testid": testid, style: "width: 6em",
+    onchange: (e) => set({ [field]: Number(e.target.value) }, `${name}: ${field} ${e.target.value}.`) });
+  return el("td", { "data-testid": "execution-policy" }, number(timeout, "execution_timeout", "execution-timeout"), "s ",
+    choice(["failed", "rerun"], onReset, (v) => set({ on_reset: v }, `${name}: on_reset ${v}.`), "on-reset"),
+    " max ", number(attempts, "max_attempts", "max-attempts"));
+}
+
 function operatorRow(plugin, name, spec) {
   const set = (fields, done) => change("/plugins/operator", { name: plugin.name, operator: name, ...fields }, done);
   return el("tr", { "data-operator": name, "data-testid": "operator-row" },
@@ -23,7 +37,8 @@ function operatorRow(plugin, name, spec) {
     el("td", {}, spec.delegation_capable ? "yes" : "no"),
     el("td", {}, choice(pluginsPage.roles, spec.minimum_role, (v) => set({ minimum_role: v }, `${name} now needs ${v}.`), "minimum-role")),
     el("td", {}, choice(pluginsPage.permissions, spec.minimum_dataset_permission,
-      (v) => set({ minimum_dataset_permission: v }, `${name} now needs ${v} on the dataset.`), "minimum-dataset-permission")));
+      (v) => set({ minimum_dataset_permission: v }, `${name} now needs ${v} on the dataset.`), "minimum-dataset-permission")),
+    policyCell(plugin, name, spec, set));
 }
 
 function pluginCard(plugin) {
@@ -36,10 +51,21 @@ function pluginCard(plugin) {
     } }, "Uninstall"),
   ] : [el("span", { class: "muted" }, plugin.enabled ? "enabled" : "disabled")];
   return el("section", { class: "card", "data-plugin": plugin.name, "data-testid": "plugin" },
-    el("h2", {}, plugin.name, " ", el("span", { class: "muted", "data-testid": "plugin-version" }, plugin.version || "")),
+    el("h2", {}, plugin.name, " ", el("span", { class: "muted", "data-testid": "plugin-version" }, plugin.version || ""),
+      plugin.runtime === "fiftyone" ? el("span", { class: "muted", "data-testid": "plugin-runtime" }, " (FiftyOne plugin)") : ""),
     el("p", {}, plugin.description || ""), el("div", { class: "toolbar" }, manage),
-    el("table", {}, el("thead", {}, el("tr", {}, ["Operator", "Enabled", "Delegated", "Minimum role", "Minimum dataset permission"].map((h) => el("th", {}, h)))),
+    el("table", {}, el("thead", {}, el("tr", {}, ["Operator", "Enabled", "Delegated", "Minimum role", "Minimum dataset permission", "Execution policy"].map((h) => el("th", {}, h)))),
       el("tbody", {}, Object.entries(plugin.operators).sort().map(([name, spec]) => operatorRow(plugin, name, spec)))));
+}
+
+// FiftyOne's own delegable operators (its builtins): runnable by the FiftyOne interpreter, not governed here.
+function fiftyoneCard(operators, error) {
+  return el("section", { class: "card", "data-testid": "fiftyone-operators" },
+    el("h2", {}, "FiftyOne's own operators"),
+    el("p", { class: "muted" }, error || "Delegable operators of the FiftyOne interpreter ([fiftyops] fiftyone_python); each has a DAG."),
+    el("table", {}, el("thead", {}, el("tr", {}, ["Operator", "Description"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, operators.map((op) => el("tr", { "data-operator": op.uri, "data-testid": "fiftyone-operator-row" },
+        el("td", {}, op.label, el("div", { class: "muted" }, op.uri)), el("td", {}, op.description || ""))))));
 }
 
 async function loadOrgSettings() {
@@ -62,6 +88,7 @@ async function loadPlugins() {
   const list = document.getElementById("plugins");
   list.replaceChildren(...data.plugins.map(pluginCard));
   if (!data.plugins.length) list.append(el("p", { class: "muted" }, "No plugins installed."));
+  if (data.fiftyone_operators.length || data.fiftyone_error) list.append(fiftyoneCard(data.fiftyone_operators, data.fiftyone_error));
 }
 
 async function initPlugins() {
