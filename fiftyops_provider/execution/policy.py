@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from fiftyops_provider.plugins.operator import Operator
 from fiftyops_provider.store import DelegatedOperationDocument, DelegatedOperationService, ExecutionResult
@@ -55,16 +56,18 @@ def apply_reset_policy(
     policy: ResetPolicy,
     reason: str,
     keep_dispatch: bool = False,
+    heartbeat_at: datetime | None = None,
 ) -> DelegatedOperationDocument | None:
     """Requeue or fail ``doc`` (as claimed with ``claim_token``); None if the claim was lost.
 
     ``keep_dispatch``: the requeued operation stays with the run that had it (an orchestrator
-    that retries the same task, like Airflow); otherwise any dispatcher may pick it up again."""
+    that retries the same task, like Airflow); otherwise any dispatcher may pick it up again.
+    ``heartbeat_at``: only if no heartbeat landed after this one (the reaper's condition)."""
     if policy.allows_rerun(doc.attempt):
         logger.warning(
             "Operation %s: %s; requeued for attempt %d of %d", doc.id, reason, doc.attempt + 1, policy.max_attempts
         )
-        return service.requeue(doc.id, claim_token=claim_token, keep_dispatch=keep_dispatch)
+        return service.requeue(doc.id, claim_token=claim_token, keep_dispatch=keep_dispatch, heartbeat_at=heartbeat_at)
     limit = f" of {policy.max_attempts}" if policy.on_reset == "rerun" else ""
     message = f"{reason} (attempt {doc.attempt}{limit}; on_reset={policy.on_reset})"
     logger.warning("Operation %s failed: %s", doc.id, message)
@@ -74,4 +77,5 @@ def apply_reset_policy(
         required_state=ExecutionRunState.RUNNING,
         claim_token=claim_token,
         update_pipeline=doc.parent_id,
+        heartbeat_at=heartbeat_at,
     )

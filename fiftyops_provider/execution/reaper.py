@@ -56,7 +56,10 @@ def reap_stale_operations(
             f"No heartbeat from its executor since {doc.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC (over {bound:g}s): "
             "the worker died or lost the database"
         )
-        updated = apply_reset_policy(service, doc, doc.claim_token, _policy(source, doc.operator), reason)
+        # Only if its executor has not pinged since we looked: after a MongoDB primary change,
+        # pings held up by the election land at about the time this round runs.
+        policy = _policy(source, doc.operator)
+        updated = apply_reset_policy(service, doc, doc.claim_token, policy, reason, heartbeat_at=doc.heartbeat_at)
         if updated is not None:
             reaped.append(ReapedOperation(str(doc.id), updated.run_state, reason))
     return reaped

@@ -68,11 +68,15 @@ class MongoDelegatedOperationRepo:
         inc: Mapping[str, Any] | None = None,
         unset: Iterable[str] = (),
         sort: list[tuple[str, int]] | None = None,
+        current_date: Iterable[str] = (),
     ) -> DelegatedOperationDocument | None:
-        """Atomically update the first matching document; None when nothing matched."""
+        """Atomically update the first matching document; None when nothing matched.
+        ``current_date``: fields set to the server's clock at the moment the write lands."""
         update: dict[str, Any] = {}
         if set_fields:
             update["$set"] = dict(set_fields)
+        if current_date:
+            update["$currentDate"] = {name: True for name in current_date}
         if inc:
             update["$inc"] = dict(inc)
         if unset:

@@ -73,6 +73,17 @@ class OperationPage:
     total_is_exact: bool = True
 
 
+def _held(claim_token: str | None, heartbeat_at: datetime | None) -> dict[str, Any] | None:
+    """The compare-and-set condition of a write made for a claimer (its token) or about its
+    silence (the heartbeat the writer saw); None when there is neither."""
+    held: dict[str, Any] = {}
+    if claim_token:
+        held["claim_token"] = claim_token
+    if heartbeat_at is not None:
+        held["heartbeat_at"] = heartbeat_at
+    return held or None
+
+
 def _oid(doc_id: object) -> ObjectId:
     if isinstance(doc_id, ObjectId):
         return doc_id
@@ -587,6 +598,7 @@ class DelegatedOperationService:
         required_state: Any = None,
         update_pipeline: object = None,
         claim_token: str | None = None,
+        heartbeat_at: datetime | None = None,
     ) -> DelegatedOperationDocument | None:
         """Mark failed. With ``update_pipeline=<parent id>`` the error is also recorded on the
         pipeline parent under ``pipeline_run_info.child_errors``. For the run's own executor; from
@@ -600,19 +612,24 @@ class DelegatedOperationService:
         :param required_state: fail it only from this state (compare-and-set; None on mismatch).
         :param update_pipeline: the pipeline parent to record the error on.
         :param claim_token: fail it only while held under this claim.
+        :param heartbeat_at: fail it only if its last heartbeat is still this one (the reaper's
+            check that its executor did not ping after it looked).
         """
         wrapped = _result(result)
         fields = self._run_fields(progress, run_link, log_path)
         fields["result"] = wrapped.to_json() if wrapped else None
-        extra = {"claim_token": claim_token} if claim_token else None
-        doc = self._transition(doc_id, S.FAILED, required_state, fields, extra_query=extra)
+        doc = self._transition(doc_id, S.FAILED, required_state, fields, extra_query=_held(claim_token, heartbeat_at))
         if doc is not None and update_pipeline is not None:
             error = (wrapped.error if wrapped else None) or "failed"
             self._repo.add_child_error(_oid(update_pipeline), _oid(doc.id), error)
         return doc
 
     def requeue(
-        self, doc_id: object, claim_token: str | None = None, keep_dispatch: bool = False
+        self,
+        doc_id: object,
+        claim_token: str | None = None,
+        keep_dispatch: bool = False,
+        heartbeat_at: datetime | None = None,
     ) -> DelegatedOperationDocument | None:
         """running -> queued for another attempt (on_reset="rerun"); None if no longer running or
         claimed by someone else.
@@ -621,12 +638,13 @@ class DelegatedOperationService:
         :param claim_token: requeue only while held under this claim.
         :param keep_dispatch: leave it with the orchestrator that runs it (an Airflow task retry
             claims it again); otherwise any dispatcher may pick it up.
+        :param heartbeat_at: requeue it only if its last heartbeat is still this one (as
+            ``set_failed``).
         """
         fields: dict[str, Any] = {"claim_token": None, "heartbeat_at": None, "termination": None}
         if not keep_dispatch:
             fields["dispatch"] = None
-        extra = {"claim_token": claim_token} if claim_token else None
-        return self._transition(doc_id, S.QUEUED, S.RUNNING, fields, extra_query=extra)
+        return self._transition(doc_id, S.QUEUED, S.RUNNING, fields, extra_query=_held(claim_token, heartbeat_at))
 
     def terminate(
         self, doc_id: object, reason: str | None = None, requested_by: str | None = None
@@ -872,16 +890,17 @@ class DelegatedOperationService:
     def ping(self, doc_id: object, claim_token: str | None = None) -> DelegatedOperationDocument | None:
         """Heartbeat of a running op, so the reaper can tell a live run from a dead one. With
         ``claim_token``, only the current claimer's ping counts (None tells a stale executor that it
-        lost the operation).
+        lost the operation). The time is the database's when the write lands, not the caller's
+        when it was sent: a ping held up while the replica set elects a new primary (or sent from
+        a host whose clock is behind) still says "alive now" once it lands.
 
         :param doc_id: the operation.
         :param claim_token: the pinging executor's claim.
         """
-        now = utcnow()
         query: dict[str, Any] = {"_id": _oid(doc_id)}
         if claim_token:
             query.update(run_state=S.RUNNING.value, claim_token=claim_token)
-        return self._repo.update(query, {"updated_at": now, "heartbeat_at": now})
+        return self._repo.update(query, current_date=("updated_at", "heartbeat_at"))
 
     def archive_operation(self, doc_id: object) -> DelegatedOperationDocument:
         """Archive a finished run: hidden from listings unless asked for, kept for the record.

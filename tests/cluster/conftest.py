@@ -48,7 +48,10 @@ class Cluster:
             if doc.run_state.value in states:
                 return doc
             error = doc.result.error if doc.result else None
-            assert time.monotonic() < deadline, f"operation {doc_id} is {doc.run_state.value}, not {states}: {error}"
+            finished = doc.run_state.value in ("completed", "failed")
+            assert not finished and time.monotonic() < deadline, (
+                f"operation {doc_id} is {doc.run_state.value}, not {states}: {error}"
+            )
             time.sleep(0.25)
 
     def runs_of(self, doc_id) -> list[dict]:

@@ -187,3 +187,33 @@ def test_reaper_uses_failed_when_the_operator_cannot_be_loaded(service, operatio
 
     assert [r.state for r in reaped] == [S.FAILED]
     assert "on_reset=failed" in service.get(doc.id).result.error_message
+
+
+class PingingSource:
+    """An operator source whose policy lookup lets the run's executor ping first: the reaper
+    looks up the policy between reading the stale runs and failing them, so this is a heartbeat
+    landing after the reaper looked (as pings held up by a MongoDB election do)."""
+
+    def __init__(self, service, claim_token: str) -> None:
+        self.service, self.claim_token = service, claim_token
+
+    def load_operator(self, uri: str):
+        for doc in self.service.list_operations(run_state="running"):
+            self.service.ping(doc.id, claim_token=self.claim_token)
+        return SOURCE.load_operator(uri)
+
+
+def test_a_run_whose_executor_pings_while_the_reaper_looks_stays_running(service, operations):
+    from datetime import timedelta
+
+    from fiftyops_provider.store.documents import utcnow
+
+    doc = service.queue_operation("@gone/plugin/op", initial_state="queued")
+    service.set_running(doc.id, claim_token="slow-executor#1")
+    operations.update_one({"_id": doc.id}, {"$set": {"heartbeat_at": utcnow() - timedelta(minutes=5)}})
+
+    reaped = reap_stale_operations(service, PingingSource(service, "slow-executor#1"), stale_after=60)
+
+    assert reaped == []
+    assert service.get(doc.id).run_state is S.RUNNING
+    assert reap_stale_operations(service, SOURCE, stale_after=60) == []  # its heartbeat is fresh now

@@ -166,3 +166,19 @@ def test_ping_with_stale_claim_token_is_refused(service):
     claim = service.set_running(doc.id)
     assert service.ping(doc.id, claim_token=claim.claim_token).heartbeat_at is not None
     assert service.ping(doc.id, claim_token="stale") is None
+
+
+def test_a_heartbeat_is_stamped_by_the_database_when_it_lands(service, monkeypatch):
+    """An executor whose clock is behind (or whose ping waited out an election) still reads as
+    alive now: the heartbeat's time is the database's, not the sender's."""
+    from datetime import timedelta
+
+    from fiftyops_provider.store import service as service_module
+    from fiftyops_provider.store.documents import utcnow
+
+    doc = service.queue_operation("@org/p/op", initial_state="queued")
+    claim = service.set_running(doc.id)
+    monkeypatch.setattr(service_module, "utcnow", lambda: utcnow() - timedelta(hours=1))
+    before = utcnow()
+    beat = service.ping(doc.id, claim_token=claim.claim_token).heartbeat_at
+    assert abs((beat.replace(tzinfo=None) - before.replace(tzinfo=None)).total_seconds()) < 60
