@@ -46,3 +46,19 @@ def test_preload_imports_nothing_of_airflow():
     probe = "import sys, fiftyops_provider.preload; print([m for m in sys.modules if m.split('.')[0] == 'airflow'])"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_task_forking_worker_imports_the_airflow_side_once_airflow_has_initialised(tmp_path):
+    """The LocalExecutor's module (and the Celery app's) is imported before the workers fork: the
+    DAG factory, its operator and hook come with it, so a task start does not import them."""
+    write_local_settings(tmp_path)
+    factory = "fiftyops_provider.dag_factory.factory"
+    probe = (
+        f"import sys, airflow; print({factory!r} in sys.modules); "
+        f"import airflow.executors.local_executor; print({factory!r} in sys.modules)"
+    )
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=True
+    )
+    assert result.stdout.split()[-2:] == ["False", "True"]

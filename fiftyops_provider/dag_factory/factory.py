@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, MutableMapping
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ from fiftyops_provider.dag_factory.run_params import RUN_PARAMS
 from fiftyops_provider.dag_factory.settings import admission_limit, delegation_targets, dispatch_mode
 from fiftyops_provider.execution.fiftyone_runtime import fiftyone_operator_infos
 from fiftyops_provider.execution.policy import ResetPolicy
-from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
+from fiftyops_provider.hooks.fiftyops import FiftyOpsHook, parsing_hook
 from fiftyops_provider.operators.execute_operation import ExecuteDelegatedOperationOperator, mark_operation_failed
 from fiftyops_provider.plugins.registry import OperatorInfo
 
@@ -256,11 +255,14 @@ def _cache_file() -> Path:
 
 
 def load_operator_infos(conn_id: str = FiftyOpsHook.default_conn_name) -> list[OperatorInfo]:
-    """Enabled, delegation-capable operators; the last known list if MongoDB is unreachable."""
+    """Enabled, delegation-capable operators; the last known list if MongoDB is unreachable.
+
+    Every parse that reads the list keeps the cache current, a task start's too (a worker host
+    parses only there, and needs the cache to start tasks through a database outage); the file
+    is rewritten only when the list changed, so an ordinary task start only reads it."""
     cache = _cache_file()
     try:
-        hook = FiftyOpsHook(conn_id)
-        installed = hook.get_registry().list_operators(enabled_only=False)
+        installed = parsing_hook(conn_id).get_registry().list_operators(enabled_only=False)
         infos = [i for i in installed if i.enabled and i.delegation_capable]
         infos += fiftyone_operator_infos({i.uri for i in installed}, load_settings())  # the registry's win
     except Exception:
@@ -269,9 +271,13 @@ def load_operator_infos(conn_id: str = FiftyOpsHook.default_conn_name) -> list[O
             return [OperatorInfo(**item) for item in json.loads(cache.read_text())]
         except (OSError, ValueError, TypeError):
             return []
+    # vars(), not dataclasses.asdict: an OperatorInfo's fields are plain values, and asdict's deep
+    # copy of every schema cost as much as the registry read.
+    listing = json.dumps([vars(i) for i in infos], default=str)
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps([asdict(i) for i in infos], default=str))
+        if not cache.is_file() or cache.read_text() != listing:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(listing)
     except OSError:
         logger.warning("Cannot write the operator cache %s", cache, exc_info=True)
     return infos

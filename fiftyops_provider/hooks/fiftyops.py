@@ -219,6 +219,35 @@ class FiftyOpsHook(MongoHook):
         )
 
 
+# The hook a task start's parse of the DAG file made, by connection id, until the task takes it.
+_handed_over: dict[str, FiftyOpsHook] = {}
+
+
+def parsing_hook(conn_id: str) -> FiftyOpsHook:
+    """A hook for the DAG factory's parse. When the parse is a task start's (Airflow names the
+    one DAG it wants), the hook is kept for that task's ``task_hook``: the task then looks its
+    connection up once, not twice, before its claim (with a secrets backend each lookup is a
+    round trip).
+
+    :param conn_id: the FiftyOps connection.
+    """
+    from airflow.sdk import get_parsing_context
+
+    hook = FiftyOpsHook(conn_id)
+    if get_parsing_context().dag_id is not None:
+        _handed_over[conn_id] = hook
+    return hook
+
+
+def task_hook(conn_id: str) -> FiftyOpsHook:
+    """The hook this task process's parse made for ``conn_id`` (taken once: a later call, or a
+    process that did not parse for a task, gets a fresh hook).
+
+    :param conn_id: the FiftyOps connection.
+    """
+    return _handed_over.pop(conn_id, None) or FiftyOpsHook(conn_id)
+
+
 def _forget_connection(hook: FiftyOpsHook) -> None:
     """In an operator's forked child: the connection (password), the URI and the client go."""
     vars(hook).update(connection=None, uri=None, extras={}, client=None)

@@ -41,7 +41,7 @@ from fiftyops_provider.airflow_compat import (
 from fiftyops_provider.dag_factory.naming import dispatch_run_id
 from fiftyops_provider.execution import Executor, OutcomeState
 from fiftyops_provider.execution.task_attempts import NothingToRun, TaskAttempt, claimed_by, operation_for_attempt
-from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
+from fiftyops_provider.hooks.fiftyops import FiftyOpsHook, task_hook
 from fiftyops_provider.links import FiftyOpsRunLink, task_log_path_for, task_url_for
 from fiftyops_provider.plugins.errors import PluginError
 from fiftyops_provider.plugins.registry import PluginRegistry
@@ -130,7 +130,7 @@ class ExecuteDelegatedOperationOperator(BaseOperator):
         self.run_page_url: str | None = None  # the operation's Run page, once this try claimed it
 
     def execute(self, context: Context) -> dict[str, Any]:
-        hook = FiftyOpsHook(self.fiftyops_conn_id)
+        hook = task_hook(self.fiftyops_conn_id)  # the one the task start's parse looked up
         service = hook.get_service()
         attempt = _attempt(context)
         user = triggering_user(context["dag_run"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,32 @@ def test_a_task_start_builds_only_its_own_dag(installed, monkeypatch, task_dag):
     namespace: dict = {}
     assert register_dags(namespace) == [task_dag]
     assert [name for name in namespace if name.startswith("fiftyops__")] == [task_dag]
+
+
+def test_a_task_start_looks_its_connection_up_once(installed, monkeypatch):
+    """The hook the task start's parse made is the one its ``execute`` gets, once."""
+    from fiftyops_provider.hooks.fiftyops import FiftyOpsHook, task_hook
+
+    lookups = []
+    monkeypatch.setattr(FiftyOpsHook, "_validate_connection", staticmethod(lookups.append))
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", operator_dag_id("@fiftyops/utils/sleep"))
+    register_dags({})
+    parsed = task_hook(FiftyOpsHook.default_conn_name)
+    assert len(lookups) == 1
+    assert task_hook(FiftyOpsHook.default_conn_name) is not parsed and len(lookups) == 2
+
+
+def test_the_operator_cache_is_rewritten_only_when_the_list_changes(installed, tmp_path, monkeypatch):
+    monkeypatch.setenv("FIFTYOPS_HOME", str(tmp_path))
+    cache = tmp_path / "dag_factory_operators.json"
+    load_operator_infos()
+    os.utime(cache, (0, 0))
+    load_operator_infos()
+    assert cache.stat().st_mtime == 0  # the same list: not written again
+    fom.set_plugin_operator_enabled("@fiftyops/utils", "fail", enabled=False)
+    load_operator_infos()
+    assert cache.stat().st_mtime > 0
+    assert "@fiftyops/utils/fail" not in cache.read_text() and "@fiftyops/utils/sleep" in cache.read_text()
 
 
 def test_operator_config_maps_to_airflow(installed, monkeypatch):
