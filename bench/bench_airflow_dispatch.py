@@ -1,14 +1,20 @@
-"""Pickup latency and throughput of FiftyOps on a real airflow standalone, next to Airflow's own floor.
+"""Pickup latency and throughput of FiftyOps on a real Airflow, next to Airflow's own floor on the same stack.
 
-    .venv/bin/python bench/bench_airflow_dispatch.py [--latency-runs 30] [--throughput-ops 200]
+    .venv/bin/python bench/bench_airflow_dispatch.py [--stack standalone|cluster] [--latency-runs 30]
+        [--repeat 1] [--throughput-ops 200]
 
-Starts a scratch mongod and a standalone (parallelism sized to the machine, pool = quota). Then:
-1. latency: N no-op operations (``@fiftyops/utils/sleep`` with 0 s) queued one at a time:
-   queue -> running and queue -> completed; interleaved with N REST-triggered runs of a one-task
-   no-op DAG: trigger -> task start and trigger -> done (Airflow's own floor, same run).
+``--stack standalone`` (default): a scratch mongod and an ``airflow standalone`` (LocalExecutor,
+SQLite, parallelism sized to the machine). ``--stack cluster``: the distributed stack
+(``stacks.cluster.ClusterStack``: PostgreSQL, Redis, CeleryExecutor with two Celery workers,
+a three-member replica set). Either has the ``fiftyops`` pool (quota) and, for the floor, two no-op
+DAGs in the same DAG folder. Then:
+1. latency (``--repeat`` times in a row on the same stack, one table each): N no-op operations
+   (``@fiftyops/utils/sleep`` with 0 s) queued one at a time: queue -> running and queue ->
+   completed; interleaved with N REST-triggered runs of a one-task no-op DAG: trigger -> task
+   start and trigger -> done (Airflow's own floor, same run).
 2. throughput: M no-op operations queued at once and drained, next to M REST-triggered no-op runs
    in the default pool, and M more in a pool with the quota's slots (Airflow's own cost of a pool).
-Prints p50/p95 and the ratios. Everything it starts is stopped by PID.
+Prints p50/p95, the ratios and the load average. Everything it starts is stopped by PID.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -106,8 +113,18 @@ def run_steps(api, dag_id: str, run_id: str, task_id: str, t0: float, ti: dict, 
     return steps
 
 
+@dataclass
+class BenchStack:
+    """What the benchmark needs of a started stack, whichever it is."""
+
+    api: Any  # AirflowAPI, logged in once (a login inside a timed trigger would count)
+    database: Any
+    admin: str
+    executor: str  # how tasks run, for the throughput table's title
+
+
 def fiftyops_runs(
-    stack, count: int, concurrent: bool, timeline: list | None = None
+    stack: BenchStack, count: int, concurrent: bool, timeline: list | None = None
 ) -> tuple[list[float], list[float], float]:
     from fiftyops_provider import delegate
     from fiftyops_provider.store import DelegatedOperationService
@@ -153,89 +170,145 @@ def print_steps(ours: list[dict], floor: list[dict]) -> None:
     print_table(["step", "FiftyOps p50", "FiftyOps mean", "floor p50", "floor mean"], rows)
 
 
+def write_dags(folder: Path) -> Path:
+    """The FiftyOps DAG file and the floor's no-op DAGs, side by side in one DAG folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "dags" / "fiftyops_dags.py", folder)
+    (folder / "bench_noop.py").write_text(NOOP_DAG)
+    return folder
+
+
 @contextlib.contextmanager
-def bench_stack(quota: int) -> Iterator[Any]:
-    """A scratch mongod + airflow standalone (``Stack``) with the FiftyOps DAGs, the floor's two
-    no-op DAGs and their pool, warmed by two runs of each; stopped and removed afterwards."""
-    home = Path(tempfile.mkdtemp(prefix="fiftyops-bench-"))
-    dags = home / "dags"
-    dags.mkdir()
-    shutil.copy(ROOT / "dags" / "fiftyops_dags.py", dags)
-    (dags / "bench_noop.py").write_text(NOOP_DAG)
+def standalone_stack(home: Path, quota: int) -> Iterator[BenchStack]:
+    """A scratch mongod + airflow standalone (``Stack``)."""
     os.environ.update({"FIFTYOPS_HOME": str(home), "FIFTYOPS_DB_PORT": str(free_port()), "FIFTYOPS_USER": "admin"})
     os.environ.pop("FIFTYOPS_DATABASE_URI", None)
-    from fiftyops_provider.stacks.demo import ensure_demo_dataset
     from fiftyops_provider.stacks.local import Stack
 
-    stack = Stack(quota=quota, dags_folder=dags)
+    stack = Stack(quota=quota, dags_folder=write_dags(home / "dags"))
     try:
         stack.start(port=free_port())
-        ensure_demo_dataset(stack.database)
-        deadline = time.time() + 120
-        stack.api.create_pool(FLOOR_POOL, quota, "the floor's runs under the same quota as FiftyOps")
-        while not {FLOOR_DAG, POOLED_FLOOR_DAG, OPERATION_DAG} <= {d["dag_id"] for d in stack.api.list_dags()}:
-            assert time.time() < deadline, "DAGs did not appear"
-            time.sleep(1)
-        fiftyops_runs(stack, 2, concurrent=False)  # warm the workers, as a user's first run would
-        floor_runs(stack.api, 2, concurrent=False)
-        yield stack
+        parallelism = stack.airflow.parallelism if stack.airflow else 0
+        yield BenchStack(stack.api, stack.database, stack.admin, f"LocalExecutor, parallelism {parallelism}")
+    finally:
+        stack.stop()
+
+
+@contextlib.contextmanager
+def cluster_stack(home: Path, quota: int) -> Iterator[BenchStack]:
+    """The distributed stack (``ClusterStack``), its DAG folder holding the floor's DAGs too."""
+    from fiftyops_provider.stacks.cluster import ADMIN, ClusterStack
+
+    dags = write_dags(home / "dags")
+    stack = ClusterStack(home, quota=quota, extra_env={"AIRFLOW__CORE__DAGS_FOLDER": str(dags)})
+    os.environ.update({"FIFTYOPS_HOME": str(home / "admin"), "FIFTYOPS_USER": ADMIN})
+    try:
+        stack.start()
+        workers = f"{len(stack.workers)} Celery workers x {stack.concurrency}"
+        yield BenchStack(stack.api, stack.db, ADMIN, f"CeleryExecutor, {workers}")
+    finally:
+        stack.stop()
+
+
+STACKS = {"standalone": standalone_stack, "cluster": cluster_stack}
+
+
+@contextlib.contextmanager
+def bench_stack(kind: str, quota: int) -> Iterator[BenchStack]:
+    """A started stack of ``kind`` with the FiftyOps DAGs, the floor's two no-op DAGs and their
+    pool, warmed by two runs of each; stopped and removed afterwards."""
+    home = Path(tempfile.mkdtemp(prefix="fiftyops-bench-"))
+    os.chmod(home, 0o755)  # the cluster's PostgreSQL runs as its own user
+    from fiftyops_provider.stacks.demo import ensure_demo_dataset
+
+    try:
+        with STACKS[kind](home, quota) as stack:
+            ensure_demo_dataset(stack.database)
+            deadline = time.time() + 180
+            stack.api.create_pool(FLOOR_POOL, quota, "the floor's runs under the same quota as FiftyOps")
+            while not {FLOOR_DAG, POOLED_FLOOR_DAG, OPERATION_DAG} <= {d["dag_id"] for d in stack.api.list_dags()}:
+                assert time.time() < deadline, "DAGs did not appear"
+                time.sleep(1)
+            fiftyops_runs(stack, 2, concurrent=False)  # warm the workers, as a user's first run would
+            floor_runs(stack.api, 2, concurrent=False)
+            yield stack
     except BaseException:
         print(f"Benchmark failed; the stack's files (Airflow logs, task logs) are kept in {home}", file=sys.stderr)
         raise
-    finally:
-        stack.stop()
     shutil.rmtree(home, ignore_errors=True)
+
+
+def load() -> str:
+    """The load average (1, 5, 15 min), as ``uptime`` shows it: the machine is shared."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def latency(stack: BenchStack, runs: int, title: str) -> float:
+    """One latency measurement of ``runs`` of each, interleaved; prints its tables and returns
+    the queue/trigger -> running p50 ratio."""
+    # Interleaved, one of each at a time: both sample the same scheduler and machine state
+    # (the floor's p50 drifts by 0.3 s between runs of this benchmark).
+    f_start, f_done, o_run, o_done = [], [], [], []
+    floor_steps: list[dict] = []
+    our_steps: list[dict] = []
+    before = load()
+    for _ in range(runs):
+        for samples, measured in (
+            ((f_start, f_done), floor_runs(stack.api, 1, concurrent=False, timeline=floor_steps)),
+            ((o_run, o_done), fiftyops_runs(stack, 1, concurrent=False, timeline=our_steps)),
+        ):
+            samples[0].extend(measured[0])
+            samples[1].extend(measured[1])
+    rows = []
+    for name, ours, floor in (
+        ("queue/trigger -> running", o_run, f_start),
+        ("queue/trigger -> done", o_done, f_done),
+    ):
+        rows.append(
+            [
+                name,
+                f"{percentile(ours, 50):.2f}",
+                f"{percentile(ours, 95):.2f}",
+                f"{percentile(floor, 50):.2f}",
+                f"{percentile(floor, 95):.2f}",
+                f"{percentile(ours, 50) / percentile(floor, 50):.2f}x",
+            ]
+        )
+    print(
+        f"\n{title}: latency, {runs} sequential runs of each, interleaved (seconds); load average {before} -> {load()}"
+    )
+    print_table(
+        ["measure", "FiftyOps p50", "FiftyOps p95", "Airflow floor p50", "Airflow floor p95", "p50 ratio"], rows
+    )
+    print_steps(our_steps, floor_steps)
+    return percentile(o_run, 50) / percentile(f_start, 50)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", choices=sorted(STACKS), default="standalone")
     parser.add_argument("--latency-runs", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=1, help="latency measurements in a row on the same stack")
     parser.add_argument("--throughput-ops", type=int, default=200)
     parser.add_argument("--quota", type=int, default=4)
     args = parser.parse_args()
-    with bench_stack(args.quota) as stack:
+    with bench_stack(args.stack, args.quota) as stack:
         if args.latency_runs:
-            # Interleaved, one of each at a time: both sample the same scheduler and machine state
-            # (the floor's p50 drifts by 0.3 s between runs of this benchmark).
-            f_start, f_done, o_run, o_done = [], [], [], []
-            floor_steps: list[dict] = []
-            our_steps: list[dict] = []
-            for _ in range(args.latency_runs):
-                for samples, measured in (
-                    ((f_start, f_done), floor_runs(stack.api, 1, concurrent=False, timeline=floor_steps)),
-                    ((o_run, o_done), fiftyops_runs(stack, 1, concurrent=False, timeline=our_steps)),
-                ):
-                    samples[0].extend(measured[0])
-                    samples[1].extend(measured[1])
-            rows = []
-            for name, ours, floor in (
-                ("queue/trigger -> running", o_run, f_start),
-                ("queue/trigger -> done", o_done, f_done),
-            ):
-                rows.append(
-                    [
-                        name,
-                        f"{percentile(ours, 50):.2f}",
-                        f"{percentile(ours, 95):.2f}",
-                        f"{percentile(floor, 50):.2f}",
-                        f"{percentile(floor, 95):.2f}",
-                        f"{percentile(ours, 50) / percentile(floor, 50):.2f}x",
-                    ]
-                )
-            print(f"\nLatency, {args.latency_runs} sequential runs of each, interleaved (seconds)")
-            print_table(
-                ["measure", "FiftyOps p50", "FiftyOps p95", "Airflow floor p50", "Airflow floor p95", "p50 ratio"], rows
-            )
-            print_steps(our_steps, floor_steps)
+            ratios = [
+                latency(stack, args.latency_runs, f"{args.stack} ({stack.executor}), run {i + 1}/{args.repeat}")
+                for i in range(args.repeat)
+            ]
+            print(f"\nqueue/trigger -> running p50 ratios, {args.stack}: " + ", ".join(f"{r:.2f}x" for r in ratios))
         if args.throughput_ops:
+            before = load()
             _, _, ours_wall = fiftyops_runs(stack, args.throughput_ops, concurrent=True)
             print(f"\nFiftyOps drained {args.throughput_ops} operations in {ours_wall:.1f}s", flush=True)
             _, _, floor_wall = floor_runs(stack.api, args.throughput_ops, concurrent=True)
             _, _, pooled_wall = floor_runs(stack.api, args.throughput_ops, concurrent=True, dag_id=POOLED_FLOOR_DAG)
             rate = lambda wall: 60 * args.throughput_ops / wall  # noqa: E731
             print(
-                f"\nThroughput, {args.throughput_ops} at once "
-                f"(pool/quota {args.quota}, parallelism {stack.airflow.parallelism})"
+                f"\nThroughput on {args.stack}, {args.throughput_ops} at once "
+                f"(pool/quota {args.quota}, {stack.executor}); load average {before} -> {load()}"
             )
             print_table(
                 ["", "operations or runs / min", "wall s", "FiftyOps ratio"],

@@ -51,7 +51,13 @@ from fiftyops_provider.store.states import (
     sources_for,
 )
 from fiftyops_provider.store.values import check_storable
-from fiftyops_provider.store.work import active_filter, pickable_filter, scope_filter, stale_running_filter
+from fiftyops_provider.store.work import (
+    active_filter,
+    pickable_filter,
+    scheduled_filter,
+    scope_filter,
+    stale_running_filter,
+)
 
 S = ExecutionRunState
 MAX_CONTEXT_BYTES = 1024 * 1024
@@ -735,6 +741,11 @@ class DelegatedOperationService:
             raise InvalidQuery("quota must be a non-negative integer or None.")
         scope = scope_filter(delegation_target=delegation_target, routing=routing)
         admitted: list[DelegatedOperationDocument] = []
+        if not self._repo.count(scheduled_filter(scope), limit=1):
+            # Nothing scheduled (a dispatch round's usual case): one read instead of taking and
+            # releasing the lease (two durable writes) and counting. One scheduled meanwhile is
+            # admitted by the next round, which its insert starts.
+            return admitted
         with Lease(self._repo.db, f"admission:{delegation_target or '*'}", uuid.uuid4().hex) as held:
             if not held:
                 return admitted
