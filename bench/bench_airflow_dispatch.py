@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import random
 import shutil
 import statistics
 import sys
@@ -61,6 +62,8 @@ for dag_id, pool in (("bench_noop", "default_pool"), ("bench_noop_pooled", "benc
 """
 FLOOR_DAG, POOLED_FLOOR_DAG, FLOOR_POOL = "bench_noop", "bench_noop_pooled", "bench_quota"
 OPERATION_DAG = "fiftyops__fiftyops_utils__sleep"
+SCHEDULER_LOOP = 1.0  # seconds: [scheduler] scheduler_idle_sleep_time, Airflow's default on both stacks
+JITTER = random.Random(0)
 
 
 @dataclass
@@ -260,18 +263,23 @@ def latency(stack: BenchStack, runs: int, title: str) -> float:
     """One latency measurement of ``runs`` of each, interleaved; prints its tables and returns
     the queue/trigger -> running p50 ratio."""
     # Interleaved, one of each at a time: both sample the same scheduler and machine state
-    # (the floor's p50 drifts by 0.3 s between runs of this benchmark).
+    # (the floor's p50 drifts by 0.3 s between runs of this benchmark). Each starts after a random
+    # pause of up to one scheduler loop: back to back, each would land at a fixed point of the
+    # scheduler's loop for many samples in a row, and "DAG run created -> task scheduled" (0.85 s
+    # or 1.3 s, by where in the loop the run lands) would favour one side for a whole run.
     f_start, f_done, o_run, o_done = [], [], [], []
     floor_steps: list[dict] = []
     our_steps: list[dict] = []
     before = load()
     for _ in range(runs):
-        for samples, measured in (
-            ((f_start, f_done), floor_runs(stack, 1, concurrent=False, timeline=floor_steps)),
-            ((o_run, o_done), fiftyops_runs(stack, 1, concurrent=False, timeline=our_steps)),
-        ):
-            samples[0].extend(measured[0])
-            samples[1].extend(measured[1])
+        time.sleep(JITTER.uniform(0, SCHEDULER_LOOP))
+        measured = floor_runs(stack, 1, concurrent=False, timeline=floor_steps)
+        f_start += measured[0]
+        f_done += measured[1]
+        time.sleep(JITTER.uniform(0, SCHEDULER_LOOP))
+        measured = fiftyops_runs(stack, 1, concurrent=False, timeline=our_steps)
+        o_run += measured[0]
+        o_done += measured[1]
     # The floor's steps run from the trigger to its code's start: their sum is that latency.
     f_code = [sum(steps.values()) for steps in floor_steps]
     rows = []
