@@ -1,7 +1,7 @@
 """Pickup latency and throughput of FiftyOps on a real Airflow, next to Airflow's own floor on the same stack.
 
     .venv/bin/python bench/bench_airflow_dispatch.py [--stack standalone|cluster] [--latency-runs 30]
-        [--repeat 1] [--throughput-ops 200]
+        [--repeat 1] [--throughput-ops 200] [--quota 4] [--dispatch-ahead N]
 
 ``--stack standalone`` (default): a scratch mongod and an ``airflow standalone`` (LocalExecutor,
 SQLite, parallelism sized to the machine). ``--stack cluster``: the distributed stack
@@ -315,7 +315,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="latency measurements in a row on the same stack")
     parser.add_argument("--throughput-ops", type=int, default=200)
     parser.add_argument("--quota", type=int, default=4)
+    parser.add_argument(
+        "--dispatch-ahead", type=int, help="[fiftyops] dispatch_ahead: runs handed to Airflow beyond the quota"
+    )
     args = parser.parse_args()
+    if args.dispatch_ahead is not None:  # every Airflow component the stack starts inherits it
+        os.environ["AIRFLOW__FIFTYOPS__DISPATCH_AHEAD"] = str(args.dispatch_ahead)
     with bench_stack(args.stack, args.quota) as stack:
         if args.latency_runs:
             ratios = [
@@ -332,7 +337,8 @@ def main() -> None:
             rate = lambda wall: 60 * args.throughput_ops / wall  # noqa: E731
             print(
                 f"\nThroughput on {args.stack}, {args.throughput_ops} at once "
-                f"(pool/quota {args.quota}, {stack.executor}); load average {before} -> {load()}"
+                f"(pool/quota {args.quota}, dispatch_ahead {args.dispatch_ahead or 'default'}, {stack.executor}); "
+                f"load average {before} -> {load()}"
             )
             print_table(
                 ["", "operations or runs / min", "wall s", "FiftyOps ratio"],
