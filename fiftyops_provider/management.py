@@ -96,12 +96,9 @@ def list_operators(enabled_only: bool = False) -> list[OperatorInfo]:
 
     :param enabled_only: only operators that can be queued now.
     """
-    from fiftyops_provider.config import load_settings
-    from fiftyops_provider.execution.fiftyone_runtime import fiftyone_operator_infos
-
-    installed = _registry().list_operators(enabled_only=False)
-    shown = [info for info in installed if info.enabled or not enabled_only]
-    return shown + fiftyone_operator_infos({info.uri for info in installed}, load_settings())
+    registry = _registry()
+    listed = registry.list_operators(enabled_only=False) + registry.fiftyone_operators()
+    return [info for info in listed if info.enabled or not enabled_only]
 
 
 def set_plugin_enabled(name: str, enabled: bool, acting_user: str | None = None) -> dict[str, Any]:

@@ -54,7 +54,6 @@ from fiftyops_provider.dag_factory.naming import (
 )
 from fiftyops_provider.dag_factory.run_params import RUN_PARAMS
 from fiftyops_provider.dag_factory.settings import admission_limit, delegation_targets, dispatch_mode
-from fiftyops_provider.execution.fiftyone_runtime import fiftyone_operator_infos
 from fiftyops_provider.execution.policy import ResetPolicy
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook, parsing_hook
 from fiftyops_provider.operators.execute_operation import ExecuteDelegatedOperationOperator, mark_operation_failed
@@ -262,9 +261,9 @@ def load_operator_infos(conn_id: str = FiftyOpsHook.default_conn_name) -> list[O
     is rewritten only when the list changed, so an ordinary task start only reads it."""
     cache = _cache_file()
     try:
-        installed = parsing_hook(conn_id).get_registry().list_operators(enabled_only=False)
-        infos = [i for i in installed if i.enabled and i.delegation_capable]
-        infos += fiftyone_operator_infos({i.uri for i in installed}, load_settings())  # the registry's win
+        registry = parsing_hook(conn_id).get_registry()
+        listed = registry.list_operators() + registry.fiftyone_operators()  # an installed plugin wins
+        infos = [i for i in listed if i.enabled and i.delegation_capable]
     except Exception:
         logger.exception("Cannot read the plugin registry; using the operator list cached in %s", cache)
         try:

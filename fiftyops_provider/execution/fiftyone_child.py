@@ -69,6 +69,7 @@ def list_delegable_operators() -> list[dict[str, Any]]:
                 "label": config.label or config.name,
                 "description": config.description,
                 "secrets": list(getattr(operator, "_plugin_secrets", None) or []),
+                "inputs_schema": _declared_inputs(operator),
             }
         )
     return listed
@@ -113,22 +114,28 @@ def _input_schema(fiftyone_type: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": required}
 
 
-def _describe(operator: Any) -> dict[str, Any]:
-    """What the registry stores of a FiftyOne operator (``validation.describe_operator``'s shape)."""
+def _declared_inputs(operator: Any) -> dict[str, Any] | None:
+    """The operator's inputs as FiftyOps' schema, for ``delegate()`` and the Trigger form; None
+    when they cannot be known without a dataset (FiftyOne's builtins): FiftyOne validates them
+    when the operation runs."""
     from fiftyone.operators.executor import ExecutionContext
 
-    config = operator.config
     try:
         declared = operator.resolve_input(ExecutionContext(request_params={}))
         declared = getattr(declared, "type", declared)  # a types.Property around the types.Object
-        inputs_schema = _input_schema(declared.to_json()) if declared is not None else None
+        return _input_schema(declared.to_json()) if declared is not None else None
     except Exception:  # dynamic inputs may need a dataset: then no form
-        inputs_schema = None
+        return None
+
+
+def _describe(operator: Any) -> dict[str, Any]:
+    """What the registry stores of a FiftyOne operator (``validation.describe_operator``'s shape)."""
+    config = operator.config
     return {
         "label": config.label or config.name,
         "description": config.description,
         "config": config.to_json(),
-        "inputs_schema": inputs_schema,
+        "inputs_schema": _declared_inputs(operator),
         "delegation_capable": bool(config.allow_delegated_execution),
     }
 

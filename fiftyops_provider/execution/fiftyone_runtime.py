@@ -24,19 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fiftyops_provider.access.permissions import DatasetPermission, Role
-from fiftyops_provider.config import Settings
-from fiftyops_provider.plugins.fiftyone_plugins import FIFTYONE_RUNTIME
-from fiftyops_provider.plugins.operator import OperatorConfig
-from fiftyops_provider.plugins.registry import OperatorInfo
+from fiftyops_provider.plugins.errors import PluginError
 
 CHILD_SCRIPT = Path(__file__).with_name("fiftyone_child.py")
 LIST_TIMEOUT_SECONDS = 180.0
+LISTING_FORMAT = "v2"  # bumped when the child's --list output changes (v2: inputs_schema)
 _listed: dict[str, list[dict[str, Any]]] = {}
 _lock = threading.Lock()
 
 
-class FiftyOneRuntimeError(RuntimeError):
+class FiftyOneRuntimeError(PluginError):
     """The FiftyOne interpreter is missing or broken; the message says how to fix it."""
 
 
@@ -67,12 +64,13 @@ class FiftyOneRuntime:
 
     def operators(self, cache_dir: Path) -> list[dict[str, Any]]:
         """The FiftyOne operators that allow delegated execution: ``{uri, plugin_name, name,
-        label, description, secrets}`` each. Raises ``FiftyOneRuntimeError``."""
+        label, description, secrets, inputs_schema}`` each (the schema None when the inputs
+        depend on the dataset). Raises ``FiftyOneRuntimeError``."""
         key = self._cache_key()
         with _lock:
             if key in _listed:
                 return _listed[key]
-            cache = cache_dir / f"fiftyone-operators-{key}.json"
+            cache = cache_dir / f"fiftyone-operators-{LISTING_FORMAT}-{key}.json"
             try:
                 listed = json.loads(cache.read_text())
             except (OSError, ValueError):
@@ -83,12 +81,6 @@ class FiftyOneRuntime:
                 partial.replace(cache)
             _listed[key] = listed
             return listed
-
-    def operator_uris(self, cache_dir: Path) -> set[str]:
-        return {info["uri"] for info in self.operators(cache_dir)}
-
-    def find(self, uri: str, cache_dir: Path) -> dict[str, Any] | None:
-        return next((info for info in self.operators(cache_dir) if info["uri"] == uri), None)
 
     def _cache_key(self) -> str:
         """Changes when the interpreter, its installed packages or FiftyOne's plugins directory
@@ -135,38 +127,6 @@ def _site_packages(python: str) -> str:
     venv = Path(python).parent.parent
     found = sorted(venv.glob("lib/python*/site-packages"))
     return str(found[0] if found else venv)
-
-
-def fiftyone_operator_infos(registered: set[str], settings: Settings) -> list[OperatorInfo]:
-    """FiftyOne's delegable operators as the DAG factory and UIs list them (one DAG each), when a
-    FiftyOne interpreter is configured; an operator the registry also has is the registry's.
-
-    :param registered: the URIs the plugin registry already lists.
-    :param settings: where the interpreter is (``fiftyone_python``) and the listing cache.
-    """
-    runtime = configured_runtime(settings.fiftyone_python)
-    if runtime is None:
-        return []
-    defaults = OperatorConfig(name="defaults")
-    return [
-        OperatorInfo(
-            uri=info["uri"],
-            plugin_name=info["plugin_name"],
-            name=info["name"],
-            label=info.get("label") or info["name"],
-            description=info.get("description"),
-            config={**defaults.to_json(), "name": info["name"], "allow_delegated_execution": True},
-            inputs_schema=None,
-            enabled=True,
-            delegation_capable=True,
-            minimum_role=Role.GUEST.name,
-            minimum_dataset_permission=DatasetPermission.NO_ACCESS.name,
-            plugin_version=None,
-            runtime=FIFTYONE_RUNTIME,
-        )
-        for info in runtime.operators(settings.home)
-        if info["uri"] not in registered
-    ]
 
 
 def configured_runtime(python: str | None) -> FiftyOneRuntime | None:

@@ -54,42 +54,21 @@ class RegistrySource:
         from fiftyops_provider.execution.fiftyone_runtime import configured_runtime
         from fiftyops_provider.plugins.registry import PluginRegistry
 
-        settings = load_settings()
         self.db = db
+        # The registry resolves FiftyOne's own operators too (``plugins.fiftyone_builtins``);
+        # the runtime is what the executor starts their child with.
         self.registry = PluginRegistry(db)
-        # FiftyOne's own operators, when a FiftyOne interpreter is configured; the registry's
-        # plugins take precedence over them.
-        self.fiftyone = configured_runtime(settings.fiftyone_python)
-        self.cache_dir = settings.home
-
-    def fiftyone_operator(self, uri: str) -> Operator | None:
-        """FiftyOne's own operator ``uri`` (a builtin, or from ``FIFTYONE_PLUGINS_DIR``) when the
-        registry has no such operator and the FiftyOne runtime has it (and allows delegating it);
-        None otherwise. The registry's FiftyOne plugins are the registry's."""
-        from fiftyops_provider.plugins.errors import OperatorNotFound, PluginNotFound
-        from fiftyops_provider.plugins.fiftyone_plugins import FiftyOneOperator
-
-        if self.fiftyone is None:
-            return None
-        try:
-            self.registry.declared_secrets(uri)
-            return None
-        except (OperatorNotFound, PluginNotFound):
-            info = self.fiftyone.find(uri, self.cache_dir)
-        return FiftyOneOperator(info) if info is not None else None
+        self.fiftyone = configured_runtime(load_settings().fiftyone_python)
 
     def load_operator(self, uri: str) -> Operator:
-        return self.fiftyone_operator(uri) or self.registry.load_operator(uri)
+        return self.registry.load_operator(uri)
 
     def check_runnable(self, uri: str, user: str | None, dataset_id: Any, dataset_name: str | None) -> None:
-        """FiftyOne operators are run for whoever FiftyOne queued them for: FiftyOne checked."""
-        if self.fiftyone_operator(uri) is None:
-            self.registry.check_runnable(uri, user, dataset_id, dataset_name)
+        """The registry's checks as the run starts: a run of FiftyOne's own operators that
+        FiftyOne queued (no FiftyOps user) needs only that the operator is enabled."""
+        self.registry.check_runnable(uri, user, dataset_id, dataset_name, at_run_time=True)
 
     def declared_secrets(self, uri: str) -> list[str]:
-        fiftyone = self.fiftyone_operator(uri)
-        if fiftyone is not None:
-            return list(getattr(fiftyone, "info", {}).get("secrets", []))
         return list(self.registry.declared_secrets(uri))
 
     def load_dataset(self, dataset_id: Any, dataset_name: str | None) -> Any:
@@ -99,21 +78,14 @@ class RegistrySource:
 
     def runnable_operators(self) -> set[str]:
         """The registry's enabled, delegation-capable operators (those of FiftyOne plugins only
-        with a FiftyOne interpreter here), and FiftyOne's own delegable operators the registry
-        does not have (a disabled registry operator stays unrunnable whatever FiftyOne has)."""
+        with a FiftyOne interpreter here), and FiftyOne's own enabled ones."""
         from fiftyops_provider.plugins.fiftyone_plugins import FIFTYONE_RUNTIME
 
-        installed = self.registry.list_operators(enabled_only=False)
-        runnable = {
+        return {
             info.uri
-            for info in installed
-            if info.enabled
-            and info.delegation_capable
-            and (self.fiftyone is not None or info.runtime != FIFTYONE_RUNTIME)
+            for info in [*self.registry.list_operators(), *self.registry.fiftyone_operators()]
+            if info.delegation_capable and (self.fiftyone is not None or info.runtime != FIFTYONE_RUNTIME)
         }
-        if self.fiftyone is not None:
-            runnable |= self.fiftyone.operator_uris(self.cache_dir) - {info.uri for info in installed}
-        return runnable
 
 
 def registry_source(db: Database) -> RegistrySource:

@@ -2,10 +2,11 @@
 
 Every check happens before anything is written: the operator exists, is enabled and allows
 delegated execution; the user's role and dataset permission meet the operator's minimums; the
-params match the operator's declared inputs; for a pipeline, every stage operator exists, is
-runnable by the same user on the same dataset, is not itself a pipeline, and accepts its stage
-params. A refusal raises and leaves the database untouched (only the local plugin cache may gain
-a copy of the code it had to import to check).
+params match the operator's declared inputs (a FiftyOne operator whose inputs depend on the
+dataset, like FiftyOne's builtins, has them validated by FiftyOne when it runs); for a pipeline,
+every stage operator exists, is runnable by the same user on the same dataset, is not itself a
+pipeline, and accepts its stage params. A refusal raises and leaves the database untouched (only
+the local plugin cache may gain a copy of the code it had to import to check).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fiftyops_provider.config import load_settings
 from fiftyops_provider.datasets.catalog import Dataset, load_dataset
 from fiftyops_provider.plugins.context import ExecutionContext
 from fiftyops_provider.plugins.errors import InvalidParams, InvalidPlugin, PermissionDenied
+from fiftyops_provider.plugins.fiftyone_plugins import FiftyOneOperator
 from fiftyops_provider.plugins.inputs import Inputs
 from fiftyops_provider.plugins.operator import Operator, PipelineOperator
 from fiftyops_provider.plugins.pipeline import Pipeline
@@ -82,7 +84,12 @@ def delegate(
         return ExecutionContext(request_params, user=user, dataset_loader=lambda _id, _name: ds)
 
     inputs = operator.resolve_input(context())
-    request_params["params"] = _validated(operator_uri, inputs, params)
+    if inputs is None and isinstance(operator, FiftyOneOperator):
+        # Inputs FiftyOne knows only with the dataset (its builtins'): FiftyOne validates them when it runs.
+        request_params["params"] = dict(params or {})
+        check_storable(request_params["params"])
+    else:
+        request_params["params"] = _validated(operator_uri, inputs, params)
     pipeline = None
     if isinstance(operator, PipelineOperator):
         pipeline = _checked_pipeline(registry, operator, context(), user, ds)

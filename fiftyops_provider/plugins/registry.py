@@ -43,6 +43,7 @@ from fiftyops_provider.plugins.errors import (
     PluginError,
     PluginNotFound,
 )
+from fiftyops_provider.plugins.fiftyone_builtins import FiftyOneOperators
 from fiftyops_provider.plugins.fiftyone_plugins import (
     FIFTYONE_RUNTIME,
     FIFTYOPS_RUNTIME,
@@ -242,8 +243,10 @@ class PluginRegistry:
             self._drop_unused_files(doc.get("content_hash"))
 
     # -- governing -----------------------------------------------------------------------------
-    def _plugin(self, name: str) -> dict[str, Any]:
-        doc = self.collection.find_one({"_id": name})
+    def _governed(self, name: str) -> dict[str, Any]:
+        """Plugin ``name``'s document: the installed plugin's, else that of FiftyOne's own
+        operators of that name (``fiftyone_builtins``)."""
+        doc = self.collection.find_one({"_id": name}) or FiftyOneOperators(self.db).plugin_document(name)
         if doc is None:
             raise PluginNotFound(f"Plugin {name} is not installed; see list_plugins().")
         return doc
@@ -251,8 +254,12 @@ class PluginRegistry:
     def set_enabled(self, name: str, enabled: bool, acting_user: str | None = None) -> dict[str, Any]:
         with self.users.admin_action(acting_user):
             update = {"$set": {"enabled": bool(enabled), "updated_at": utcnow()}, "$inc": {"revision": 1}}
-            if self.collection.update_one({"_id": name}, update).matched_count == 0:
-                raise PluginNotFound(f"Plugin {name} is not installed; see list_plugins().")
+            matched = self.collection.update_one({"_id": name}, update).matched_count
+            if not matched and self._governed(name).get("builtin"):  # _governed: PluginNotFound if neither
+                raise PluginNotFound(
+                    f"{name} is FiftyOne's own plugin, not installed here: enable or disable its operators one "
+                    "by one (set_operator; fiftyops plugins disable NAME --operator OP)."
+                )
             return self.get_plugin_info(name)
 
     def set_operator(
@@ -274,43 +281,20 @@ class PluginRegistry:
         none), as a FiftyOps operator declares it in its ``OperatorConfig``; kept across upgrades.
         """
         policy = {"execution_timeout": execution_timeout, "on_reset": on_reset, "max_attempts": max_attempts}
-        with self.users.admin_action(acting_user):
-            return self._set_operator(name, operator, enabled, minimum_role, minimum_dataset_permission, policy)
-
-    def _set_operator(
-        self,
-        name: str,
-        operator: str,
-        enabled: bool | None,
-        minimum_role: Role | str | None,
-        minimum_dataset_permission: DatasetPermission | str | None,
-        policy: dict[str, Any],
-    ) -> dict[str, Any]:
-        doc = self._plugin(name)
-        if operator not in doc["operators"]:
-            raise OperatorNotFound(f"Plugin {name} has no operator {operator!r}; it has {sorted(doc['operators'])}.")
-        changes: dict[str, Any] = {"updated_at": utcnow()}
-        policy = {key: value for key, value in policy.items() if value is not None}
-        if policy:
-            changes[f"operators.{operator}.policy_override"] = _checked_policy(doc, operator, policy)
-        if enabled is not None:
-            changes[f"operators.{operator}.enabled"] = bool(enabled)
-        if minimum_role is not None:
-            changes[f"operators.{operator}.minimum_role"] = int(parse_role(minimum_role))
-        if minimum_dataset_permission is not None:
-            changes[f"operators.{operator}.minimum_dataset_permission"] = int(
-                parse_dataset_permission(minimum_dataset_permission)
-            )
-        if (
-            self.collection.update_one(
-                {"_id": name, f"operators.{operator}": {"$exists": True}}, {"$set": changes, "$inc": {"revision": 1}}
-            ).matched_count
-            == 0
-        ):
-            raise OperatorNotFound(
-                f"Plugin {name} no longer has operator {operator!r} (it was upgraded or removed meanwhile)."
-            )
-        return self.get_plugin_info(name)
+        with self.users.admin_action(acting_user) as admin:
+            doc = self._governed(name)
+            _check_operator(doc, operator)
+            changes: dict[str, Any] = {}
+            policy = {key: value for key, value in policy.items() if value is not None}
+            if policy:
+                changes["policy_override"] = _checked_policy(doc, operator, policy)
+            if enabled is not None:
+                changes["enabled"] = bool(enabled)
+            if minimum_role is not None:
+                changes["minimum_role"] = int(parse_role(minimum_role))
+            if minimum_dataset_permission is not None:
+                changes["minimum_dataset_permission"] = int(parse_dataset_permission(minimum_dataset_permission))
+            return self._write_operator(doc, operator, changes, admin.name)
 
     def set_operator_placement(
         self, name: str, operator: str, placement: dict[str, Any], acting_user: str | None = None
@@ -320,16 +304,29 @@ class PluginRegistry:
         :param placement: some of ``queue``, ``pool``, ``priority_weight``, ``executor_config``;
             ``{}`` drops the override. Kept across upgrades of the plugin.
         """
-        self.users.require_admin(acting_user)
+        admin = self.users.require_admin(acting_user)
         try:
             override = validate_placement(placement)
         except ValueError as exc:
             raise InvalidPlugin(f"Placement of {name}/{operator}: {exc}") from None
-        doc = self._plugin(name)
-        if operator not in doc["operators"]:
-            raise OperatorNotFound(f"Plugin {name} has no operator {operator!r}; it has {sorted(doc['operators'])}.")
+        doc = self._governed(name)
+        _check_operator(doc, operator)
+        return self._write_operator(doc, operator, {"placement_override": override}, admin.name)
+
+    def _write_operator(
+        self, doc: dict[str, Any], operator: str, changes: dict[str, Any], admin: str
+    ) -> dict[str, Any]:
+        """Store an admin's ``changes`` to one operator's settings: in its plugin's document, or
+        for FiftyOne's own operators by their URI (``fiftyone_builtins``)."""
+        name = doc["_id"]
+        if doc.get("builtin"):
+            FiftyOneOperators(self.db).save(f"{name}/{operator}", changes, admin)
+            return self.get_plugin_info(name)
         update = {
-            "$set": {f"operators.{operator}.placement_override": override, "updated_at": utcnow()},
+            "$set": {
+                **{f"operators.{operator}.{key}": value for key, value in changes.items()},
+                "updated_at": utcnow(),
+            },
             "$inc": {"revision": 1},
         }
         if (
@@ -343,7 +340,8 @@ class PluginRegistry:
 
     # -- reading -------------------------------------------------------------------------------
     def get_plugin_info(self, name: str) -> dict[str, Any]:
-        doc = self._plugin(name)
+        """An installed plugin, or FiftyOne's own (``builtin``), with its operators' settings."""
+        doc = self._governed(name)
         info = {k: v for k, v in doc.items() if k != "_id"}
         info["name"] = doc["_id"]
         info["runtime"] = doc.get("runtime", FIFTYOPS_RUNTIME)
@@ -361,39 +359,21 @@ class PluginRegistry:
         return [self.get_plugin_info(doc["_id"]) for doc in self.collection.find({}, {"_id": 1}).sort("_id")]
 
     def list_operators(self, enabled_only: bool = True) -> list[OperatorInfo]:
-        infos = []
-        for doc in self.collection.find({}).sort("_id"):
-            for name, spec in sorted(doc["operators"].items()):
-                enabled = bool(doc.get("enabled", True) and spec.get("enabled", True))
-                if enabled_only and not enabled:
-                    continue
-                config = effective_config(spec)
-                infos.append(
-                    OperatorInfo(
-                        uri=f"{doc['_id']}/{name}",
-                        plugin_name=doc["_id"],
-                        name=name,
-                        label=spec["label"] or name,
-                        description=spec.get("description"),
-                        config=config,
-                        inputs_schema=spec.get("inputs_schema"),
-                        enabled=enabled,
-                        delegation_capable=spec["delegation_capable"],
-                        minimum_role=Role(spec["minimum_role"]).name,
-                        minimum_dataset_permission=DatasetPermission(spec["minimum_dataset_permission"]).name,
-                        plugin_version=doc.get("version"),
-                        placement={
-                            **{k: v for k, v in config.items() if k in PLACEMENT_FIELDS and v is not None},
-                            **spec.get("placement_override", {}),
-                        },
-                        runtime=doc.get("runtime", FIFTYOPS_RUNTIME),
-                    )
-                )
-        return infos
+        """The installed plugins' operators (FiftyOne's own: ``fiftyone_operators``)."""
+        infos = [info for doc in self.collection.find({}).sort("_id") for info in _operator_infos(doc)]
+        return [info for info in infos if info.enabled or not enabled_only]
+
+    def fiftyone_operators(self) -> list[OperatorInfo]:
+        """FiftyOne's own delegable operators (one DAG each) with their settings, when a FiftyOne
+        interpreter is configured; a plugin the registry installed under the same name is the
+        registry's. Raises ``FiftyOneRuntimeError`` when the interpreter is broken."""
+        documents = FiftyOneOperators(self.db).plugin_documents()
+        installed = {doc["_id"] for doc in self.collection.find({"_id": {"$in": [d["_id"] for d in documents]}})}
+        return [info for doc in documents if doc["_id"] not in installed for info in _operator_infos(doc)]
 
     def _operator_spec(self, uri: str) -> tuple[dict[str, Any], dict[str, Any]]:
         plugin_name, operator = split_uri(uri)
-        doc = self.collection.find_one({"_id": plugin_name})
+        doc = self.collection.find_one({"_id": plugin_name}) or FiftyOneOperators(self.db).plugin_document(plugin_name)
         if doc is None:
             raise OperatorNotFound(
                 f"Operator {uri} does not exist: plugin {plugin_name} is not installed (see list_plugins())."
@@ -410,9 +390,11 @@ class PluginRegistry:
         """The operator instance from the exact installed version (fetched from GridFS if this
         machine does not have it yet). An operator of a FiftyOne plugin is not imported here: it
         is a ``FiftyOneOperator`` naming that version's materialized copy, which the FiftyOne
-        child runs."""
+        child runs; one of FiftyOne's own operators names none."""
         for attempt in range(WRITE_ATTEMPTS):
             doc, spec = self._operator_spec(uri)
+            if doc.get("builtin"):  # FiftyOne's own: its interpreter finds the code itself
+                return FiftyOneOperator(_fiftyone_info(uri, doc, spec))
             digest = doc["content_hash"]
             try:
                 if doc.get("runtime") == FIFTYONE_RUNTIME:
@@ -429,9 +411,17 @@ class PluginRegistry:
             return loaded.operators[split_uri(uri)[1]]
         raise AssertionError("unreachable")
 
-    def check_runnable(self, uri: str, user: str | None, dataset_id: Any, dataset_name: str | None) -> None:
+    def check_runnable(
+        self, uri: str, user: str | None, dataset_id: Any, dataset_name: str | None, *, at_run_time: bool = False
+    ) -> None:
         """Raise unless ``user`` may run ``uri`` on that dataset now. A missing user is allowed
-        only for operators open to everyone (minimum role GUEST, dataset permission NO_ACCESS)."""
+        only for operators open to everyone (minimum role GUEST, dataset permission NO_ACCESS).
+
+        :param at_run_time: the executor's re-check as the run starts. A run of FiftyOne's own
+            operators with no user was queued by FiftyOne itself (FiftyOps records the user unless
+            the operator is open to everyone), which has no FiftyOps users and checked it: then
+            only that the operator is enabled counts.
+        """
         doc, spec = self._operator_spec(uri)
         if not doc.get("enabled", True):
             raise OperatorDisabled(f"Plugin {doc['_id']} is disabled; an admin can enable it.")
@@ -439,6 +429,8 @@ class PluginRegistry:
             raise OperatorDisabled(f"Operator {uri} is disabled; an admin can enable it.")
         if not spec.get("delegation_capable"):
             raise OperatorDisabled(f"Operator {uri} does not allow delegated execution.")
+        if at_run_time and user is None and doc.get("builtin"):
+            return
         min_role, min_perm = Role(spec["minimum_role"]), DatasetPermission(spec["minimum_dataset_permission"])
         account = self.users.get(user)
         if account is None:
@@ -517,6 +509,40 @@ def _checked_policy(doc: dict[str, Any], operator: str, policy: dict[str, Any]) 
     except (TypeError, ValueError) as exc:
         raise InvalidPlugin(f"Execution policy of {doc['_id']}/{operator}: {exc}") from None
     return merged
+
+
+def _check_operator(doc: dict[str, Any], operator: str) -> None:
+    if operator not in doc["operators"]:
+        raise OperatorNotFound(f"Plugin {doc['_id']} has no operator {operator!r}; it has {sorted(doc['operators'])}.")
+
+
+def _operator_infos(doc: dict[str, Any]) -> list[OperatorInfo]:
+    """The operators of a plugin document (installed, or FiftyOne's own), as listed."""
+    infos = []
+    for name, spec in sorted(doc["operators"].items()):
+        config = effective_config(spec)
+        infos.append(
+            OperatorInfo(
+                uri=f"{doc['_id']}/{name}",
+                plugin_name=doc["_id"],
+                name=name,
+                label=spec["label"] or name,
+                description=spec.get("description"),
+                config=config,
+                inputs_schema=spec.get("inputs_schema"),
+                enabled=bool(doc.get("enabled", True) and spec.get("enabled", True)),
+                delegation_capable=spec["delegation_capable"],
+                minimum_role=Role(spec["minimum_role"]).name,
+                minimum_dataset_permission=DatasetPermission(spec["minimum_dataset_permission"]).name,
+                plugin_version=doc.get("version"),
+                placement={
+                    **{k: v for k, v in config.items() if k in PLACEMENT_FIELDS and v is not None},
+                    **spec.get("placement_override", {}),
+                },
+                runtime=doc.get("runtime", FIFTYOPS_RUNTIME),
+            )
+        )
+    return infos
 
 
 def _fiftyone_info(uri: str, doc: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:

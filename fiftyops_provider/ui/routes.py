@@ -27,9 +27,8 @@ from fiftyops_provider.access.org_settings import get_organization_settings, upd
 from fiftyops_provider.access.permissions import DatasetPermission, Role
 from fiftyops_provider.access.users import User, UserStore
 from fiftyops_provider.airflow_compat import simple_auth_manager_names, ui_user_dependency
-from fiftyops_provider.config import load_settings
 from fiftyops_provider.datasets.catalog import list_datasets
-from fiftyops_provider.execution.fiftyone_runtime import FiftyOneRuntimeError, fiftyone_operator_infos
+from fiftyops_provider.execution.fiftyone_runtime import FiftyOneRuntimeError
 from fiftyops_provider.execution.logcapture import log_is_download_only
 from fiftyops_provider.hooks.fiftyops import FiftyOpsHook
 from fiftyops_provider.plugins.errors import OperatorNotFound, PermissionDenied, PluginError, PluginNotFound
@@ -323,12 +322,13 @@ class OrganizationSettingsBody(BaseModel):
 @router.get("/plugins")
 def plugins(user: User = Depends(current_user)) -> dict[str, Any]:
     """Installed plugins for everyone; ``can_manage`` tells the page whether to offer changes.
-    ``fiftyone_operators``: FiftyOne's own delegable operators (builtins), when a FiftyOne
+    ``fiftyone_operators``: FiftyOne's own delegable operators (builtins) with their settings,
+    which admins change like an installed operator's (``/plugins/operator``), when a FiftyOne
     interpreter is configured (``fiftyone_error`` says why they cannot be listed)."""
-    plugins = backend().registry.list_plugins()
-    installed = {f"{plugin['name']}/{name}" for plugin in plugins for name in plugin["operators"]}
+    registry = backend().registry
+    plugins = registry.list_plugins()
     try:
-        fiftyone, fiftyone_error = fiftyone_operator_infos(installed, load_settings()), None
+        fiftyone, fiftyone_error = registry.fiftyone_operators(), None
     except FiftyOneRuntimeError as exc:
         fiftyone, fiftyone_error = [], str(exc)
     return {

@@ -58,14 +58,14 @@ function pluginCard(plugin) {
       el("tbody", {}, Object.entries(plugin.operators).sort().map(([name, spec]) => operatorRow(plugin, name, spec)))));
 }
 
-// FiftyOne's own delegable operators (its builtins): runnable by the FiftyOne interpreter, not governed here.
+// FiftyOne's own delegable operators (its builtins): run by the FiftyOne interpreter, not installed
+// here; admins govern each like an installed operator (enabled, permissions, execution policy).
 function fiftyoneCard(operators, error) {
   return el("section", { class: "card", "data-testid": "fiftyone-operators" },
     el("h2", {}, "FiftyOne's own operators"),
-    el("p", { class: "muted" }, error || "Delegable operators of the FiftyOne interpreter ([fiftyops] fiftyone_python); each has a DAG."),
-    el("table", {}, el("thead", {}, el("tr", {}, ["Operator", "Description"].map((h) => el("th", {}, h)))),
-      el("tbody", {}, operators.map((op) => el("tr", { "data-operator": op.uri, "data-testid": "fiftyone-operator-row" },
-        el("td", {}, op.label, el("div", { class: "muted" }, op.uri)), el("td", {}, op.description || ""))))));
+    el("p", { class: "muted" }, error || "Delegable operators of the FiftyOne interpreter ([fiftyops] fiftyone_python); each enabled one has a DAG."),
+    el("table", {}, el("thead", {}, el("tr", {}, ["Operator", "Enabled", "Delegated", "Minimum role", "Minimum dataset permission", "Execution policy"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, operators.map((op) => operatorRow({ name: op.plugin_name, runtime: "fiftyone" }, op.name, op)))));
 }
 
 async function loadOrgSettings() {
