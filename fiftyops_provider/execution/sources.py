@@ -84,7 +84,9 @@ class RegistrySource:
         return {
             info.uri
             for info in [*self.registry.list_operators(), *self.registry.fiftyone_operators()]
-            if info.delegation_capable and (self.fiftyone is not None or info.runtime != FIFTYONE_RUNTIME)
+            if info.enabled
+            and info.delegation_capable
+            and (self.fiftyone is not None or info.runtime != FIFTYONE_RUNTIME)
         }
 
 

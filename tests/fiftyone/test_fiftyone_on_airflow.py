@@ -3,7 +3,8 @@ database; FiftyOps (``[fiftyops] fiftyone_python`` set, nothing else) runs them 
 standalone; FiftyOne's own service (and its ``fiftyone delegated list/info`` CLI) reads them
 completed, with the Airflow run_link, and their effects are in the real dataset. A FiftyOne plugin
 uploaded to the registry gets its own DAG and runs there, queued with ``delegate()`` on the
-FiftyOne-made dataset by a user with a grant on it. An operation for another delegation target
+FiftyOne-made dataset by a user with a grant on it; a builtin queued from its DAG's Trigger form
+runs there too. An operation for another delegation target
 and one for an unknown operator stay queued, untouched; FiftyOne still loads every dataset."""
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from bson import ObjectId
 
 import fiftyops_provider.management as fom
 from fiftyops_provider import delegate
-from fiftyops_provider.dag_factory.naming import DISPATCHER_DAG_ID, operator_dag_id
+from fiftyops_provider.dag_factory.naming import DISPATCHER_DAG_ID, OPERATOR_TASK_ID, operator_dag_id
+from fiftyops_provider.datasets.catalog import load_dataset
 from fiftyops_provider.execution.fiftyone_runtime import FiftyOneRuntime
 from fiftyops_provider.plugins.errors import PermissionDenied
 from fiftyops_provider.store import ExecutionRunState as S
@@ -80,6 +83,16 @@ def test_fiftyone_operations_and_plugins_run_on_airflow(
         while any(stack.service.get(ids[name]).run_state not in (S.COMPLETED, S.FAILED) for name in ours):
             assert time.monotonic() < deadline, "the FiftyOne operations did not finish on Airflow"
             time.sleep(1)
+        # A builtin queued from its DAG's Trigger form (the REST trigger with conf, as the form sends
+        # it), checked and queued by FiftyOps as the Airflow user, then run by that same DAG run
+        form = stack.api.trigger(
+            operator_dag_id(CLONE), conf={"dataset": "fo-made", "field_name": "keep", "new_field_name": "formed"}
+        )
+        ti = stack.api.wait_for_ti(operator_dag_id(CLONE), form["dag_run_id"], OPERATOR_TASK_ID, {"success", "failed"})
+        launched = [
+            d for d in stack.service.list_operations(operator=CLONE) if form["dag_run_id"] in unquote(d.run_link or "")
+        ]
+        formed = [sample.get("formed") for sample in load_dataset(stack.db, None, "fo-made")]
         seen = fiftyone(READ % ids, E2E_DATABASE)
         listed, info = (
             fiftyone_cli(fiftyone_python, mongod.uri, ["list"]),
@@ -95,6 +108,10 @@ def test_fiftyone_operations_and_plugins_run_on_airflow(
     }, seen["errors"]
     for name in ("other_target", "unknown"):  # never picked up, claimed or failed: byte for byte
         assert after[name] == before[name]
+    assert ti["state"] == "success" and len(launched) == 1, launched
+    assert launched[0].queued_by == E2E_ADMIN and launched[0].run_state is S.COMPLETED
+    assert launched[0].params == {"field_name": "keep", "new_field_name": "formed"}
+    assert formed == [0, 1, 2, 3, 4]  # the Trigger form's builtin ran on the real dataset
     assert seen["scores"] == [None] * 5 and seen["keep"] == [0, 1, 2, 3, 4]
     assert seen["kept"] == [0, 1, 2, 3, 4]  # the second builtin's effect in the real dataset
     assert seen["results"]["slow"] == {"version": "registry", "token_ok": True, "steps": 2, "op": ids["slow"]}
