@@ -172,11 +172,13 @@ def set_plugin_operator_policy(
     max_attempts: int | None = None,
     acting_user: str | None = None,
 ) -> dict[str, Any]:
-    """The execution policy of an operator of a FiftyOne plugin: FiftyOne's ``OperatorConfig``
-    declares none, so the admin sets what a FiftyOps operator declares in its config. Kept across
-    upgrades; the operator's DAG follows it (timeout, retries) on the next parse.
+    """The execution policy of a FiftyOne operator (a FiftyOne plugin's, or one of FiftyOne's own,
+    e.g. ``("@voxel51/operators", "clear_sample_field")``): FiftyOne's ``OperatorConfig`` declares
+    none, so the admin sets what a FiftyOps operator declares in its config. Kept across upgrades;
+    the executor and reaper apply it, the operator's DAG follows it (timeout, retries) on the next
+    parse.
 
-    :param name: the plugin, e.g. ``@org/plugin``.
+    :param name: the plugin, e.g. ``@org/plugin`` or ``@voxel51/operators``.
     :param operator: the operator's name within the plugin.
     :param execution_timeout: seconds before a run is stopped (None: unchanged; default 3600).
     :param on_reset: "failed" or "rerun": what a run that timed out or whose worker died becomes.

@@ -42,7 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     perms.add_argument("--role", help="GUEST, COLLABORATOR, MEMBER or ADMIN")
     perms.add_argument("--dataset-permission", help="NO_ACCESS, VIEW, TAG, EDIT or MANAGE")
     perms.set_defaults(func=cmd_perms)
-    policy = sub.add_parser("policy", help="set a FiftyOne plugin operator's timeout and on_reset")
+    policy = sub.add_parser(
+        "policy", help="set a FiftyOne operator's timeout and on_reset (a FiftyOne plugin's or FiftyOne's own)"
+    )
     policy.add_argument("name")
     policy.add_argument("operator")
     policy.add_argument("--execution-timeout", type=float, help="seconds before a run is stopped")

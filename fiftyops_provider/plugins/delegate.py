@@ -4,8 +4,8 @@ Every check happens before anything is written: the operator exists, is enabled 
 delegated execution; the user's role and dataset permission meet the operator's minimums; the
 params match the operator's declared inputs (a FiftyOne operator whose inputs depend on the
 dataset, like FiftyOne's builtins, has them validated by FiftyOne when it runs); for a pipeline,
-every stage operator exists, is runnable by the same user on the same dataset, is not itself a
-pipeline, and accepts its stage params. A refusal raises and leaves the database untouched (only
+every stage operator exists, is runnable by the same user on the same dataset, is neither a
+pipeline nor a FiftyOne operator, and accepts its stage params. A refusal raises and leaves the database untouched (only
 the local plugin cache may gain a copy of the code it had to import to check).
 """
 
@@ -145,6 +145,11 @@ def _checked_pipeline(
         if isinstance(stage_operator, PipelineOperator):
             raise InvalidPlugin(
                 f"{operator.uri}: stage[{index}] {stage.operator_uri} is itself a pipeline; nesting is not supported."
+            )
+        if isinstance(stage_operator, FiftyOneOperator):  # the executor runs those only on their own
+            raise InvalidPlugin(
+                f"{operator.uri}: stage[{index}] {stage.operator_uri} is a FiftyOne operator, which runs only on its "
+                "own; queue it with delegate() instead of as a stage."
             )
         stage_ctx = ExecutionContext(
             {**ctx.request_params, "params": dict(stage.params or {})}, user=user, dataset_loader=lambda _id, _name: ds

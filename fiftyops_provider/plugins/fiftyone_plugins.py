@@ -8,8 +8,9 @@ child described, and a run gets a ``FiftyOneOperator`` that names the materializ
 version to run; the executor then starts the FiftyOne child on that copy.
 
 FiftyOne's ``OperatorConfig`` has no ``execution_timeout``, ``on_reset`` or ``max_attempts``, so
-an admin sets them per operator (``PluginRegistry.set_operator``, ``POLICY_FIELDS``); unset, a
-FiftyOne operator gets FiftyOps' defaults.
+an admin sets them per operator (``PluginRegistry.set_operator``, ``POLICY_FIELDS``; for
+FiftyOne's own operators too, ``fiftyone_builtins``); unset, a FiftyOne operator gets FiftyOps'
+defaults.
 """
 
 from __future__ import annotations

@@ -277,8 +277,10 @@ class PluginRegistry:
         """Enable/disable one operator and/or set its minimum role and dataset permission.
 
         ``execution_timeout`` (seconds), ``on_reset`` ("failed" or "rerun") and ``max_attempts``
-        are the execution policy of an operator of a FiftyOne plugin (whose config declares
-        none), as a FiftyOps operator declares it in its ``OperatorConfig``; kept across upgrades.
+        are the execution policy of a FiftyOne operator (whose config declares none), as a
+        FiftyOps operator declares it in its ``OperatorConfig``; kept across upgrades. ``name``
+        may be a plugin of FiftyOne's own operators (``@voxel51/operators``): their settings are
+        kept per operator URI (``fiftyone_builtins``).
         """
         policy = {"execution_timeout": execution_timeout, "on_reset": on_reset, "max_attempts": max_attempts}
         with self.users.admin_action(acting_user) as admin:
@@ -496,7 +498,7 @@ def _checked_policy(doc: dict[str, Any], operator: str, policy: dict[str, Any]) 
     if doc.get("runtime") != FIFTYONE_RUNTIME:
         raise InvalidPlugin(
             f"{doc['_id']}/{operator} declares its execution policy in its OperatorConfig; change it there and "
-            "upgrade the plugin (the admin sets it only for FiftyOne plugins' operators, which declare none)."
+            "upgrade the plugin (the admin sets it only for FiftyOne operators, which declare none)."
         )
     merged = {**doc["operators"][operator].get("policy_override", {}), **policy}
     timeout = merged.get("execution_timeout")

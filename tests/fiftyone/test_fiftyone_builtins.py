@@ -2,9 +2,10 @@
 ``delegate()`` on a FiftyOne-made dataset under the same checks as an installed operator, run by
 FiftyOps' executor in the FiftyOne interpreter, under the execution policy an admin set for the
 builtin (the executor's timeout and on_reset, the DAG's timeout and retries). Admins enable,
-disable and set permissions on a builtin like on an installed operator; with no FiftyOne
-interpreter configured, queueing or governing one is refused in one line saying how to set it,
-and nothing is stored."""
+disable and set permissions on a builtin like on an installed operator; a pipeline cannot take
+one as a stage (FiftyOne operators run only on their own); with no FiftyOne interpreter
+configured, queueing or governing one is refused in one line saying how to set it, and nothing
+is stored."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ from fiftyops_provider.datasets.catalog import load_dataset
 from fiftyops_provider.execution import Executor
 from fiftyops_provider.execution.executor import OutcomeState
 from fiftyops_provider.execution.sources import RegistrySource
-from fiftyops_provider.plugins.errors import OperatorDisabled, PermissionDenied
+from fiftyops_provider.plugins.errors import InvalidPlugin, OperatorDisabled, PermissionDenied
 from fiftyops_provider.plugins.fiftyone_builtins import FIFTYONE_OPERATORS_COLLECTION
 from fiftyops_provider.plugins.registry import PluginRegistry
 from fiftyops_provider.store import ExecutionRunState as S
+from tests.plugins.conftest import write_plugin
+from tests.plugins.test_delegate import PIPE_PLUGIN
 
 pytestmark = pytest.mark.fiftyone
 BUILTINS = "@voxel51/operators"
@@ -79,7 +82,7 @@ def test_a_builtin_queued_with_delegate_runs_under_the_admins_policy(fiftyone, s
 
 
 def test_builtins_are_governed_like_installed_operators_and_need_the_runtime(
-    fiftyone, db, operations, monkeypatch, capsys, admin
+    fiftyone, db, operations, monkeypatch, capsys, admin, tmp_path
 ):
     fom.create_user("guest", fom.GUEST)
     assert cli(["plugins", "disable", BUILTINS, "--operator", "clear_sample_field"]) == 0
@@ -97,6 +100,11 @@ def test_builtins_are_governed_like_installed_operators_and_need_the_runtime(
     shown = json.loads(_cli_json(capsys, "plugins", "info", BUILTINS))
     assert shown["operators"]["clone_sample_field"]["minimum_role"] == "GUEST"
     assert shown["operators"]["clear_sample_field"]["enabled"] is False
+    fom.upload_plugin(
+        write_plugin(tmp_path / "pipe", name="@test/pipe", operators=("pipe", "dyn"), entry_code=PIPE_PLUGIN)
+    )
+    with pytest.raises(InvalidPlugin, match="is a FiftyOne operator, which runs only on its own"):
+        delegate("@test/pipe/pipe", params={"stages": [[CLONE, {"field_name": "score", "new_field_name": "copy"}]]})
     assert operations.count_documents({}) == 0
 
     monkeypatch.delenv("FIFTYOPS_FIFTYONE_PYTHON")
