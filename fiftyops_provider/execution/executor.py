@@ -596,9 +596,14 @@ class Executor:
                     run.wake.set()
 
     def _watch(self, run: _ActiveRun, process: ChildProcess, timeout: float) -> None:
-        """The parent's loop until the child exits: heartbeat, progress, timeout, kill."""
+        """The parent's loop until the child exits: heartbeat, progress, timeout, kill.
+
+        The first heartbeat is due one interval after the start: the claim has just written
+        ``heartbeat_at``, and a ping plus a log-tail write at once (two durable writes, each a
+        replica-set round trip) would only hold up a short run's end by that much."""
         deadline = time.monotonic() + timeout
-        next_beat = next_progress = time.monotonic()
+        next_progress = time.monotonic()
+        next_beat = next_progress + self.heartbeat_interval
         while process.poll() is None:
             now = time.monotonic()
             if now >= next_beat:
