@@ -164,6 +164,29 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "https://airflow.example.com",
                         "default": "",
                     },
+                    "delegation_targets": {
+                        "description": (
+                            "Comma-separated delegation targets this deployment runs (the first is the one the "
+                            "Trigger form sends operations to; empty: FIFTYOPS_DELEGATION_TARGETS, else fiftyops). "
+                            "An operation for another target, or with none and an operator this deployment cannot "
+                            "run, is left queued for whoever can."
+                        ),
+                        "version_added": "0.3.0",
+                        "type": "string",
+                        "example": "fiftyops,gpu-cluster",
+                        "default": "",
+                    },
+                    "fiftyone_python": {
+                        "description": (
+                            "The Python interpreter of a venv with fiftyone installed: FiftyOne's operators and "
+                            "FiftyOne plugins run there (empty: FIFTYOPS_FIFTYONE_PYTHON, else FiftyOne operators "
+                            "are not run)."
+                        ),
+                        "version_added": "0.3.0",
+                        "type": "string",
+                        "example": "/opt/venv-fiftyone/bin/python",
+                        "default": "",
+                    },
                 },
             }
         },
