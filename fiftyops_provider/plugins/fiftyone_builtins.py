@@ -21,17 +21,13 @@ from pymongo.database import Database
 from fiftyops_provider.access.org_settings import get_organization_settings
 from fiftyops_provider.config import load_settings
 from fiftyops_provider.plugins.errors import OperatorNotFound
-from fiftyops_provider.plugins.fiftyone_plugins import FIFTYONE_RUNTIME
+from fiftyops_provider.plugins.fiftyone_plugins import FIFTYONE_RUNTIME, RUNTIME_HINT
 from fiftyops_provider.plugins.operator import OperatorConfig
 from fiftyops_provider.store.documents import utcnow
 
 FIFTYONE_OPERATORS_COLLECTION = "fiftyops_fiftyone_operators"
 # The namespace of the operators FiftyOne ships (``@voxel51/operators``, ``@voxel51/panels``).
 FIFTYONE_NAMESPACE = "@voxel51/"
-RUNTIME_HINT = (
-    "set [fiftyops] fiftyone_python (AIRFLOW__FIFTYOPS__FIFTYONE_PYTHON) or FIFTYOPS_FIFTYONE_PYTHON to the "
-    "python of a venv with fiftyone (scripts/bootstrap_fiftyone.sh)"
-)
 
 
 class FiftyOneOperators:

@@ -26,6 +26,11 @@ from fiftyops_provider.plugins.operator import Operator, OperatorConfig
 
 FIFTYOPS_RUNTIME = "fiftyops"
 FIFTYONE_RUNTIME = "fiftyone"
+# How to configure the FiftyOne interpreter, for every message that needs one.
+RUNTIME_HINT = (
+    "set [fiftyops] fiftyone_python (AIRFLOW__FIFTYOPS__FIFTYONE_PYTHON) or FIFTYOPS_FIFTYONE_PYTHON to the "
+    "python of a venv with fiftyone (scripts/bootstrap_fiftyone.sh)"
+)
 # What an admin may set per operator of a FiftyOne plugin (its config declares none of them).
 POLICY_FIELDS = ("execution_timeout", "on_reset", "max_attempts")
 _IMPORTS_FIFTYONE = re.compile(rb"^\s*(?:import|from)\s+fiftyone(?:[\s.,;]|$)", re.MULTILINE)

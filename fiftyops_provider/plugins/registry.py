@@ -47,6 +47,7 @@ from fiftyops_provider.plugins.fiftyone_builtins import FiftyOneOperators
 from fiftyops_provider.plugins.fiftyone_plugins import (
     FIFTYONE_RUNTIME,
     FIFTYOPS_RUNTIME,
+    RUNTIME_HINT,
     FiftyOneOperator,
     effective_config,
     plugin_runtime,
@@ -477,9 +478,7 @@ def _validate(root: Path, definition: PluginDefinition, digest: str, runtime: st
     if fiftyone is None:
         raise InvalidPlugin(
             f"{definition.name} is a FiftyOne plugin (its code imports fiftyone) and no FiftyOne interpreter is "
-            "configured: set [fiftyops] fiftyone_python (AIRFLOW__FIFTYOPS__FIFTYONE_PYTHON) or "
-            "FIFTYOPS_FIFTYONE_PYTHON to the python of a venv with fiftyone (scripts/bootstrap_fiftyone.sh), "
-            "then install it again."
+            f"configured: {RUNTIME_HINT}, then install it again."
         )
     return validate_plugin(
         root,
