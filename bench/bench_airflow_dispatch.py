@@ -193,8 +193,10 @@ def write_dags(home: Path) -> Path:
 
 
 @contextlib.contextmanager
-def standalone_stack(home: Path, quota: int) -> Iterator[BenchStack]:
-    """A scratch mongod + airflow standalone (``Stack``)."""
+def standalone_stack(home: Path, quota: int, worker_slots: int | None) -> Iterator[BenchStack]:
+    """A scratch mongod + airflow standalone (``Stack``); its parallelism is sized to the machine."""
+    if worker_slots is not None:
+        raise SystemExit("--worker-slots is for --stack cluster; standalone's parallelism is sized to the machine.")
     os.environ.update({"FIFTYOPS_HOME": str(home), "FIFTYOPS_DB_PORT": str(free_port()), "FIFTYOPS_USER": "admin"})
     os.environ.pop("FIFTYOPS_DATABASE_URI", None)
     from fiftyops_provider.stacks.local import Stack
@@ -211,12 +213,14 @@ def standalone_stack(home: Path, quota: int) -> Iterator[BenchStack]:
 
 
 @contextlib.contextmanager
-def cluster_stack(home: Path, quota: int) -> Iterator[BenchStack]:
-    """The distributed stack (``ClusterStack``), its DAG folder holding the floor's DAGs too."""
+def cluster_stack(home: Path, quota: int, worker_slots: int | None) -> Iterator[BenchStack]:
+    """The distributed stack (``ClusterStack``), its DAG folder holding the floor's DAGs too;
+    ``worker_slots``: Celery task slots per worker (default: the cluster tests' 2)."""
     from fiftyops_provider.stacks.cluster import ADMIN, ClusterStack
 
     dags = write_dags(home)
-    stack = ClusterStack(home, quota=quota, extra_env={"AIRFLOW__CORE__DAGS_FOLDER": str(dags)})
+    slots = {} if worker_slots is None else {"concurrency": worker_slots}
+    stack = ClusterStack(home, quota=quota, extra_env={"AIRFLOW__CORE__DAGS_FOLDER": str(dags)}, **slots)
     os.environ.update({"FIFTYOPS_HOME": str(home / "admin"), "FIFTYOPS_USER": ADMIN})
     try:
         stack.start()
@@ -230,7 +234,7 @@ STACKS = {"standalone": standalone_stack, "cluster": cluster_stack}
 
 
 @contextlib.contextmanager
-def bench_stack(kind: str, quota: int) -> Iterator[BenchStack]:
+def bench_stack(kind: str, quota: int, worker_slots: int | None = None) -> Iterator[BenchStack]:
     """A started stack of ``kind`` with the FiftyOps DAGs, the floor's two no-op DAGs and their
     pool, warmed by two runs of each; stopped and removed afterwards."""
     home = Path(tempfile.mkdtemp(prefix="fiftyops-bench-"))
@@ -238,7 +242,7 @@ def bench_stack(kind: str, quota: int) -> Iterator[BenchStack]:
     from fiftyops_provider.stacks.demo import ensure_demo_dataset
 
     try:
-        with STACKS[kind](home, quota) as stack:
+        with STACKS[kind](home, quota, worker_slots) as stack:
             ensure_demo_dataset(stack.database)
             deadline = time.time() + 180
             stack.api.create_pool(FLOOR_POOL, quota, "the floor's runs under the same quota as FiftyOps")
@@ -318,10 +322,11 @@ def main() -> None:
     parser.add_argument(
         "--dispatch-ahead", type=int, help="[fiftyops] dispatch_ahead: runs handed to Airflow beyond the quota"
     )
+    parser.add_argument("--worker-slots", type=int, help="Celery task slots per worker (cluster only; default 2)")
     args = parser.parse_args()
     if args.dispatch_ahead is not None:  # every Airflow component the stack starts inherits it
         os.environ["AIRFLOW__FIFTYOPS__DISPATCH_AHEAD"] = str(args.dispatch_ahead)
-    with bench_stack(args.stack, args.quota) as stack:
+    with bench_stack(args.stack, args.quota, args.worker_slots) as stack:
         if args.latency_runs:
             ratios = [
                 latency(stack, args.latency_runs, f"{args.stack} ({stack.executor}), run {i + 1}/{args.repeat}")
