@@ -1,18 +1,20 @@
 """Where a drain's time and CPU go: FiftyOps next to Airflow's floor, per component.
 
-    .venv/bin/python bench/bench_airflow_cpu.py [--ops 120] [--quota 4]
+    .venv/bin/python bench/bench_airflow_cpu.py [--stack standalone|cluster] [--ops 120] [--quota 4]
 
 On the dispatch benchmark's stack (``bench_airflow_dispatch.bench_stack``), drains ``--ops`` no-op
 operations queued at once, then as many REST-triggered no-op runs. For each it prints the rate,
-the CPU seconds per operation of every component of the standalone (scheduler, api-server,
-triggerer, dag-processor, the LocalExecutor workers with the task processes they reaped, and the
-stack's mongod), read from /proc, and the mean time of each step of a run from Airflow's run and
-task-instance records: how long runs wait for the scheduler, the pool and the executor.
+the CPU seconds per operation of every component (workers with the task processes they reaped,
+api-servers, scheduler, dag-processor, triggerers, mongod, and on the cluster PostgreSQL and
+Redis), read from /proc for every process on the machine (run it on an idle machine: a process
+of anything else counts as "other"), and the mean time of each step of a run from Airflow's run
+and task-instance records: how long runs wait for the scheduler, the pool and the executor.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -23,35 +25,53 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import itertools
-
 from _common import print_table
-from bench_airflow_dispatch import FLOOR_DAG, OPERATION_DAG, bench_stack, fiftyops_runs, floor_runs, parse_time
+from bench_airflow_dispatch import FLOOR_DAG, OPERATION_DAG, STACKS, bench_stack, fiftyops_runs, floor_runs, parse_time
 
-COMPONENTS = ("api_server", "api-server", "scheduler", "triggerer", "dag-processor", "LocalExecutor", "mongod")
+# (text in the command line or process title, the column it counts in); the first match wins.
+COMPONENTS = (
+    ("celery", "workers+tasks"),
+    ("LocalExecutor", "workers+tasks"),
+    ("airflow task", "workers+tasks"),
+    ("airflow supervisor", "workers+tasks"),  # a pool process supervising a task is renamed
+    ("api_server", "api-servers"),
+    ("api-server", "api-servers"),
+    ("scheduler", "scheduler"),
+    ("dag-processor", "dag-processor"),
+    ("triggerer", "triggerers"),
+    ("mongod", "mongod"),
+    ("postgres", "postgres"),
+    ("redis-server", "redis"),
+)
+COLUMNS = [*dict.fromkeys(column for _, column in COMPONENTS), "other"]
 
 
 def component(process: psutil.Process) -> str:
     command = " ".join(process.cmdline())
-    return next((name.replace("_", "-") for name in COMPONENTS if name in command), "other")
+    return next((column for text, column in COMPONENTS if text in command), "other")
 
 
-def cpu_by_component(stack) -> dict[str, float]:
-    """CPU seconds so far, with reaped children (a worker's finished task processes), by component."""
-    processes = []
-    for pid in stack.airflow.root_pids:
-        root = psutil.Process(pid)
-        processes += [root, *root.children(recursive=True)]
-    mongod = stack.mongo.recorded_pid() if stack.mongo else None
-    if mongod is not None:
-        processes.append(psutil.Process(mongod))
-    totals: dict[str, float] = defaultdict(float)
-    for process in processes:
+def cpu_by_process() -> dict[tuple[int, float], tuple[str, float]]:
+    """Every process's CPU seconds so far, with its reaped children (a worker's finished task
+    processes), keyed by (pid, start time) so a reused pid is another process."""
+    seen = {}
+    for process in psutil.process_iter():
         try:
             times = process.cpu_times()
-            totals[component(process)] += times.user + times.system + times.children_user + times.children_system
+            seen[(process.pid, process.create_time())] = (
+                component(process),
+                times.user + times.system + times.children_user + times.children_system,
+            )
         except psutil.Error:
             continue
+    return seen
+
+
+def cpu_between(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds by component between two readings (a process started in between counts whole)."""
+    totals: dict[str, float] = defaultdict(float)
+    for key, (name, seconds) in after.items():
+        totals[name] += seconds - (before[key][1] if key in before else 0.0)
     return totals
 
 
@@ -77,50 +97,34 @@ def run_steps(stack, dag_id: str, since: float) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", choices=sorted(STACKS), default="standalone")
     parser.add_argument("--ops", type=int, default=120)
     parser.add_argument("--quota", type=int, default=4)
     args = parser.parse_args()
-    with bench_stack(args.quota) as stack:
-        rows, steps = [], []
+    with bench_stack(args.stack, args.quota) as stack:
+        rows: list[list[object]] = []
+        steps: list[list[object]] = []
         for name, dag_id, drain in (
             ("FiftyOps", OPERATION_DAG, lambda: fiftyops_runs(stack, args.ops, concurrent=True)),
-            ("Airflow floor", FLOOR_DAG, lambda: floor_runs(stack.api, args.ops, concurrent=True)),
+            ("Airflow floor", FLOOR_DAG, lambda: floor_runs(stack, args.ops, concurrent=True)),
         ):
             time.sleep(3)
-            before, started = cpu_by_component(stack), time.time()
+            before, started = cpu_by_process(), time.time()
             drain()
-            wall, after = time.time() - started, cpu_by_component(stack)
-            cpu = {key: (after[key] - before.get(key, 0.0)) / args.ops for key in after}
+            wall = time.time() - started
+            cpu = {key: seconds / args.ops for key, seconds in cpu_between(before, cpu_by_process()).items()}
             rows.append(
                 [
                     name,
                     f"{60 * args.ops / wall:.1f}",
                     f"{sum(cpu.values()):.3f}",
-                    *(
-                        f"{cpu.get(key, 0.0):.3f}"
-                        for key in ("LocalExecutor", "api-server", "scheduler", "dag-processor", "triggerer", "mongod")
-                    ),
+                    *(f"{cpu.get(column, 0.0):.3f}" for column in COLUMNS),
                 ]
             )
             steps.append([name, *(f"{seconds:.2f}" for seconds in run_steps(stack, dag_id, started))])
-        print(
-            f"\n{args.ops} at once (quota {args.quota}, parallelism {stack.airflow.parallelism}): "
-            "rate and CPU seconds per operation"
-        )
-        print_table(
-            [
-                "",
-                "per min",
-                "CPU total",
-                "workers+tasks",
-                "api-server",
-                "scheduler",
-                "dag-processor",
-                "triggerer",
-                "mongod",
-            ],
-            rows,
-        )
+        title = f"{args.ops} at once ({args.stack}, quota {args.quota}, {stack.executor})"
+        print(f"\n{title}: rate and CPU seconds per operation")
+        print_table(["", "per min", "CPU total", *COLUMNS], rows)
         print("\nMean seconds per step of a run")
         print_table(["", "created -> run started", "-> task queued", "-> task started", "-> task ended"], steps)
 

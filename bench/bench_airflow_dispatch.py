@@ -219,8 +219,12 @@ def cluster_stack(home: Path, quota: int, worker_slots: int | None) -> Iterator[
     from fiftyops_provider.stacks.cluster import ADMIN, ClusterStack
 
     dags = write_dags(home)
-    slots = {} if worker_slots is None else {"concurrency": worker_slots}
-    stack = ClusterStack(home, quota=quota, extra_env={"AIRFLOW__CORE__DAGS_FOLDER": str(dags)}, **slots)
+    stack = ClusterStack(
+        home,
+        quota=quota,
+        concurrency=worker_slots or ClusterStack.concurrency,
+        extra_env={"AIRFLOW__CORE__DAGS_FOLDER": str(dags)},
+    )
     os.environ.update({"FIFTYOPS_HOME": str(home / "admin"), "FIFTYOPS_USER": ADMIN})
     try:
         stack.start()

@@ -7,13 +7,16 @@ document: it sends progress and one outcome to the executor (see ``channel``), w
 write. Its stdout/stderr are the operation's log.
 
 Its environment is the allow-list the executor built (``child_env``): the database it uses comes
-in the spec, never from the environment. stdin carries the spec, then termination requests; end
+in the spec, never from the environment, and it connects only when it needs to: a forked child
+gets the operators its executor resolved and checked (``ChildSource``), so an operator that reads
+no dataset runs without a MongoDB client of its own. stdin carries the spec, then termination requests; end
 of file on stdin means the executor died, and the child then kills its own process group, so no
 operator outlives its executor.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -29,9 +32,10 @@ from fiftyops_provider.database import get_database, use_process_database
 from fiftyops_provider.execution.channel import OUTCOME, PROGRESS, SPEC, Lifeline, read_message, write_message
 from fiftyops_provider.execution.invoke import as_result_document, call_execute, resolve_outputs_schema, validate_inputs
 from fiftyops_provider.execution.pipeline_runner import PipelineStageError, run_pipeline
-from fiftyops_provider.execution.sources import build_source
+from fiftyops_provider.execution.sources import OperatorSource, build_source
 from fiftyops_provider.plugins.context import ExecutionContext, ProgressCallback
 from fiftyops_provider.plugins.errors import OperationTerminated
+from fiftyops_provider.plugins.operator import Operator
 from fiftyops_provider.plugins.pipeline import Pipeline, PipelineExecutionContext
 from fiftyops_provider.store.service import progress_status
 
@@ -64,8 +68,35 @@ class _Reporter:
                 write_message(self.stream, OUTCOME, ok=False, error=message, error_message=message, terminated=False)
 
 
-def _execute(spec: Mapping[str, Any], reporter: _Reporter, lifeline: Lifeline) -> dict[str, Any]:
-    source = build_source(spec["source"], get_database())
+class ChildSource:
+    """The child's ``OperatorSource``: first the operators its executor resolved and checked
+    (a forked child has them in memory: exactly the version the run-time checks passed on, even if
+    the plugin is upgraded meanwhile), then the configured source, built, with the database
+    client, only when something needs it (a dataset, a spawned child's operators)."""
+
+    def __init__(self, spec: str, resolved: Mapping[str, Operator]) -> None:
+        self.spec = spec
+        self.resolved = resolved
+
+    @functools.cached_property
+    def configured(self) -> OperatorSource:
+        return build_source(self.spec, get_database())
+
+    def load_operator(self, uri: str) -> Operator:
+        operator = self.resolved.get(uri)
+        return operator if operator is not None else self.configured.load_operator(uri)
+
+    def check_runnable(self, uri: str, user: str | None, dataset_id: Any, dataset_name: str | None) -> None:
+        self.configured.check_runnable(uri, user, dataset_id, dataset_name)
+
+    def declared_secrets(self, uri: str) -> list[str]:
+        return self.configured.declared_secrets(uri)
+
+    def load_dataset(self, dataset_id: Any, dataset_name: str | None) -> Any:
+        return self.configured.load_dataset(dataset_id, dataset_name)
+
+
+def _execute(spec: Mapping[str, Any], reporter: _Reporter, lifeline: Lifeline, source: ChildSource) -> dict[str, Any]:
     secret_keys = {uri: keys for uri, keys in spec["secret_keys"]}
 
     def make_context(
@@ -137,7 +168,9 @@ def _private_control_stream() -> IO[bytes]:
     return control
 
 
-def main() -> None:
+def main(resolved: Mapping[str, Operator] | None = None) -> None:
+    """Run the operation the spec on stdin describes and exit. ``resolved``: the operators (by
+    URI) the executor loaded and checked for this run, handed over by a fork."""
     control = _private_control_stream()
     spec = read_message(control)
     if spec is None or spec.get("kind") != SPEC:
@@ -152,7 +185,7 @@ def main() -> None:
     lifeline.start()
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stdout, force=True)
     try:
-        outcome = _execute(spec, reporter, lifeline)
+        outcome = _execute(spec, reporter, lifeline, ChildSource(spec["source"], resolved or {}))
     except BaseException as exc:  # SystemExit/KeyboardInterrupt raised by operator code included
         outcome = _failure(exc)
         logging.getLogger("fiftyops.execution").error("%s\n%s", outcome["error_message"], outcome["error"].rstrip())

@@ -3,7 +3,10 @@
 Why fork: the parent (an Airflow task process, the local launcher) has already imported pymongo,
 psutil, the provider and the operator's plugin module. A spawned child is a fresh interpreter that
 imports all of it again, which on a small machine is most of the CPU an operation costs. A forked
-child starts with those modules in memory and goes straight to ``child.main()``.
+child starts with those modules in memory and goes straight to ``child.main()``, with the
+operators the parent resolved and checked: it reads no registry and, unless the operator reads a
+dataset, opens no MongoDB connection (a client, its topology discovery and a registry read were
+most of a no-op child's time on a three-member replica set).
 
 Why spawn stays: a forked child inherits the state plugin modules built at import time. A plugin
 that is not fork-safe (one that initialises CUDA, or opens a connection pool, at import) must run
@@ -44,6 +47,7 @@ from typing import IO, Any, NoReturn, Protocol, cast
 
 from fiftyops_provider import credential_holders
 from fiftyops_provider.execution import child
+from fiftyops_provider.plugins.operator import Operator
 
 FORK = "fork"
 SPAWN = "spawn"
@@ -88,13 +92,18 @@ def start_method(configured: str | None) -> str:
 
 
 def start_child(
-    method: str, env: Mapping[str, str], message_fd: int, command: Sequence[str] | None = None
+    method: str,
+    env: Mapping[str, str],
+    message_fd: int,
+    command: Sequence[str] | None = None,
+    resolved: Mapping[str, Operator] | None = None,
 ) -> ChildProcess:
     """Start ``child.main()`` in a new session with ``env``, keeping ``message_fd`` open in it.
     ``command``: run that instead (always spawned), e.g. the FiftyOne interpreter's child, which
-    speaks the same wire format (``execution.fiftyone_runtime``)."""
+    speaks the same wire format (``execution.fiftyone_runtime``). ``resolved``: the operators the
+    parent loaded and checked, which a forked child runs as they are (a spawned one loads them)."""
     if command is None and method == FORK:
-        return ForkedChild(env, message_fd)
+        return ForkedChild(env, message_fd, resolved or {})
     # cast: with stdin and stdout as PIPE, Popen's (Optional) pipes are never None.
     return cast(
         ChildProcess,
@@ -113,7 +122,7 @@ def start_child(
 class ForkedChild:
     """A child started by ``os.fork()`` without exec, with ``Popen``'s returncode semantics."""
 
-    def __init__(self, env: Mapping[str, str], message_fd: int) -> None:
+    def __init__(self, env: Mapping[str, str], message_fd: int, resolved: Mapping[str, Operator]) -> None:
         stdin_read, stdin_write = os.pipe()
         stdout_read, stdout_write = os.pipe()
         for stream in (sys.stdout, sys.stderr):  # else the child would write the parent's buffered output again
@@ -128,7 +137,7 @@ class ForkedChild:
                 os.close(fd)
             raise
         if pid == 0:
-            _run_forked_child(stdin_read, stdout_write, message_fd, env)
+            _run_forked_child(stdin_read, stdout_write, message_fd, env, resolved)
         os.close(stdin_read)
         os.close(stdout_write)
         self.pid = pid
@@ -166,7 +175,9 @@ class ForkedChild:
             self.returncode = os.waitstatus_to_exitcode(status)
 
 
-def _run_forked_child(stdin_fd: int, stdout_fd: int, message_fd: int, env: Mapping[str, str]) -> NoReturn:
+def _run_forked_child(
+    stdin_fd: int, stdout_fd: int, message_fd: int, env: Mapping[str, str], resolved: Mapping[str, Operator]
+) -> NoReturn:
     """Turn the fork into what a spawned child is, then run ``child.main()``; never returns, so
     the parent's frames (finally blocks, context managers) and atexit handlers never run here.
     Only this thread survived the fork: nothing the parent's threads own is used."""
@@ -184,7 +195,7 @@ def _run_forked_child(stdin_fd: int, stdout_fd: int, message_fd: int, env: Mappi
         credential_holders.forget_all()
         _fresh_standard_streams()
         _forget_parent_state()
-        child.main()  # exits the process itself
+        child.main(resolved)  # exits the process itself
     except BaseException:
         traceback.print_exc()
     finally:

@@ -65,7 +65,7 @@ from fiftyops_provider.execution.secrets import Masker, SecretsSource, resolve_s
 from fiftyops_provider.execution.sources import DEFAULT_OPERATOR_SOURCE, OperatorSource, build_source
 from fiftyops_provider.plugins.context import ExecutionContext
 from fiftyops_provider.plugins.fiftyone_plugins import FiftyOneOperator
-from fiftyops_provider.plugins.operator import PipelineOperator
+from fiftyops_provider.plugins.operator import Operator, PipelineOperator
 from fiftyops_provider.plugins.pipeline import Pipeline
 from fiftyops_provider.store import (
     DelegatedOperationDocument,
@@ -153,6 +153,7 @@ class _Plan:
     secret_keys: list[tuple[str, list[str]]]
     stages: list[dict[str, Any]] | None
     pipeline_ctx: dict[str, Any] | None
+    operators: dict[str, Operator]  # by URI: the run's operator and its stages', as checked
     # A FiftyOne operator: the FiftyOne interpreter's child command and the environment that
     # points FiftyOne at this database (None: the operator runs in FiftyOps' own child).
     child_command: list[str] | None = None
@@ -472,7 +473,7 @@ class Executor:
         source = self.source
         operator = source.load_operator(doc.operator)
         source.check_runnable(doc.operator, doc.queued_by, doc.dataset_id, doc.dataset_name)
-        uris = [doc.operator]
+        operators = {doc.operator: operator}
         stages = None
         pipeline: Pipeline | None = None
         if doc.pipeline:
@@ -486,11 +487,10 @@ class Executor:
             pipeline = resolved
         if pipeline is not None:
             for stage in pipeline.stages:
-                source.load_operator(stage.operator_uri)
+                operators.setdefault(stage.operator_uri, source.load_operator(stage.operator_uri))
                 source.check_runnable(stage.operator_uri, doc.queued_by, doc.dataset_id, doc.dataset_name)
-            uris += [stage.operator_uri for stage in pipeline.stages]
             stages = pipeline.to_json()["stages"]
-        secret_keys = [(uri, list(source.declared_secrets(uri))) for uri in dict.fromkeys(uris)]
+        secret_keys = [(uri, list(source.declared_secrets(uri))) for uri in operators]
         child_command, child_env = self._fiftyone_child(operator, stages)
         return _Plan(
             child_command=child_command,
@@ -501,6 +501,7 @@ class Executor:
             secret_keys=secret_keys,
             stages=stages,
             pipeline_ctx=self._pipeline_context(doc) if doc.parent_id is not None else None,
+            operators=operators,
         )
 
     def _fiftyone_child(
@@ -544,7 +545,7 @@ class Executor:
                 os.close(write_fd)
                 return None
             try:
-                process = run.process = start_child(self.child_start, env, write_fd, plan.child_command)
+                process = run.process = start_child(self.child_start, env, write_fd, plan.child_command, plan.operators)
             finally:
                 os.close(write_fd)
             messages = os.fdopen(read_fd, "rb")

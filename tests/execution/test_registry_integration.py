@@ -140,3 +140,51 @@ def test_an_operator_disabled_after_queueing_fails_the_run(service, db, installe
 
     assert outcome.state is OutcomeState.FAILED
     assert outcome.error_message.endswith(f"Operator {PLUGIN}/label_samples is disabled; an admin can enable it.")
+
+
+NOOP_ENTRY = """
+from fiftyops_provider.plugins import Operator, OperatorConfig
+
+
+class Noop(Operator):
+    @property
+    def config(self):
+        return OperatorConfig(name="noop", allow_delegated_execution=True)
+
+    def execute(self, ctx):
+        return {"ok": True}
+
+
+def register(p):
+    p.register(Noop)
+"""
+
+
+def test_a_forked_child_whose_operator_reads_no_dataset_opens_no_mongodb_connection(
+    service, db, installed, tmp_path, monkeypatch
+):
+    """The executor hands the forked child the operator it loaded and checked, and the child
+    connects only when something reads the database: a short operator costs MongoDB no new
+    connection (it was a client, a topology discovery and a registry read per run)."""
+    monkeypatch.setenv("FIFTYOPS_CHILD_START", "fork")
+    plugin_dir = tmp_path / "noop-src"
+    plugin_dir.mkdir()
+    (plugin_dir / "fiftyone.yml").write_text('name: "@acme/noop"\nversion: "1.0"\noperators:\n  - noop\n')
+    (plugin_dir / "__init__.py").write_text(textwrap.dedent(NOOP_ENTRY))
+    installed[0].install(plugin_dir)
+    executor = _executor(service)
+
+    def run_once() -> None:
+        doc = delegate("@acme/noop/noop", dataset="birds", user="alice", db=db)
+        service.set_queued(doc.id, required_state=S.SCHEDULED)
+        assert executor.run(doc.id).state is OutcomeState.COMPLETED
+
+    def connections_created() -> int:
+        return db.client.admin.command("serverStatus")["connections"]["totalCreated"]
+
+    run_once()  # the executor's own connection pool is warm
+    before = connections_created()
+    for _ in range(3):
+        run_once()
+
+    assert connections_created() - before < 3
