@@ -75,6 +75,11 @@ def cpu_between(before: dict, after: dict) -> dict[str, float]:
     return totals
 
 
+def mongo_operations(stack) -> dict[str, int]:
+    """The primary's operation counters (opcounters: insert, query, update, delete, getmore, command)."""
+    return dict(stack.database.client.admin.command("serverStatus")["opcounters"])
+
+
 def run_steps(stack, dag_id: str, since: float) -> list[float]:
     """Mean seconds of: run created -> run started -> task queued -> task started -> task ended."""
     runs = {
@@ -104,14 +109,17 @@ def main() -> None:
     with bench_stack(args.stack, args.quota) as stack:
         rows: list[list[object]] = []
         steps: list[list[object]] = []
+        operations: list[list[object]] = []
         for name, dag_id, drain in (
             ("FiftyOps", OPERATION_DAG, lambda: fiftyops_runs(stack, args.ops, concurrent=True)),
             ("Airflow floor", FLOOR_DAG, lambda: floor_runs(stack, args.ops, concurrent=True)),
         ):
             time.sleep(3)
-            before, started = cpu_by_process(), time.time()
+            before, counted, started = cpu_by_process(), mongo_operations(stack), time.time()
             drain()
             wall = time.time() - started
+            counts = mongo_operations(stack)
+            operations.append([name, *(f"{(counts[key] - counted[key]) / args.ops:.1f}" for key in counts)])
             cpu = {key: seconds / args.ops for key, seconds in cpu_between(before, cpu_by_process()).items()}
             rows.append(
                 [
@@ -125,6 +133,8 @@ def main() -> None:
         title = f"{args.ops} at once ({args.stack}, quota {args.quota}, {stack.executor})"
         print(f"\n{title}: rate and CPU seconds per operation")
         print_table(["", "per min", "CPU total", *COLUMNS], rows)
+        print("\nMongoDB operations per operation or run (the primary's opcounters, the drain's own included)")
+        print_table(["", *mongo_operations(stack)], operations)
         print("\nMean seconds per step of a run")
         print_table(["", "created -> run started", "-> task queued", "-> task started", "-> task ended"], steps)
 

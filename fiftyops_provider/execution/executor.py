@@ -730,7 +730,7 @@ class Executor:
                 policy = run.plan.policy if run.plan is not None else ResetPolicy()  # stopped before planning
                 return apply_reset_policy(self.service, doc, run.token, policy, reason, self.keep_dispatch_on_requeue)
             elif message.get("ok"):
-                self._close_log(run, "completed")
+                tail = self._close_log(run, "completed", with_outcome=True)
                 try:
                     return self.service.set_completed(
                         doc.id,
@@ -740,6 +740,7 @@ class Executor:
                         ),
                         required_state=S.RUNNING,
                         claim_token=run.token,
+                        log_tail=tail,
                     )
                 except (InvalidOperation, InvalidDocument) as exc:
                     failure = ExecutionResult(
@@ -750,9 +751,14 @@ class Executor:
         failure.error = mask(failure.error or failure.error_message or "failed")
         failure.error_message = mask(failure.error_message or "failed")
         failure.result = mask.document(failure.result)
-        self._close_log(run, f"failed: {failure.error_message}")
+        tail = self._close_log(run, f"failed: {failure.error_message}", with_outcome=True)
         return self.service.set_failed(
-            doc.id, failure, required_state=S.RUNNING, claim_token=run.token, update_pipeline=doc.parent_id
+            doc.id,
+            failure,
+            required_state=S.RUNNING,
+            claim_token=run.token,
+            update_pipeline=doc.parent_id,
+            log_tail=tail,
         )
 
     def _terminated_result(self, stop: _Stop, message: Mapping[str, Any] | None) -> ExecutionResult:
@@ -771,13 +777,16 @@ class Executor:
         trace = message.get("error") if message is not None and not message.get("ok") else None
         return ExecutionResult(result=result, error=trace or text, error_message=text)
 
-    def _close_log(self, run: _ActiveRun, final_line: str) -> None:
+    def _close_log(self, run: _ActiveRun, final_line: str, with_outcome: bool = False) -> tuple[str, int | None] | None:
         """Last line, final tail and size, the whole log into the database (readers on other
-        machines show it), and any log storage error; never fails the run."""
+        machines show it), and any log storage error; never fails the run. ``with_outcome``:
+        return the final tail and size for the outcome's write to record (one durable write
+        fewer per run) instead of writing them here."""
         run.note(final_line)
         run.capture.close()
         try:
-            self._write_log_tail(run)
+            if not with_outcome:
+                self._write_log_tail(run)
             if run.capture.error is None:
                 self.service.store_log(run.doc.id, run.capture.path.read_bytes())
         except OSError as exc:
@@ -789,6 +798,7 @@ class Executor:
                 self.service.set_log_upload_error(run.doc.id, run.capture.error)
         except (PyMongoError, StoreError) as exc:
             logger.warning("Could not store the log of operation %s: %s", run.doc.id, exc)
+        return (run.capture.tail(), run.capture.size) if with_outcome else None
 
     def _outcome(
         self, run: _ActiveRun, written: DelegatedOperationDocument | None, exit_code: int | None

@@ -574,6 +574,7 @@ class DelegatedOperationService:
         log_path: str | None = None,
         required_state: Any = None,
         claim_token: str | None = None,
+        log_tail: tuple[str, int | None] | None = None,
     ) -> DelegatedOperationDocument | None:
         """running -> completed with the operator's result; None when the run is no longer this
         claimer's (a completion never overwrites a run marked failed meanwhile).
@@ -585,9 +586,10 @@ class DelegatedOperationService:
         :param log_path: where its log is.
         :param required_state: complete only from this state.
         :param claim_token: complete only while held under this claim.
+        :param log_tail: the log's final (last lines, size in bytes), recorded in the same write.
         """
         wrapped = _result(result)
-        fields = self._run_fields(progress, run_link, log_path)
+        fields = {**self._run_fields(progress, run_link, log_path), **_log_fields(log_tail)}
         fields["result"] = wrapped.to_json() if wrapped else None
         if wrapped is not None and wrapped.outputs_schema is not None:
             fields["metadata.outputs_schema"] = wrapped.outputs_schema
@@ -605,6 +607,7 @@ class DelegatedOperationService:
         update_pipeline: object = None,
         claim_token: str | None = None,
         heartbeat_at: datetime | None = None,
+        log_tail: tuple[str, int | None] | None = None,
     ) -> DelegatedOperationDocument | None:
         """Mark failed. With ``update_pipeline=<parent id>`` the error is also recorded on the
         pipeline parent under ``pipeline_run_info.child_errors``. For the run's own executor; from
@@ -620,9 +623,10 @@ class DelegatedOperationService:
         :param claim_token: fail it only while held under this claim.
         :param heartbeat_at: fail it only if its last heartbeat is still this one (the reaper's
             check that its executor did not ping after it looked).
+        :param log_tail: the log's final (last lines, size in bytes), recorded in the same write.
         """
         wrapped = _result(result)
-        fields = self._run_fields(progress, run_link, log_path)
+        fields = {**self._run_fields(progress, run_link, log_path), **_log_fields(log_tail)}
         fields["result"] = wrapped.to_json() if wrapped else None
         doc = self._transition(doc_id, S.FAILED, required_state, fields, extra_query=_held(claim_token, heartbeat_at))
         if doc is not None and update_pipeline is not None:
@@ -877,10 +881,7 @@ class DelegatedOperationService:
         :param log_tail: the last lines.
         :param log_size: the whole log's size in bytes, when known.
         """
-        fields: dict[str, Any] = {"log_tail": log_tail}
-        if log_size is not None:
-            fields["log_size"] = log_size
-        return self._set(doc_id, fields)
+        return self._set(doc_id, _log_fields((log_tail, log_size)))
 
     def store_log(self, doc_id: object, data: bytes) -> None:
         """Keep an attempt's whole log in the database, for readers on other machines.
@@ -1004,3 +1005,11 @@ class DelegatedOperationService:
         from fiftyops_provider.execution import execute_queued_operations
 
         return execute_queued_operations(self, **kwargs)
+
+
+def _log_fields(log_tail: tuple[str, int | None] | None) -> dict[str, Any]:
+    """The document fields of a log's (last lines, size in bytes, when known)."""
+    if log_tail is None:
+        return {}
+    tail, size = log_tail
+    return {"log_tail": tail} if size is None else {"log_tail": tail, "log_size": size}

@@ -6,8 +6,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import gridfs
+
 from fiftyops_provider.execution import LOG_VIEW_LIMIT_BYTES, OutcomeState, log_is_download_only
 from fiftyops_provider.store import ExecutionRunState as S
+from fiftyops_provider.store.log_archive import BUCKET, INLINE_COLLECTION, INLINE_MAX_BYTES
 
 
 def test_progress_is_visible_while_running_and_bad_values_do_not_kill_the_run(
@@ -206,3 +209,24 @@ def test_the_whole_log_is_stored_in_the_database_before_the_outcome(service, que
     rerun_capture = capture + "another attempt\n"
     service.store_log(doc.id, rerun_capture.encode())  # a later attempt's upload replaces it
     assert service.stored_log(doc.id) == rerun_capture
+
+
+def test_a_log_too_big_for_one_document_is_stored_whole_and_replaces_the_earlier_copy(service, queue, db):
+    doc = queue("chatty", {"lines": 1})
+    first_attempt = b"attempt 1\n" * 1000
+    service.store_log(doc.id, first_attempt)
+    both_attempts = first_attempt + b"attempt 2 " + b"x" * INLINE_MAX_BYTES + b"\n"
+
+    service.store_log(doc.id, both_attempts)
+
+    assert service.stored_log(doc.id) == both_attempts.decode()
+    assert db[INLINE_COLLECTION].count_documents({}) == 0  # the smaller copy is gone, not shown instead
+    assert db[f"{BUCKET}.files"].count_documents({"filename": str(doc.id)}) == 1
+
+
+def test_a_log_stored_by_an_earlier_release_is_still_shown(service, queue, db):
+    """Up to 0.3.0 every log went to GridFS; a store upgraded in place still shows them."""
+    doc = queue("chatty", {"lines": 1})
+    gridfs.GridFSBucket(db, bucket_name=BUCKET).upload_from_stream(str(doc.id), b"stored by 0.3.0\n")
+
+    assert service.stored_log(doc.id) == "stored by 0.3.0\n"
