@@ -75,6 +75,7 @@ from fiftyops_provider.store import (
     InvalidOperation,
     StoreError,
 )
+from fiftyops_provider.store.log_archive import tail_is_whole_log
 
 logger = logging.getLogger(__name__)
 
@@ -779,7 +780,8 @@ class Executor:
 
     def _close_log(self, run: _ActiveRun, final_line: str, with_outcome: bool = False) -> tuple[str, int | None] | None:
         """Last line, final tail and size, the whole log into the database (readers on other
-        machines show it), and any log storage error; never fails the run. ``with_outcome``:
+        machines show it; a short log's tail is all of it, and is not stored again), and any log
+        storage error; never fails the run. ``with_outcome``:
         return the final tail and size for the outcome's write to record (one durable write
         fewer per run) instead of writing them here."""
         run.note(final_line)
@@ -787,7 +789,7 @@ class Executor:
         try:
             if not with_outcome:
                 self._write_log_tail(run)
-            if run.capture.error is None:
+            if run.capture.error is None and not tail_is_whole_log(run.capture.tail(), run.capture.size):
                 self.service.store_log(run.doc.id, run.capture.path.read_bytes())
         except OSError as exc:
             run.capture.error = f"Reading the log file {run.capture.path} to store it failed: {exc}"

@@ -7,10 +7,12 @@ the executor ships the whole capture file here, before it writes the attempt's o
 fall back to it when ``log_path`` is not on their disk. While a run is going on, readers elsewhere
 see the live ``log_tail`` of the document.
 
-A log of up to ``INLINE_MAX_BYTES`` (nearly all of them) is one document of its own collection:
-one write at the end of a run. GridFS, which holds the bigger ones (and every log stored before
-0.3.1), costs five round trips per upload (its two index checks, a chunk, the file document, the
-look for older copies), each write acknowledged by a majority of the replica set.
+A short log, whose last lines (``log_tail``, written with the outcome) are the whole of it, is
+not stored again (``tail_is_whole_log``). A longer one, up to ``INLINE_MAX_BYTES``, is one
+document of its own collection: one write at the end of a run. GridFS, which holds the bigger
+ones (and every log stored before 0.3.1), costs five round trips per upload (its two index
+checks, a chunk, the file document, the look for older copies), each write acknowledged by a
+majority of the replica set.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ INLINE_COLLECTION = "fiftyops_operation_log_documents"
 INLINE_MAX_BYTES = 8 * 1024 * 1024
 # The newest bytes of a log bigger than this are kept (a runaway operator must not fill MongoDB).
 MAX_ARCHIVED_BYTES = 64 * 1024 * 1024
+
+
+def tail_is_whole_log(log_tail: str | None, log_size: int | None) -> bool:
+    """Whether ``log_tail`` (the log's last lines, joined by newlines) is the whole log file of
+    ``log_size`` bytes (each line ends with a newline)."""
+    return log_tail is not None and log_size == len(log_tail.encode("utf-8", "replace")) + 1
 
 
 class OperationLogArchive:

@@ -33,7 +33,7 @@ from fiftyops_provider.store.errors import (
     OperationNotFound,
 )
 from fiftyops_provider.store.leases import Lease
-from fiftyops_provider.store.log_archive import OperationLogArchive
+from fiftyops_provider.store.log_archive import OperationLogArchive, tail_is_whole_log
 from fiftyops_provider.store.query import (
     DelegatedOperationPagingParams,
     build_filter,
@@ -892,11 +892,16 @@ class DelegatedOperationService:
         OperationLogArchive(self._repo.db).put(str(_oid(doc_id)), data)
 
     def stored_log(self, doc_id: object) -> str | None:
-        """The log ``store_log`` kept for the operation (None until an attempt has ended).
+        """The operation's whole log as the database holds it: its ``log_tail`` when that is the
+        whole log (a short one, which the executor does not store again), else the copy
+        ``store_log`` kept (None until an attempt has ended).
 
         :param doc_id: the operation.
         """
-        data = OperationLogArchive(self._repo.db).get(str(_oid(doc_id)))
+        doc = self.get(doc_id)
+        if tail_is_whole_log(doc.log_tail, doc.log_size):
+            return f"{doc.log_tail}\n"
+        data = OperationLogArchive(self._repo.db).get(str(doc.id))
         return data.decode("utf-8", "replace") if data is not None else None
 
     def ping(self, doc_id: object, claim_token: str | None = None) -> DelegatedOperationDocument | None:

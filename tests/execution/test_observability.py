@@ -230,3 +230,14 @@ def test_a_log_stored_by_an_earlier_release_is_still_shown(service, queue, db):
     gridfs.GridFSBucket(db, bucket_name=BUCKET).upload_from_stream(str(doc.id), b"stored by 0.3.0\n")
 
     assert service.stored_log(doc.id) == "stored by 0.3.0\n"
+
+
+def test_a_short_log_is_shown_whole_from_its_tail_without_a_stored_copy(service, queue, make_executor, tmp_path, db):
+    """A run of a few lines: the tail the outcome wrote is the whole log, so readers on other
+    machines get all of it and the run's end costs no write for a copy."""
+    doc = queue("chatty", {"lines": 3})
+    make_executor().run(doc.id, log_path="/elsewhere/airflow/attempt=1.log")
+    capture = next((tmp_path / "fiftyops-home" / "logs").rglob(f"{doc.id}.log")).read_text()
+
+    assert service.stored_log(doc.id) == capture and "printed line 2" in capture
+    assert db[INLINE_COLLECTION].count_documents({}) == 0 and db[f"{BUCKET}.files"].count_documents({}) == 0
