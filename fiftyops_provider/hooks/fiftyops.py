@@ -103,6 +103,9 @@ class FiftyOpsHook(MongoHook):
     conn_name_attr = "fiftyops_conn_id"
     default_conn_name = "fiftyops_default"
     hook_name = "FiftyOps"
+    # A hook of a process that lives for one parse or one task (``parsing_hook``, ``task_hook``):
+    # its client is a short-lived one (``database.get_client``).
+    short_lived = False
 
     def __init__(self, fiftyops_conn_id: str = default_conn_name) -> None:
         from fiftyops_provider.dag_factory.settings import apply_fiftyone_python
@@ -141,7 +144,7 @@ class FiftyOpsHook(MongoHook):
         another when it runs; sharing the client spares the second a connection handshake and
         server discovery before the claim (pymongo's advice: one client per process)."""
         if self.client is None:
-            self.client = get_client(self.client_uri)
+            self.client = get_client(self.client_uri, short_lived=self.short_lived)
         return self.client
 
     def close(self) -> None:
@@ -234,6 +237,7 @@ def parsing_hook(conn_id: str) -> FiftyOpsHook:
     from airflow.sdk import get_parsing_context
 
     hook = FiftyOpsHook(conn_id)
+    hook.short_lived = True  # a task's parse, or the dag-processor's parse process
     if get_parsing_context().dag_id is not None:
         _handed_over[conn_id] = hook
     return hook
@@ -245,7 +249,9 @@ def task_hook(conn_id: str) -> FiftyOpsHook:
 
     :param conn_id: the FiftyOps connection.
     """
-    return _handed_over.pop(conn_id, None) or FiftyOpsHook(conn_id)
+    hook = _handed_over.pop(conn_id, None) or FiftyOpsHook(conn_id)
+    hook.short_lived = True
+    return hook
 
 
 def _forget_connection(hook: FiftyOpsHook) -> None:

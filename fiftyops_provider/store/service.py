@@ -750,6 +750,10 @@ class DelegatedOperationService:
             # releasing the lease (two durable writes) and counting. One scheduled meanwhile is
             # admitted by the next round, which its insert starts.
             return admitted
+        if quota is not None and self._repo.count(active_filter(delegation_target, routing), limit=quota) >= quota:
+            # The quota is full (a busy round's usual case): nothing to admit until a run ends,
+            # and its end starts the next round. Counted again under the lease before admitting.
+            return admitted
         with Lease(self._repo.db, f"admission:{delegation_target or '*'}", uuid.uuid4().hex) as held:
             if not held:
                 return admitted

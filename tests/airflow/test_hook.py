@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,24 @@ def test_hooks_on_one_connection_share_the_processs_client(conn):
     parse_time.close()  # MongoHook's close: the other hook's client must stay usable
     assert run_time.get_database().command("ping")["ok"] == 1
     assert parse_time.get_conn() is run_time.get_conn()
+
+
+def test_a_task_processs_client_opens_fewer_connections(conn):
+    """A task's (or a parse's) process lives for seconds: its client polls each server on one
+    connection instead of streaming on two, so every task start costs MongoDB fewer connections."""
+    from fiftyops_provider.hooks.fiftyops import task_hook
+
+    def created() -> int:
+        time.sleep(1)  # the monitors connect in threads of their own
+        return conn.command("serverStatus")["connections"]["totalCreated"]
+
+    before = created()
+    task_hook(FiftyOpsHook.default_conn_name).get_database().command("ping")
+    task_connections = created() - before
+    before = created()
+    FiftyOpsHook().get_database().command("ping")  # a long-lived process's hook (the api-server's)
+
+    assert task_connections == created() - before - 1
 
 
 def test_executors_add_the_admins_child_env_allowlist_from_airflow_config_and_the_environment(conn, monkeypatch):

@@ -108,6 +108,19 @@ def test_admission_respects_the_quota_and_takes_oldest_first(service):
     assert [d.id for d in service.admit_scheduled_operations(quota=2)] == [docs[2].id]
 
 
+def test_a_round_with_the_quota_full_writes_nothing(service, db):
+    """Busy dispatchers run a round after every change; with no room under the quota, a round
+    must not cost the replica set the admission lease's two durable writes."""
+    for _ in range(3):
+        service.queue_operation("@org/p/op")
+    service.admit_scheduled_operations(quota=2)
+    oplog = db.client.local["oplog.rs"]
+    written = oplog.count_documents({"ns": {"$regex": f"^{db.name}\\."}})
+
+    assert service.admit_scheduled_operations(quota=2) == []
+    assert oplog.count_documents({"ns": {"$regex": f"^{db.name}\\."}}) == written
+
+
 def test_admission_is_per_delegation_target(service):
     service.queue_operation("@org/p/op", delegation_target="gpu")
     service.queue_operation("@org/p/op", delegation_target="cpu")
