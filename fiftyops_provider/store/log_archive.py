@@ -67,6 +67,8 @@ class OperationLogArchive:
 
     def delete(self, operation_ids: list[str]) -> None:
         """Drop the stored logs of these operations (they were deleted)."""
+        if not operation_ids:
+            return
         self.documents.delete_many({"_id": {"$in": operation_ids}})
         self._drop_files({"filename": {"$in": operation_ids}})
 

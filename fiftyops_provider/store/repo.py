@@ -117,5 +117,12 @@ class MongoDelegatedOperationRepo:
         raw = self.collection.find_one_and_delete(dict(query))
         return DelegatedOperationDocument.from_pymongo(raw) if raw else None
 
-    def delete_many(self, query: Mapping[str, Any]) -> int:
-        return self.collection.delete_many(dict(query)).deleted_count
+    def delete_many(self, query: Mapping[str, Any], batch: int = 1000) -> tuple[int, list[ObjectId]]:
+        """Delete what matches ``query``, a batch at a time: (how many this call deleted, the
+        ids now gone), so the caller can drop what belongs to them (their stored logs)."""
+        deleted, gone = 0, []
+        while ids := [raw["_id"] for raw in self.collection.find(dict(query), {"_id": 1}).limit(batch)]:
+            deleted += self.collection.delete_many({"$and": [dict(query), {"_id": {"$in": ids}}]}).deleted_count
+            left = {raw["_id"] for raw in self.collection.find({"_id": {"$in": ids}}, {"_id": 1})}
+            gone += [doc_id for doc_id in ids if doc_id not in left]
+        return deleted, gone

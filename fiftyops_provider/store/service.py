@@ -960,6 +960,7 @@ class DelegatedOperationService:
         if doc is None:
             current = self.get(oid)
             raise IllegalTransition(f"Operation {current.id} is running; terminate it before deleting it.")
+        OperationLogArchive(self._repo.db).delete([str(oid)])
         return doc
 
     def cleanup_operations(
@@ -983,14 +984,20 @@ class DelegatedOperationService:
         query = combine(build_filter(filters), never_running, orphans)
         if dry_run:
             return self._repo.count(query)
-        return self._repo.delete_many(query)
+        return self._delete_where(query)
 
     def delete_for_dataset(self, dataset_id: object) -> int:
         """Delete every non-running operation of a dataset (when the dataset goes); returns how many.
 
         :param dataset_id: the dataset.
         """
-        return self._repo.delete_many({"dataset_id": _oid(dataset_id), "run_state": {"$ne": S.RUNNING.value}})
+        return self._delete_where({"dataset_id": _oid(dataset_id), "run_state": {"$ne": S.RUNNING.value}})
+
+    def _delete_where(self, query: Mapping[str, Any]) -> int:
+        """Delete the matching operations and their stored logs; how many were deleted."""
+        deleted, gone = self._repo.delete_many(query)
+        OperationLogArchive(self._repo.db).delete([str(doc_id) for doc_id in gone])
+        return deleted
 
     # -- execution (implemented by fiftyops_provider.execution) --------------------------------
     def execute_operation(self, operation: Any, **kwargs: Any) -> ExecutionResult | None:

@@ -241,3 +241,22 @@ def test_a_short_log_is_shown_whole_from_its_tail_without_a_stored_copy(service,
 
     assert service.stored_log(doc.id) == capture and "printed line 2" in capture
     assert db[INLINE_COLLECTION].count_documents({}) == 0 and db[f"{BUCKET}.files"].count_documents({}) == 0
+
+
+def test_deleting_operations_drops_their_stored_logs(service, queue, db):
+    """A deleted run's log must not stay in MongoDB for ever, whichever way it was deleted."""
+    big = b"x" * (INLINE_MAX_BYTES + 1)
+    docs = [queue("chatty", {"lines": 1}) for _ in range(3)]
+    for doc, data in zip(docs, (b"small\n", big, b"small\n"), strict=True):
+        service.store_log(doc.id, data)
+        service.set_running(doc.id)
+        service.set_completed(doc.id)
+    kept = queue("chatty", {"lines": 1})
+    service.store_log(kept.id, b"kept\n")
+
+    service.delete_operation(docs[0].id)
+    assert service.cleanup_operations({"run_state": "completed"}) == 2
+
+    assert [d["_id"] for d in db[INLINE_COLLECTION].find()] == [str(kept.id)]
+    assert db[f"{BUCKET}.files"].count_documents({}) == 0 and db[f"{BUCKET}.chunks"].count_documents({}) == 0
+    assert service.stored_log(kept.id) == "kept\n"
