@@ -151,8 +151,12 @@ def fiftyops_runs(
         )
         queued.append((t0, doc.id))
         if not concurrent:
-            while not service.get(doc.id).is_terminal:
+            while not (done := service.get(doc.id)).is_terminal:
                 time.sleep(0.05)
+            # As the floor does: the next sample starts once Airflow has ended this task, not while
+            # its process is still recording the outcome beside the next run.
+            run_id = dispatch_run_id(str(doc.id), done.attempt - 1)
+            stack.api.wait_for_ti(OPERATION_DAG, run_id, "run_operation", {"success", "failed"}, timeout=120)
     to_running, to_done = [], []
     for t0, doc_id in queued:
         while not (doc := service.get(doc_id)).is_terminal:
